@@ -1,0 +1,16 @@
+"""Reproducible builders that package benchmark tasks as plain-parquet Hugging Face dataset repos.
+
+`python -m data_scripts.build <gue|nt|gb> --source DIR --out DIR [--tasks ...]` writes a folder that is
+a Hub dataset repository: `README.md` (dataset card with one config per task, label balance, split
+sizes, build-time checks, citation, license), `dnalm_build.json` (the same numbers, machine-readable)
+and `<task>/{train,validation,test}.parquet` with the columns `id`, `sequence`, `label` (ClassLabel).
+`datasets.load_dataset(folder, "<task>")` reads it; `modeling.tasks.load_task("<benchmark>/<task>")`
+finds it. The task registry (labels, metrics, lengths, published numbers) is `modeling.tasks`.
+
+Modules: `gue`, `nt`, `genomic_benchmarks` read each benchmark's own files; `common` holds the input
+policy, the checks, the seeded validation split and the deterministic, atomic writer; `card` renders
+`hub_cards/dataset_card.md`; `build` is the command line.
+"""
+
+
+from .common import BuildError  # noqa: F401
