@@ -7,15 +7,19 @@ A run is done when its folder holds `results.json` (written atomically by train.
 so the runner can be interrupted at any point and restarted: finished runs are skipped, a run killed
 mid-training continues from its last checkpoint (`--resume`), and no record is duplicated or lost.
 
-Spec keys: `name`, `runs_dir`, `seeds`, `tasks`, `common` (fields of every fine-tuning run),
+Spec keys: `name`, `runs_dir`, `seeds`, `tasks` (names or patterns such as `gue/*`), `common` (fields
+of every fine-tuning run), `task_overrides` (pattern -> fields for matching tasks; arms still win),
 `pretrain` (name -> train.py fields; run first, once each), `arms` (name -> fields; `pretrained:
-"@<pretrain name>"` points at that pretraining run's model), `comparisons` (question -> [[arm_a, arm_b],
+"@<pretrain name>"` points at that pretraining run's model; `sweep: {field: [values]}` makes one arm
+per value, named `<arm>-<field>=<value>`), `comparisons` (question -> [[arm_a, arm_b],
 ...] pairs the report tests), `launcher` (command prefix, default: this Python).
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import os
 import shlex
 import subprocess
 import sys
@@ -27,7 +31,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_KEYS = {"name", "description", "runs_dir", "seeds", "tasks", "common", "pretrain", "arms", "comparisons",
-             "launcher", "pretrain_common"}
+             "launcher", "pretrain_common", "task_overrides"}
 QUESTIONS = ("architecture", "pretraining", "tokenizer", "corpus")
 
 
@@ -59,8 +63,19 @@ class Run:
         return argv
 
 
+def _expand_env(value):
+    """`$VAR` / `${VAR}` in string values come from the environment (paths to genomes, weights)."""
+    if isinstance(value, str):
+        return os.path.expandvars(value)
+    if isinstance(value, list):
+        return [_expand_env(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand_env(v) for k, v in value.items()}
+    return value
+
+
 def load_spec(path: str | Path) -> dict:
-    spec = yaml.safe_load(Path(path).read_text())
+    spec = _expand_env(yaml.safe_load(Path(path).read_text()))
     unknown = set(spec) - SPEC_KEYS
     if unknown:
         raise ValueError(f"{path}: unknown grid keys {sorted(unknown)}; valid: {sorted(SPEC_KEYS)}")
@@ -72,7 +87,7 @@ def load_spec(path: str | Path) -> dict:
             raise ValueError(f"{path}: comparison {question!r} is not one of {QUESTIONS}")
         for a, b in pairs:
             for arm in (a, b):
-                if arm not in spec["arms"]:
+                if arm not in expand_arms(spec["arms"]):
                     raise ValueError(f"{path}: comparison {question} names unknown arm {arm!r}")
     spec.setdefault("runs_dir", f"runs/{spec['name']}")
     return spec
@@ -80,6 +95,35 @@ def load_spec(path: str | Path) -> dict:
 
 def safe(name: str) -> str:
     return name.replace("/", "__")
+
+
+def expand_tasks(patterns: list[str]) -> list[str]:
+    """Task names, with shell-style patterns (`gue/*`, `nt/H3*`) expanded over the task registry."""
+    import modeling  # noqa: F401  (fills the task registry)
+    from modeling.registry import TASKS
+
+    out = []
+    for pat in patterns:
+        hits = fnmatch.filter(TASKS.names(), pat) if any(c in pat for c in "*?[") else [pat]
+        if not hits:
+            raise ValueError(f"task pattern {pat!r} matches no registered task")
+        out.extend(h for h in hits if h not in out)
+    return out
+
+
+def expand_arms(arms: dict) -> dict:
+    """An arm with `sweep: {field: [values]}` becomes one arm per value, named `<arm>-<field>=<value>`."""
+    out = {}
+    for name, fields_ in arms.items():
+        fields_ = dict(fields_)
+        sweep = fields_.pop("sweep", None)
+        if not sweep:
+            out[name] = fields_
+            continue
+        (key, values), = sweep.items()  # one swept field per arm keeps names readable
+        for v in values:
+            out[f"{name}-{key}={v}"] = {**fields_, key: v}
+    return out
 
 
 def expand(spec: dict) -> list[Run]:
@@ -94,10 +138,13 @@ def expand(spec: dict) -> list[Run]:
         out = runs_dir / "pretrain" / safe(name)
         pre_runs[name] = Run("pretrain", name, None, seed, out, {**f, "seed": seed, "arm": name, "output_dir": str(out)})
     runs = list(pre_runs.values())
+    tasks, arms = expand_tasks(spec["tasks"]), expand_arms(spec["arms"])
     for seed in spec["seeds"]:
-        for task in spec["tasks"]:
-            for arm, arm_fields in spec["arms"].items():
-                f = {**(spec.get("common") or {}), **arm_fields}
+        for task in tasks:
+            for arm, arm_fields in arms.items():
+                per_task = {k: v for pat, o in (spec.get("task_overrides") or {}).items()
+                            if fnmatch.fnmatch(task, pat) for k, v in o.items()}
+                f = {**(spec.get("common") or {}), **per_task, **arm_fields}
                 pre = f.get("pretrained")
                 if isinstance(pre, str) and pre.startswith("@"):
                     if pre[1:] not in pre_runs:

@@ -25,6 +25,7 @@ Paper scale (`corpus_fasta` files the user supplies):
 from __future__ import annotations
 
 import csv
+import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,8 +177,12 @@ def build_multispecies(scale: str = "cpu", shared_data: str | os.PathLike | None
 def _from_fasta(name: str, fasta, what: str) -> Corpus:
     if not fasta:
         raise ValueError(f"the paper-scale corpus {name!r} needs corpus_fasta: {what}")
-    seqs = [s for path in fasta for _, s in read_fasta(path)]
-    return _record(name, "paper", {"all": seqs}, [str(p) for p in fasta])
+    # entries may be patterns (genomes/*.fa.gz): one FASTA per genome is the usual multi-species layout
+    paths = [p for entry in fasta for p in (sorted(glob.glob(str(entry))) if glob.has_magic(str(entry)) else [entry])]
+    if not paths:
+        raise FileNotFoundError(f"corpus_fasta {list(map(str, fasta))} matches no file")
+    seqs = [s for path in paths for _, s in read_fasta(path)]
+    return _record(name, "paper", {"all": seqs}, [str(p) for p in paths])
 
 
 CORPORA.register("human", CorpusEntry("human", build_human, "human DNA only (GUE human train splits + GRCh38 at CPU scale; hg38 at paper scale)"))

@@ -254,3 +254,13 @@ def test_pretrain_on_a_named_corpus_with_onecycle(tmp_path, shared_data):
     cfg = json.loads((pre / "model" / "config.json").read_text())
     assert cfg["dnalm_pretraining"]["corpus"]["sha256"] == rec["corpus"]["sha256"]
     assert "multispecies" in (pre / "model" / "README.md").read_text()
+
+
+def test_push_to_hub_fails_fast_offline_before_training(tmp_path, capsys):
+    t0 = time.time()
+    rc = train.main(["--task", TASK, "--push_to_hub", "true", "--hub_model_id", "someone/model",
+                     "--output_dir", str(tmp_path / "run")])
+    assert rc == 2 and time.time() - t0 < 30
+    err = capsys.readouterr().err
+    assert "Hub is unreachable" in err and "hf upload someone/model" in err
+    assert not (tmp_path / "run").exists()
