@@ -104,10 +104,6 @@ import torch.nn.functional as F
 from huggingface_hub.dataclasses import strict
 from torch import nn
 from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
     PreTrainedConfig,
     PreTrainedModel,
 )
@@ -115,7 +111,15 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
 from transformers.utils import can_return_tuple
 
-from .registry import MODELS, ModelEntry
+from .common import (
+    NON_NUCLEOTIDE_LOGIT,
+    check_char_inputs,
+    classification_loss,
+    masked_mean,
+    nucleotide_mlm_output,
+    register_architecture,
+)
+from .registry import ModelEntry
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +128,6 @@ N_CHANNEL = 4
 # Complement of each channel at the same position: A<->T, C<->G, N stays N (official: rc = 3 - x, rc[x==4] = 4).
 COMPLEMENT_CHANNEL = (3, 2, 1, 0, 4)
 STEM_KERNEL_SIZE = 9  # fixed in the official code (Conv1d(5, D, kernel_size=9, padding=4)), whatever k is
-NON_NUCLEOTIDE_LOGIT = -1e4  # see the module docstring (Heads)
 
 CONVNOVA_PRESETS: dict[str, dict[str, Any]] = {
     # experiment/hg38-pretrain/convnova.yaml: 1,772,933 parameters with the MLM head.
@@ -497,27 +500,9 @@ class ConvNovaModel(ConvNovaPreTrainedModel):
                 table[token_id] = N_CHANNEL
         return table.to(device)
 
-    def _check_inputs(self, input_ids, attention_mask):
-        if input_ids is None:
-            raise ValueError("ConvNovaModel needs input_ids (token ids of the char tokenizer)")
-        if input_ids.dim() != 2 or input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
-            raise ValueError(
-                f"input_ids must be an integer tensor [batch, length], got {input_ids.dtype} {tuple(input_ids.shape)}"
-            )
-        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= self.config.vocab_size):
-            bad = input_ids[(input_ids < 0) | (input_ids >= self.config.vocab_size)][0].item()
-            raise ValueError(
-                f"token id {bad} is outside the vocabulary [0, {self.config.vocab_size}); ConvNova expects ids "
-                "from the char tokenizer (A C G T N = 5..9), not the official 0..4 (map them first)"
-            )
-        if attention_mask is not None and attention_mask.shape != input_ids.shape:
-            raise ValueError(
-                f"attention_mask shape {tuple(attention_mask.shape)} differs from input_ids {tuple(input_ids.shape)}"
-            )
-
     def _channels(self, input_ids, attention_mask) -> torch.Tensor:
         """Long [B, L]: channel 0..4 of each position, 5 at excluded positions."""
-        self._check_inputs(input_ids, attention_mask)
+        check_char_inputs(input_ids, attention_mask, self.config.vocab_size, "ConvNovaModel")
         channels = self._channel_table(input_ids.device)[input_ids.long()]
         if attention_mask is not None:
             channels = channels.masked_fill(attention_mask == 0, NUM_NUCLEOTIDE_CHANNELS)
@@ -636,21 +621,7 @@ class ConvNovaForMaskedLM(ConvNovaPreTrainedModel):
             output_attentions=output_attentions,
         )
         scores = self.out_linear(out.last_hidden_state)  # [B, L, 5], official A C G T N order
-        nucleotide_ids = torch.tensor(self.config.nucleotide_token_ids, device=scores.device)
-        logits = scores.new_full((*scores.shape[:2], self.config.vocab_size), NON_NUCLEOTIDE_LOGIT)
-        logits = logits.index_copy(-1, nucleotide_ids, scores)
-
-        loss = None
-        if labels is not None:
-            if labels.shape != input_ids.shape:
-                raise ValueError(f"labels shape {tuple(labels.shape)} differs from input_ids {tuple(input_ids.shape)}")
-            bad = (labels != -100) & ~torch.isin(labels, nucleotide_ids)
-            if bad.any():
-                raise ValueError(
-                    f"MLM label {labels[bad][0].item()} is not a nucleotide id {self.config.nucleotide_token_ids}; "
-                    "special tokens and padding must have label -100"
-                )
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.reshape(-1).long(), ignore_index=-100)
+        logits, loss = nucleotide_mlm_output(scores, self.config, input_ids, labels)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 
 
@@ -683,34 +654,12 @@ class ConvNovaForSequenceClassification(ConvNovaPreTrainedModel):
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
         )
-        hidden = out.last_hidden_state
-        keep = self.convnova.sequence_mask(input_ids, attention_mask)
-        counts = keep.sum(dim=1, keepdim=True)
-        if (counts == 0).any():
-            row = int((counts.squeeze(1) == 0).nonzero()[0])
-            raise ValueError(f"batch row {row} has no nucleotide positions: there is nothing to classify")
-        # Excluded positions of `hidden` are already 0, so the sum runs over the kept positions only.
-        pooled = hidden.sum(dim=1) / counts.to(hidden.dtype)
+        pooled = masked_mean(out.last_hidden_state, self.convnova.sequence_mask(input_ids, attention_mask))
         logits = self.classifier(pooled)
 
         loss = None
         if labels is not None:
-            if self.config.problem_type is None:
-                if self.num_labels == 1:
-                    self.config.problem_type = "regression"
-                elif self.num_labels > 1 and labels.dtype in (torch.long, torch.int):
-                    self.config.problem_type = "single_label_classification"
-                else:
-                    self.config.problem_type = "multi_label_classification"
-            if self.config.problem_type == "regression":
-                if self.num_labels == 1:
-                    loss = F.mse_loss(logits.squeeze(-1), labels.reshape(-1).to(logits.dtype))
-                else:
-                    loss = F.mse_loss(logits, labels.to(logits.dtype))
-            elif self.config.problem_type == "single_label_classification":
-                loss = F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1).long())
-            else:
-                loss = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+            loss = classification_loss(self.config, logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 
 
@@ -795,13 +744,7 @@ def load_official_state_dict(model: ConvNovaPreTrainedModel, state_dict: Mapping
     }
 
 
-AutoConfig.register(ConvNovaConfig.model_type, ConvNovaConfig)
-AutoModel.register(ConvNovaConfig, ConvNovaModel)
-AutoModelForMaskedLM.register(ConvNovaConfig, ConvNovaForMaskedLM)
-AutoModelForSequenceClassification.register(ConvNovaConfig, ConvNovaForSequenceClassification)
-
-MODELS.register(
-    "convnova",
+register_architecture(
     ModelEntry(
         name="convnova",
         config_class=ConvNovaConfig,
@@ -818,4 +761,7 @@ MODELS.register(
         + ("milinear.0", "milinear.2", "milinear.4", "milinear.6"),
         description="ConvNova (ICLR 2025, arXiv:2502.18538): dilated gated CNN with a complement-strand gate branch",
     ),
+    ConvNovaModel,
+    ConvNovaForMaskedLM,
+    ConvNovaForSequenceClassification,
 )

@@ -47,10 +47,6 @@ import torch
 from huggingface_hub.dataclasses import strict
 from torch import nn
 from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
     PreTrainedConfig,
     PreTrainedModel,
 )
@@ -60,7 +56,8 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling, MaskedLMOutput, SequenceClassifierOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from .registry import MODELS, ModelEntry
+from .common import classification_loss, register_architecture
+from .registry import ModelEntry
 
 __all__ = [
     "DNABert2Config",
@@ -803,47 +800,18 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
 
         loss = None
         if labels is not None:
-            loss = self._loss(logits, labels.to(logits.device))
+            loss = classification_loss(self.config, logits, labels.to(logits.device))
 
         output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=all_hidden, attentions=all_weights)
         return output if return_dict else output.to_tuple()
 
-    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        if self.config.problem_type is None:
-            if self.num_labels == 1:
-                self.config.problem_type = "regression"
-            elif labels.dtype in (torch.long, torch.int):
-                self.config.problem_type = "single_label_classification"
-            else:
-                self.config.problem_type = "multi_label_classification"
-        logits = logits.float()
-        if self.config.problem_type == "regression":
-            if self.num_labels == 1:
-                return nn.functional.mse_loss(logits.squeeze(-1), labels.float().view(-1))
-            return nn.functional.mse_loss(logits, labels.float())
-        if self.config.problem_type == "single_label_classification":
-            return nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
-        if self.config.problem_type == "multi_label_classification":
-            if labels.shape != logits.shape:
-                raise ValueError(
-                    f"multi-label labels must be [batch, num_labels] = {tuple(logits.shape)} of 0/1 floats, "
-                    f"got {tuple(labels.shape)}"
-                )
-            return nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
-        raise ValueError(f"unknown problem_type {self.config.problem_type!r}")
 
 
 # --------------------------------------------------------------------------------------------------
 # Registration
 # --------------------------------------------------------------------------------------------------
 
-AutoConfig.register(DNABert2Config.model_type, DNABert2Config)
-AutoModel.register(DNABert2Config, DNABert2Model)
-AutoModelForMaskedLM.register(DNABert2Config, DNABert2ForMaskedLM)
-AutoModelForSequenceClassification.register(DNABert2Config, DNABert2ForSequenceClassification)
-
-MODELS.register(
-    "dnabert2",
+register_architecture(
     ModelEntry(
         name="dnabert2",
         config_class=DNABert2Config,
@@ -862,4 +830,7 @@ MODELS.register(
         lora_target_modules=("Wqkv", "dense", "gated_layers", "wo"),
         description="DNABERT-2 (Zhou et al. 2023): ALiBi, GEGLU, post-LN BERT; loads the published weights",
     ),
+    DNABert2Model,
+    DNABert2ForMaskedLM,
+    DNABert2ForSequenceClassification,
 )

@@ -85,10 +85,6 @@ import torch.nn.functional as F
 from huggingface_hub.dataclasses import strict
 from torch import nn
 from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
     PreTrainedConfig,
     PreTrainedModel,
 )
@@ -98,7 +94,15 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
 from transformers.utils import can_return_tuple
 
-from .registry import MODELS, ModelEntry
+from .common import (
+    NON_NUCLEOTIDE_LOGIT,
+    check_char_inputs,
+    classification_loss,
+    masked_mean,
+    nucleotide_mlm_output,
+    register_architecture,
+)
+from .registry import ModelEntry
 
 NUM_NUCLEOTIDE_CHANNELS = 5  # A C G T N
 NORMALIZATIONS = ("layernorm", "batchnorm", "none")
@@ -397,28 +401,10 @@ class UNetModel(UNetPreTrainedModel):
                 table[token_id] = NUM_NUCLEOTIDE_CHANNELS - 1  # the N channel
         return table.to(device)
 
-    def _check_inputs(self, input_ids, attention_mask):
-        if input_ids is None:
-            raise ValueError("UNetModel needs input_ids (token ids of the char tokenizer)")
-        if input_ids.dim() != 2 or input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
-            raise ValueError(
-                f"input_ids must be an integer tensor [batch, length], got {input_ids.dtype} {tuple(input_ids.shape)}"
-            )
-        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= self.config.vocab_size):
-            bad = input_ids[(input_ids < 0) | (input_ids >= self.config.vocab_size)][0].item()
-            raise ValueError(
-                f"token id {bad} is outside the vocabulary [0, {self.config.vocab_size}); this model expects "
-                "ids from the char tokenizer"
-            )
-        if attention_mask is not None and attention_mask.shape != input_ids.shape:
-            raise ValueError(
-                f"attention_mask shape {tuple(attention_mask.shape)} differs from input_ids {tuple(input_ids.shape)}"
-            )
-
     def sequence_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Bool [B, L]: True at the positions that are part of the sequence (nucleotide, mask or unk ids
         with attention_mask 1); these are the positions the model processes and the heads pool over."""
-        self._check_inputs(input_ids, attention_mask)
+        check_char_inputs(input_ids, attention_mask, self.config.vocab_size, "UNetModel")
         keep = self._channel_table(input_ids.device)[input_ids.long()] >= 0
         if attention_mask is not None:
             keep = keep & attention_mask.bool()
@@ -468,7 +454,7 @@ class UNetModel(UNetPreTrainedModel):
 class UNetForMaskedLM(UNetPreTrainedModel):
     """Per-position vocabulary logits [B, L, vocab_size]; only the nucleotide ids get learned scores."""
 
-    NON_NUCLEOTIDE_LOGIT = -1e4  # finite; its softmax weight is exactly 0 in float32 (module docstring)
+    NON_NUCLEOTIDE_LOGIT = NON_NUCLEOTIDE_LOGIT  # finite; its softmax weight is exactly 0 in float32 (module docstring)
 
     def __init__(self, config: UNetConfig):
         super().__init__(config)
@@ -490,26 +476,11 @@ class UNetForMaskedLM(UNetPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> MaskedLMOutput:
-        _reject_unsupported(inputs_embeds, output_attentions, output_hidden_states)
         r"""labels: [B, L] token ids, -100 where no prediction is scored; the others must be nucleotide ids."""
+        _reject_unsupported(inputs_embeds, output_attentions, output_hidden_states)
         hidden = self.unet(input_ids, attention_mask=attention_mask).last_hidden_state
         scores = self.lm_head(hidden)  # [B, L, 5]
-        nucleotide_ids = torch.tensor(self.config.nucleotide_token_ids, device=scores.device)
-        logits = scores.new_full((*scores.shape[:2], self.config.vocab_size), self.NON_NUCLEOTIDE_LOGIT)
-        logits = logits.index_copy(-1, nucleotide_ids, scores)
-
-        loss = None
-        if labels is not None:
-            if labels.shape != input_ids.shape:
-                raise ValueError(f"labels shape {tuple(labels.shape)} differs from input_ids {tuple(input_ids.shape)}")
-            scored = labels != -100
-            bad = scored & ~torch.isin(labels, nucleotide_ids)
-            if bad.any():
-                raise ValueError(
-                    f"MLM label {labels[bad][0].item()} is not a nucleotide id {self.config.nucleotide_token_ids}; "
-                    "special tokens and padding must have label -100"
-                )
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.reshape(-1).long(), ignore_index=-100)
+        logits, loss = nucleotide_mlm_output(scores, self.config, input_ids, labels)
         return MaskedLMOutput(loss=loss, logits=logits)
 
 
@@ -535,35 +506,15 @@ class UNetForSequenceClassification(UNetPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> SequenceClassifierOutput:
-        _reject_unsupported(inputs_embeds, output_attentions, output_hidden_states)
         r"""labels: class ids [B] (single-label), multi-hot [B, num_labels] (multi-label) or values (regression)."""
+        _reject_unsupported(inputs_embeds, output_attentions, output_hidden_states)
         hidden = self.unet(input_ids, attention_mask=attention_mask).last_hidden_state
-        keep = self.unet.sequence_mask(input_ids, attention_mask)
-        counts = keep.sum(dim=1, keepdim=True)
-        if (counts == 0).any():
-            row = int((counts.squeeze(1) == 0).nonzero()[0])
-            raise ValueError(f"batch row {row} has no nucleotide positions: there is nothing to classify")
-        pooled = (hidden * keep.unsqueeze(-1).to(hidden.dtype)).sum(dim=1) / counts.to(hidden.dtype)
+        pooled = masked_mean(hidden, self.unet.sequence_mask(input_ids, attention_mask))
         logits = self.classifier(self.dropout(pooled))
 
         loss = None
         if labels is not None:
-            if self.config.problem_type is None:
-                if self.num_labels == 1:
-                    self.config.problem_type = "regression"
-                elif self.num_labels > 1 and labels.dtype in (torch.long, torch.int):
-                    self.config.problem_type = "single_label_classification"
-                else:
-                    self.config.problem_type = "multi_label_classification"
-            if self.config.problem_type == "regression":
-                if self.num_labels == 1:
-                    loss = F.mse_loss(logits.squeeze(-1), labels.reshape(-1).to(logits.dtype))
-                else:
-                    loss = F.mse_loss(logits, labels.to(logits.dtype))
-            elif self.config.problem_type == "single_label_classification":
-                loss = F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1).long())
-            else:
-                loss = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+            loss = classification_loss(self.config, logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
@@ -575,13 +526,7 @@ UNET_PRESETS = {
     "paper": dict(base_channels=32, depth=4, channel_multipliers=[1, 2, 2, 4, 4], convs_per_level=2, kernel_size=9),
 }
 
-AutoConfig.register(UNetConfig.model_type, UNetConfig)
-AutoModel.register(UNetConfig, UNetModel)
-AutoModelForMaskedLM.register(UNetConfig, UNetForMaskedLM)
-AutoModelForSequenceClassification.register(UNetConfig, UNetForSequenceClassification)
-
-MODELS.register(
-    "unet",
+register_architecture(
     ModelEntry(
         name="unet",
         config_class=UNetConfig,
@@ -592,4 +537,7 @@ MODELS.register(
         lora_target_modules=("conv",),
         description="1D U-Net (Ronneberger et al. 2015) over one-hot or embedded single nucleotides",
     ),
+    UNetModel,
+    UNetForMaskedLM,
+    UNetForSequenceClassification,
 )
