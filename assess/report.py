@@ -83,6 +83,50 @@ class Results:
         return arm
 
 
+def regime(rec: dict) -> str:
+    """random | published | pretrained on <corpus>: the pretraining regime of a fine-tuning run."""
+    if rec["init"] == "random":
+        return "random init"
+    corpus = (rec.get("corpus") or {}).get("name")
+    return f"pretrained: {corpus}" if corpus else "published weights"
+
+
+def architecture(rec: dict) -> str:
+    tok = rec["tokenizer"]["family"]
+    return rec["model"] + ("" if tok == "char" and rec["model"] != "dnabert2" else f" ({tok})")
+
+
+def task_group(task: str) -> str:
+    from modeling.registry import TASKS
+
+    return TASKS.get(task).group if task in TASKS else task
+
+
+def regime_table(res: "Results") -> list[str]:
+    """Architecture x pretraining regime: mean score over each task group's tasks, 95% CI over seeds."""
+    cells = defaultdict(lambda: defaultdict(list))  # (group, arch, regime) -> seed -> [scores over tasks]
+    for (task, arm), runs in res.by.items():
+        for seed, rec in runs.items():
+            cells[(task_group(task), architecture(rec), regime(rec))][seed].append(score(rec))
+    groups = sorted({g for g, _, _ in cells})
+    archs = sorted({a for _, a, _ in cells})
+    regimes = sorted({r for _, _, r in cells}, key=lambda r: (r != "random init", r))
+    lines = ["| task group | architecture | " + " | ".join(regimes) + " |", "|---|---|" + "---|" * len(regimes)]
+    for g in groups:
+        for a in archs:
+            row = []
+            for r in regimes:
+                per_seed = [np.mean(v) for v in cells.get((g, a, r), {}).values()]
+                if per_seed:
+                    lo, hi = bootstrap_ci(per_seed)
+                    row.append(f"{np.mean(per_seed):.2f} [{lo:.2f}, {hi:.2f}]")
+                else:
+                    row.append("-")
+            if any(c != "-" for c in row):
+                lines.append(f"| {g} | {a} | " + " | ".join(row) + " |")
+    return lines
+
+
 def fmt_flops(x: float) -> str:
     return "0" if not x else f"{x:.2e}"
 
@@ -239,6 +283,9 @@ def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -
             if s.size:
                 lo, hi = bootstrap_ci(s)
                 L.append(f"| {task} | `{arm}` | {res.metric_name(task)} | {s.mean():.2f} ± {s.std(ddof=1) if s.size > 1 else 0:.2f} ({s.size}) | [{lo:.2f}, {hi:.2f}] |")
+    L += ["", "## Architecture x pretraining regime", "",
+          "Mean test score over the tasks of each group (per seed, then mean and 95% bootstrap CI over seeds).", ""]
+    L += regime_table(res)
     plot_scores(res, out_dir / "scores_by_task.png")
     plot_compute(res, out_dir / "score_vs_compute.png")
     L += ["", "![scores](scores_by_task.png)", "", "![compute](score_vs_compute.png)", ""]

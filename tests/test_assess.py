@@ -91,6 +91,8 @@ def test_report_numbers_from_known_differences(tmp_path, monkeypatch):
     assert row and float(row[1]) < -1.0 < float(row[2])
     # cost: 2 PFLOPs of pretraining for +2.6 points -> 1.3 points per PFLOP, quoted in the answer
     assert "+1.3 points per PFLOP" in text
+    # architecture x regime: the 5 unregistered tasks are their own groups; t/a: 50.00 vs 55.00
+    assert "| t/a | convnova | 50.00 [49.00, 51.00] | 55.00 [54.00, 56.00] |" in text
     assert "2.00e+15" in text
     for png in ("scores_by_task.png", "score_vs_compute.png", "pretraining.png"):
         assert (tmp_path / "out" / png).stat().st_size > 5000
