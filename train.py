@@ -213,8 +213,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[RunArguments, DNATraining
 
 def validate(run: RunArguments) -> None:
     """Everything that can be checked before loading data or models."""
-    MODELS.get(run.model)  # unknown model -> error listing the valid ones
-    entry = MODELS.get(run.model)
+    entry = MODELS.get(run.model)  # an unknown model is an error that lists the valid ones
     if run.tokenizer not in ("char", "kmer", "bpe"):
         raise ConfigError(f"unknown tokenizer {run.tokenizer!r}; valid: char, kmer, bpe")
     if run.tokenizer not in entry.tokenizers:
