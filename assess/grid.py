@@ -12,7 +12,7 @@ of every fine-tuning run), `task_overrides` (pattern -> fields for matching task
 `pretrain` (name -> train.py fields; run first, once each), `arms` (name -> fields; `pretrained:
 "@<pretrain name>"` points at that pretraining run's model; `sweep: {field: [values]}` makes one arm
 per value, named `<arm>-<field>=<value>`), `comparisons` (question -> [[arm_a, arm_b],
-...] pairs the report tests), `launcher` (command prefix, default: this Python).
+...] pairs the report tests), `launcher` (command prefix, default: this Python; `inprocess` runs train.py in this process).
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ def expand(spec: dict) -> list[Run]:
     for name, fields_ in (spec.get("pretrain") or {}).items():
         f = {**(spec.get("pretrain_common") or {}), **fields_}
         f.setdefault("stage", "pretrain")
-        f.setdefault("corpus_name", name)
+        if not f.get("corpus"):  # a registered corpus keeps its own name (the report groups regimes by it)
+            f.setdefault("corpus_name", name)
         seed = int(f.pop("seed", 0))
         out = runs_dir / "pretrain" / safe(name)
         pre_runs[name] = Run("pretrain", name, None, seed, out, {**f, "seed": seed, "arm": name, "output_dir": str(out)})
@@ -160,9 +161,26 @@ def expand(spec: dict) -> list[Run]:
     return runs
 
 
+def _run_in_process(argv: list[str], log) -> int:
+    """`launcher: inprocess`: call train.main in this process. On a small CPU machine this saves the
+    ~7 s of interpreter start-up and imports that each of hundreds of short runs would otherwise pay."""
+    import contextlib
+    import traceback
+
+    sys.path.insert(0, str(ROOT))
+    import train
+
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        try:
+            return train.main(argv)
+        except Exception:  # a crash fails this run (logged), like a subprocess's non-zero exit
+            traceback.print_exc()
+            return 1
+
+
 def launcher(spec: dict) -> list[str]:
     prefix = spec.get("launcher")
-    if not prefix:
+    if not prefix or prefix == "inprocess":
         return [sys.executable, str(ROOT / "train.py")]
     return [*shlex.split(prefix), str(ROOT / "train.py")]
 
@@ -184,9 +202,12 @@ def run_all(spec: dict, limit: int | None = None, dry: bool = False) -> list[Run
         log = run.out.parent / f"{run.out.name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a") as fh:
-            proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{label} failed (exit {proc.returncode}); see {log}. Rerun the grid to retry it.")
+            if spec.get("launcher") == "inprocess":
+                rc = _run_in_process(cmd[2:], fh)
+            else:
+                rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+        if rc != 0:
+            raise RuntimeError(f"{label} failed (exit {rc}); see {log}. Rerun the grid to retry it.")
         print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
         started.append(run)
     return started

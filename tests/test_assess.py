@@ -128,6 +128,7 @@ def test_grid_restart_report_and_leaderboard(tmp_path):
     assert len(grid.run_all(spec, limit=1)) == 1
     first = next(r for r in runs if r.done)
     stamp = json.loads((first.out / "results.json").read_text())["finished_at"]
+    spec["launcher"] = "inprocess"  # the second pass calls train.main in this process (both launchers covered)
     second = grid.run_all(spec)
     assert len(second) == 3 and first.out not in {r.out for r in second}
     assert all(r.done for r in grid.expand(spec))
