@@ -82,12 +82,13 @@ def load_spec(path: str | Path) -> dict:
     for key in ("name", "seeds", "tasks", "arms"):
         if key not in spec:
             raise ValueError(f"{path}: missing grid key {key!r}")
+    arm_names = expand_arms(spec["arms"])
     for question, pairs in (spec.get("comparisons") or {}).items():
         if question not in QUESTIONS:
             raise ValueError(f"{path}: comparison {question!r} is not one of {QUESTIONS}")
         for a, b in pairs:
             for arm in (a, b):
-                if arm not in expand_arms(spec["arms"]):
+                if arm not in arm_names:
                     raise ValueError(f"{path}: comparison {question} names unknown arm {arm!r}")
     spec.setdefault("runs_dir", f"runs/{spec['name']}")
     return spec
@@ -142,9 +143,9 @@ def expand(spec: dict) -> list[Run]:
     tasks, arms = expand_tasks(spec["tasks"]), expand_arms(spec["arms"])
     for seed in spec["seeds"]:
         for task in tasks:
+            per_task = {k: v for pat, o in (spec.get("task_overrides") or {}).items()
+                        if fnmatch.fnmatch(task, pat) for k, v in o.items()}
             for arm, arm_fields in arms.items():
-                per_task = {k: v for pat, o in (spec.get("task_overrides") or {}).items()
-                            if fnmatch.fnmatch(task, pat) for k, v in o.items()}
                 f = {**(spec.get("common") or {}), **per_task, **arm_fields}
                 pre = f.get("pretrained")
                 if isinstance(pre, str) and pre.startswith("@"):
@@ -167,7 +168,8 @@ def _run_in_process(argv: list[str], log) -> int:
     import contextlib
     import traceback
 
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     import train
 
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
