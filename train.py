@@ -43,6 +43,7 @@ from transformers import (  # noqa: E402
     EarlyStoppingCallback,
     HfArgumentParser,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
 )
 from transformers.trainer_utils import get_last_checkpoint  # noqa: E402
@@ -453,6 +454,37 @@ class OneCycleTrainer(Trainer):
         return self.lr_scheduler
 
 
+class TrainClock(TrainerCallback):
+    """Training wall time summed over a run's resumes.
+
+    The Trainer's `train_runtime` restarts at every resume, so a resumed run would record only its last
+    segment. Each checkpoint therefore stores the seconds of every segment up to it, and a resumed run
+    starts from the segments of the checkpoint it resumes from (time after that checkpoint was lost work).
+    """
+
+    FILE = "dnalm_train_seconds.json"
+
+    def __init__(self, resume_from: str | None):
+        self.done, self.t0 = [], None
+        if resume_from:
+            path = Path(resume_from) / self.FILE
+            if not path.is_file():  # a checkpoint from before this clock existed
+                raise ConfigError(f"{resume_from} has no {self.FILE}, so the run's training time cannot be "
+                                  "summed over the resume; delete the run's folder and run it again")
+            self.done = json.loads(path.read_text())["segments_seconds"]
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.t0 = time.perf_counter()
+
+    def segments(self) -> list[float]:
+        return [*self.done, time.perf_counter() - self.t0]
+
+    def on_save(self, args, state, control, **kwargs):
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and ckpt.is_dir():
+            (ckpt / self.FILE).write_text(json.dumps({"segments_seconds": self.segments()}))
+
+
 # ------------------------------------------------------------------------------------------ metrics
 
 
@@ -560,12 +592,13 @@ def execute(run: RunArguments, targs: DNATrainingArguments, s: SimpleNamespace) 
     out, record_path, data, eval_split, task, tok = s.out, s.record_path, s.data, s.eval_split, s.task, s.tok
     model, corpus_info, metric_name, last_ckpt = s.model, s.corpus_info, s.metric_name, s.last_ckpt
     total_params, trainable_params, fingerprint = s.total_params, s.trainable_params, s.fingerprint
-    callbacks = [EarlyStoppingCallback(run.early_stopping_patience)] if run.early_stopping_patience else []
+    resume_from = last_ckpt if run.resume else None
+    clock = TrainClock(resume_from)
+    callbacks = [clock] + ([EarlyStoppingCallback(run.early_stopping_patience)] if run.early_stopping_patience else [])
     trainer = (OneCycleTrainer if run.onecycle else Trainer)(model=model, args=targs, train_dataset=data["train"], eval_dataset=eval_split,
                       data_collator=s.collator, processing_class=tok, compute_metrics=s.compute_metrics, callbacks=callbacks)
-    t0 = time.perf_counter()
-    train_result = trainer.train(resume_from_checkpoint=last_ckpt if run.resume else None)
-    train_seconds = time.perf_counter() - t0
+    train_result = trainer.train(resume_from_checkpoint=resume_from)
+    train_segments = clock.segments()
 
     t0 = time.perf_counter()
     metrics = {"validation": _strip(trainer.evaluate(eval_split, metric_key_prefix="validation"), "validation")}
@@ -593,7 +626,8 @@ def execute(run: RunArguments, targs: DNATrainingArguments, s: SimpleNamespace) 
         "metrics": metrics,
         "cost": {
             "train_flops": float(trainer.state.total_flos),
-            "train_seconds": train_seconds,
+            "train_seconds": sum(train_segments),
+            "train_segments_seconds": train_segments,  # one entry per resume
             "eval_seconds": eval_seconds,
             "train_runtime_trainer": train_result.metrics.get("train_runtime"),
             "global_steps": trainer.state.global_step,
@@ -618,7 +652,7 @@ def execute(run: RunArguments, targs: DNATrainingArguments, s: SimpleNamespace) 
     if not run.keep_checkpoints:
         for ckpt in out.glob("checkpoint-*"):
             shutil.rmtree(ckpt, ignore_errors=True)
-    print(f"\n{run.stage} finished in {train_seconds:.1f} s")
+    print(f"\n{run.stage} finished in {sum(train_segments):.1f} s of training")
     for split, vals in metrics.items():
         shown = {k: round(v, 4) for k, v in vals.items() if isinstance(v, float)}
         print(f"  {split}: {shown}")

@@ -61,12 +61,16 @@ class Results:
                 return next(iter(runs.values()))["primary_metric"]
         return "?"
 
-    def pretraining_of(self, arm: str) -> dict | None:
+    def record(self, arm: str) -> dict | None:
+        """Any one fine-tuning record of an arm (they share model, init, tokenizer and corpus)."""
         for (_, a), runs in self.by.items():
             if a == arm and runs:
-                src = next(iter(runs.values())).get("pretrained_from")
-                return self.pre_by_model_dir.get(str(Path(src))) if src else None
+                return next(iter(runs.values()))
         return None
+
+    def pretraining_of(self, arm: str) -> dict | None:
+        src = (self.record(arm) or {}).get("pretrained_from")
+        return self.pre_by_model_dir.get(str(Path(src))) if src else None
 
     def finetune_cost(self, arm: str) -> tuple[float, float]:
         recs = [r for (_, a), runs in self.by.items() if a == arm for r in runs.values()]
@@ -74,13 +78,12 @@ class Results:
                 float(np.mean([r["cost"]["train_seconds"] for r in recs])))
 
     def arm_desc(self, arm: str) -> str:
-        for (_, a), runs in self.by.items():
-            if a == arm and runs:
-                r = next(iter(runs.values()))
-                tok = r["tokenizer"]
-                t = tok["family"] + (f"-{tok.get('k')}{'o' if tok.get('overlapping') else 'n'}" if tok["family"] == "kmer" else "")
-                return f"{r['model']} ({r['preset']}), {r['init']}, {t}, {r['mode']}"
-        return arm
+        r = self.record(arm)
+        if r is None:
+            return arm
+        tok = r["tokenizer"]
+        t = tok["family"] + (f"-{tok.get('k')}{'o' if tok.get('overlapping') else 'n'}" if tok["family"] == "kmer" else "")
+        return f"{r['model']} ({r['preset']}), {r['init']}, {t}, {r['mode']}"
 
 
 def regime(rec: dict) -> str:
@@ -204,25 +207,48 @@ def plot_scores(res: Results, out: Path):
     plt.close(fig)
 
 
+REGIME_MARKERS = {"random init": "o", "published weights": "*"}
+
+
 def plot_compute(res: Results, out: Path):
+    """Mean score against total compute, one colour per architecture and one marker per regime; a line joins
+    each random-init arm to the pretrained arms of the same architecture, so its slope is what pretraining bought."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    points = {}  # arm -> (architecture, regime, total FLOPs, mean score)
     for arm in res.arms:
         means = [res.scores(t, arm).mean() for t in res.tasks if res.scores(t, arm).size]
         if not means:
             continue
+        rec = res.record(arm)
         pre = res.pretraining_of(arm)
         total = res.finetune_cost(arm)[0] + (pre["cost"]["train_flops"] if pre else 0.0)
-        ax.scatter([total], [np.mean(means)], s=40)
-        ax.annotate(arm, (total, np.mean(means)), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        points[arm] = (architecture(rec), regime(rec), total, float(np.mean(means)))
+    archs = sorted({a for a, *_ in points.values()})
+    regimes = sorted({r for _, r, *_ in points.values()}, key=lambda r: (r != "random init", r))
+    colors = {a: plt.get_cmap("tab10")(i % 10) for i, a in enumerate(archs)}
+    extra = iter("s^DvP")
+    markers = {r: REGIME_MARKERS.get(r) or next(extra, "X") for r in regimes}
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for arm, (a, r, x, y) in points.items():
+        ax.scatter([x], [y], s=55, color=colors[a], marker=markers[r], zorder=3)
+        ax.annotate(arm, (x, y), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        if r != "random init":
+            base = [(bx, by) for ba, br, bx, by in points.values() if ba == a and br == "random init"]
+            for bx, by in base:
+                ax.plot([bx, x], [by, y], color=colors[a], lw=0.8, alpha=0.6, zorder=2)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colors[a], marker="o", ls="", label=a) for a in archs]
+    handles += [Line2D([], [], color="gray", marker=markers[r], ls="", label=r) for r in regimes]
+    ax.legend(handles=handles, fontsize=7, loc="best", title="architecture / regime", title_fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("total training compute per fine-tuned model: pretraining + fine-tuning (FLOPs, log scale)")
     ax.set_ylabel("mean test score over tasks (x 100)")
-    ax.set_title("Score against compute")
+    ax.set_title("Score against compute, by architecture and pretraining regime")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(out, dpi=120)

@@ -668,6 +668,10 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
         self.bert = DNABert2Model(config, add_pooling_layer=False)
         self.cls = DNABert2OnlyMLMHead(config)
         self.post_init()
+        if config.tie_word_embeddings:
+            # The tied decoder weight is never saved. Naming it here tells the Trainer that a checkpoint without
+            # it is complete: when it reloads the best checkpoint it re-ties instead of warning "missing keys".
+            self._keys_to_ignore_on_save.add("cls.predictions.decoder.weight")
 
     def get_output_embeddings(self):
         return self.cls.predictions.decoder

@@ -563,6 +563,25 @@ def test_saved_model_reloads_through_auto_classes(tmp_path):
         assert torch.equal(model(input_ids=ids).logits, loaded(input_ids=ids).logits)
 
 
+def test_tied_decoder_is_not_saved_and_untied_decoder_is(tmp_path):
+    tied = tiny_model(cls=DNABert2ForMaskedLM)
+    tied.save_pretrained(tmp_path / "tied")
+    missing, unexpected = tied.load_state_dict(load_file(tmp_path / "tied" / "model.safetensors"), strict=False)
+    # what the Trainer checks when it reloads the best checkpoint: the only missing key is the tied one, which
+    # the model declares unsaved, so the Trainer re-ties it rather than warning "missing keys"
+    assert missing == ["cls.predictions.decoder.weight"] and not unexpected
+    assert set(missing) == set(tied._keys_to_ignore_on_save)
+    untied = tiny_model(cls=DNABert2ForMaskedLM, tie_word_embeddings=False)
+    with torch.no_grad():
+        untied.cls.predictions.decoder.weight.add_(1.0)
+    assert not untied._keys_to_ignore_on_save
+    untied.save_pretrained(tmp_path / "untied")
+    assert "cls.predictions.decoder.weight" in load_file(tmp_path / "untied" / "model.safetensors")
+    loaded = AutoModelForMaskedLM.from_pretrained(tmp_path / "untied")
+    assert torch.equal(loaded.cls.predictions.decoder.weight, untied.cls.predictions.decoder.weight)
+    assert not torch.equal(loaded.cls.predictions.decoder.weight, loaded.bert.embeddings.word_embeddings.weight)
+
+
 # ------------------------------------------------------------------------------------------------
 # training paths: gradient checkpointing, bf16
 # ------------------------------------------------------------------------------------------------

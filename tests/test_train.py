@@ -223,10 +223,18 @@ def test_kill_and_resume_gives_the_same_test_metrics(tmp_path):
     # without --resume the leftover checkpoints are not silently reused or discarded
     r = subprocess.run(_train_cmd(killed), env=env, capture_output=True, text=True)
     assert r.returncode == 2 and "--resume" in r.stderr
+    last = max(killed.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    before = json.loads((last / "dnalm_train_seconds.json").read_text())["segments_seconds"]
     subprocess.run(_train_cmd(killed, ["--resume", "true"]), check=True, env=env, capture_output=True)
     got = json.loads((killed / "results.json").read_text())
     assert got["metrics"]["test"] == pytest.approx(ref["metrics"]["test"], abs=1e-6)
     assert got["cost"]["global_steps"] == ref["cost"]["global_steps"]
+    assert got["cost"]["train_flops"] == pytest.approx(ref["cost"]["train_flops"], rel=1e-9)
+    # the recorded training time covers the segment before the kill (up to its last checkpoint) and the resume
+    segments = got["cost"]["train_segments_seconds"]
+    assert len(before) == 1 and before[0] > 0 and segments[:-1] == before and len(segments) == 2
+    assert got["cost"]["train_seconds"] == pytest.approx(sum(segments))
+    assert len(ref["cost"]["train_segments_seconds"]) == 1
 
 
 def test_two_process_ddp_writes_one_record(tmp_path):
