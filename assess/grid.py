@@ -12,7 +12,9 @@ of every fine-tuning run), `task_overrides` (pattern -> fields for matching task
 `pretrain` (name -> train.py fields; run first, once each), `arms` (name -> fields; `pretrained:
 "@<pretrain name>"` points at that pretraining run's model; `sweep: {field: [values]}` makes one arm
 per value, named `<arm>-<field>=<value>`), `comparisons` (question -> [[arm_a, arm_b],
-...] pairs the report tests), `launcher` (command prefix, default: this Python; `inprocess` runs train.py in this process).
+...] pairs the report tests), `launcher` (command prefix, default: this Python; `inprocess` runs train.py in this process),
+`references` (`source` plus `scores: {model: {task: score x 100}}`: published numbers the report shows
+beside ours; they are context, never an arm or part of a test).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_KEYS = {"name", "description", "runs_dir", "seeds", "tasks", "common", "pretrain", "arms", "comparisons",
-             "launcher", "pretrain_common", "task_overrides"}
+             "launcher", "pretrain_common", "task_overrides", "references"}
 QUESTIONS = ("architecture", "pretraining", "tokenizer", "corpus")
 
 
@@ -90,6 +92,15 @@ def load_spec(path: str | Path) -> dict:
             for arm in (a, b):
                 if arm not in arm_names:
                     raise ValueError(f"{path}: comparison {question} names unknown arm {arm!r}")
+    refs = spec.get("references") or {}
+    if refs and not (isinstance(refs.get("source"), str) and isinstance(refs.get("scores"), dict)):
+        raise ValueError(f"{path}: `references` needs `source` (where the numbers are published) and "
+                         "`scores` ({model: {task: score x 100}})")
+    tasks = set(expand_tasks(spec["tasks"])) if refs else set()
+    for model, by_task in (refs.get("scores") or {}).items():
+        for task in by_task:
+            if task not in tasks:
+                raise ValueError(f"{path}: reference {model!r} names task {task!r}, which is not in the grid's tasks")
     spec.setdefault("runs_dir", f"runs/{spec['name']}")
     return spec
 

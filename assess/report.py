@@ -81,9 +81,7 @@ class Results:
         r = self.record(arm)
         if r is None:
             return arm
-        tok = r["tokenizer"]
-        t = tok["family"] + (f"-{tok.get('k')}{'o' if tok.get('overlapping') else 'n'}" if tok["family"] == "kmer" else "")
-        return f"{r['model']} ({r['preset']}), {r['init']}, {t}, {r['mode']}"
+        return f"{r['model']} ({r['preset']}), {r['init']}, {tokens(r)}, {r['mode']}"
 
 
 def regime(rec: dict) -> str:
@@ -94,8 +92,17 @@ def regime(rec: dict) -> str:
     return f"pretrained: {corpus}" if corpus else "published weights"
 
 
+def tokens(rec: dict) -> str:
+    """bpe | char | kmer-6o (overlapping) | kmer-6n (non-overlapping)."""
+    tok = rec["tokenizer"]
+    if tok["family"] == "kmer":
+        return f"kmer-{tok.get('k')}{'o' if tok.get('overlapping') else 'n'}"
+    return tok["family"]
+
+
 def architecture(rec: dict) -> str:
-    tok = rec["tokenizer"]["family"]
+    """The model, plus its tokens where they vary (the convolutional models always read nucleotides)."""
+    tok = tokens(rec)
     return rec["model"] + ("" if tok == "char" and rec["model"] != "dnabert2" else f" ({tok})")
 
 
@@ -127,6 +134,25 @@ def regime_table(res: "Results") -> list[str]:
                     row.append("-")
             if any(c != "-" for c in row):
                 lines.append(f"| {g} | {a} | " + " | ".join(row) + " |")
+    return lines
+
+
+def reference_table(res: "Results", refs: dict) -> list[str]:
+    """Published scores beside the best arm here: context for the scale of the grid, not a comparison."""
+    if not refs:
+        return []
+    models = list(refs["scores"])
+    lines = ["", "## Published scores for context", "", f"Source: {refs['source']}. These models were trained "
+             "on the full training sets at their own scale, so the gap to them measures this grid's budget, not the "
+             "architectures.", "", "| task | best arm here (mean) | " + " | ".join(models) + " |",
+             "|---|---|" + "---|" * len(models)]
+    for task in res.tasks:
+        means = {arm: res.scores(task, arm).mean() for arm in res.arms if res.scores(task, arm).size}
+        if not means:
+            continue
+        best = max(means, key=means.get)
+        cells = [f"{refs['scores'][m][task]:.2f}" if task in refs["scores"][m] else "-" for m in models]
+        lines.append(f"| {task} | `{best}` {means[best]:.2f} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -176,7 +202,7 @@ def answer(question: str, res: Results, pairs, tests) -> str:
     return " ".join(parts)
 
 
-def plot_scores(res: Results, out: Path):
+def plot_scores(res: Results, out: Path, refs: dict | None = None):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -195,6 +221,11 @@ def plot_scores(res: Results, out: Path):
             lo, hi = bootstrap_ci(s)
             ax.scatter(s, [i] * s.size, s=10, alpha=0.5, color="gray", zorder=1)
             ax.errorbar([s.mean()], [i], xerr=[[s.mean() - lo], [hi - s.mean()]], fmt="o", capsize=3, zorder=2)
+        for k, (model, by_task) in enumerate(((refs or {}).get("scores") or {}).items()):
+            if task in by_task:
+                ax.axvline(by_task[task], ls="--", lw=1, color=f"C{(k + 3) % 10}", label=f"{model} (published)")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6, loc="best")
         ax.set_yticks(range(len(res.arms)))
         ax.set_yticklabels(res.arms if j % ncols == 0 else [])
         ax.set_ylim(-0.6, len(res.arms) - 0.4)
@@ -312,7 +343,8 @@ def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -
     L += ["", "## Architecture x pretraining regime", "",
           "Mean test score over the tasks of each group (per seed, then mean and 95% bootstrap CI over seeds).", ""]
     L += regime_table(res)
-    plot_scores(res, out_dir / "scores_by_task.png")
+    L += reference_table(res, spec.get("references") or {})
+    plot_scores(res, out_dir / "scores_by_task.png", spec.get("references") or {})
     plot_compute(res, out_dir / "score_vs_compute.png")
     L += ["", "![scores](scores_by_task.png)", "", "![compute](score_vs_compute.png)", ""]
     answers = []

@@ -81,7 +81,8 @@ def test_report_numbers_from_known_differences(tmp_path, monkeypatch):
         (d / "results.json").write_text(json.dumps(r))
     monkeypatch.setattr(report, "ROOT", tmp_path)
     spec = {"name": "synthetic", "runs_dir": "runs", "seeds": [0, 1, 2], "tasks": list(shift),
-            "arms": {"pre": {}, "rnd": {}}, "comparisons": {"pretraining": [["pre", "rnd"]]}}
+            "arms": {"pre": {}, "rnd": {}}, "comparisons": {"pretraining": [["pre", "rnd"]]},
+            "references": {"source": "a paper", "scores": {"Big model": {"t/a": 60.0, "t/c": 70.5}}}}
     path = report.build_report(spec, tmp_path / "out")
     text = path.read_text()
     ref = sps.wilcoxon([100 * s for s in shift.values()])
@@ -94,6 +95,9 @@ def test_report_numbers_from_known_differences(tmp_path, monkeypatch):
     # architecture x regime: the 5 unregistered tasks are their own groups; t/a: 50.00 vs 55.00
     assert "| t/a | convnova | 50.00 [49.00, 51.00] | 55.00 [54.00, 56.00] |" in text
     assert "2.00e+15" in text
+    # published references sit beside the best arm of each task (t/c: rnd 50.00 beats pre 49.00)
+    assert "Source: a paper." in text
+    assert "| t/a | `pre` 55.00 | 60.00 |" in text and "| t/c | `rnd` 50.00 | 70.50 |" in text and "| t/b | `pre` 52.00 | - |" in text
     for png in ("scores_by_task.png", "score_vs_compute.png", "pretraining.png"):
         assert (tmp_path / "out" / png).stat().st_size > 5000
 
@@ -166,3 +170,21 @@ def test_grid_spec_errors_name_the_problem(tmp_path):
     bad.write_text(yaml.safe_dump({"name": "g", "seeds": [1], "tasks": ["t"], "arms": {"a": {}}, "seed": 3}))
     with pytest.raises(ValueError, match="unknown grid keys"):
         grid.load_spec(bad)
+    refs = {"source": "paper", "scores": {"Ref": {"gue/tf_2": 66.5}}}
+    bad.write_text(yaml.safe_dump({"name": "g", "seeds": [1], "tasks": ["gue/prom_*"], "arms": {"a": {}}, "references": refs}))
+    with pytest.raises(ValueError, match="reference 'Ref' names task 'gue/tf_2', which is not in the grid's tasks"):
+        grid.load_spec(bad)
+    bad.write_text(yaml.safe_dump({"name": "g", "seeds": [1], "tasks": ["t"], "arms": {"a": {}}, "references": {"Ref": {"t": 1}}}))
+    with pytest.raises(ValueError, match="`references` needs `source`"):
+        grid.load_spec(bad)
+
+
+def test_architecture_labels_keep_tokenizers_apart():
+    def rec(model, **tok):
+        return {"model": model, "tokenizer": tok}
+
+    assert report.architecture(rec("convnova", family="char")) == "convnova"
+    assert report.architecture(rec("dnabert2", family="char")) == "dnabert2 (char)"
+    assert report.architecture(rec("dnabert2", family="kmer", k=6, overlapping=True)) == "dnabert2 (kmer-6o)"
+    assert report.architecture(rec("dnabert2", family="kmer", k=6, overlapping=False)) == "dnabert2 (kmer-6n)"
+    assert report.architecture(rec("dnabert2", family="bpe")) == "dnabert2 (bpe)"
