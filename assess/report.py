@@ -147,7 +147,8 @@ def reference_table(res: "Results", refs: dict) -> list[str]:
              "architectures.", "", "| task | best arm here (mean) | " + " | ".join(models) + " |",
              "|---|---|" + "---|" * len(models)]
     for task in res.tasks:
-        means = {arm: res.scores(task, arm).mean() for arm in res.arms if res.scores(task, arm).size}
+        scores = {arm: res.scores(task, arm) for arm in res.arms}
+        means = {arm: s.mean() for arm, s in scores.items() if s.size}
         if not means:
             continue
         best = max(means, key=means.get)
@@ -343,8 +344,9 @@ def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -
     L += ["", "## Architecture x pretraining regime", "",
           "Mean test score over the tasks of each group (per seed, then mean and 95% bootstrap CI over seeds).", ""]
     L += regime_table(res)
-    L += reference_table(res, spec.get("references") or {})
-    plot_scores(res, out_dir / "scores_by_task.png", spec.get("references") or {})
+    refs = spec.get("references") or {}
+    L += reference_table(res, refs)
+    plot_scores(res, out_dir / "scores_by_task.png", refs)
     plot_compute(res, out_dir / "score_vs_compute.png")
     L += ["", "![scores](scores_by_task.png)", "", "![compute](score_vs_compute.png)", ""]
     answers = []
