@@ -48,13 +48,17 @@ from transformers import (  # noqa: E402
 )
 from transformers.trainer_utils import get_last_checkpoint  # noqa: E402
 
-import modeling  # noqa: E402,F401  (registers models, tokenizers, tasks)
+import data_scripts  # noqa: E402,F401  (registers tasks and corpora)
+import modeling  # noqa: E402,F401  (registers models and tokenizers)
+from data_scripts.fasta import content_hash, read_fasta, sample_windows  # noqa: E402
+from data_scripts.tasks import HUB_REPOS, load_task  # noqa: E402
+from dnalm_core.policy import normalize_sequence  # noqa: E402
+from dnalm_core.registry import CORPORA, MODELS, TASKS  # noqa: E402
 from modeling import tokenization  # noqa: E402
-from modeling.cards import render_model_card  # noqa: E402
-from modeling.hub import HubUnreachableError, check_hub_reachable, push_folder  # noqa: E402
-from modeling.pretraining import DNAMaskingCollator, content_hash, read_fasta, sample_windows  # noqa: E402
-from modeling.records import RECORD_NAME, versions, write_record  # noqa: E402
-from modeling.registry import CORPORA, MODELS, TASKS  # noqa: E402
+from training.cards import render_model_card  # noqa: E402
+from training.collator import DNAMaskingCollator  # noqa: E402
+from training.hub import HubUnreachableError, check_hub_reachable, push_folder  # noqa: E402
+from training.records import RECORD_NAME, versions, write_record  # noqa: E402
 
 logger = transformers.logging.get_logger("dnalm_assess.train")
 # pin_memory is on by default for GPU runs; on a CPU-only machine torch warns at every evaluation
@@ -355,8 +359,6 @@ def count_params(model) -> tuple[int, int]:
 
 
 def load_finetune_data(run: RunArguments):
-    from modeling.tasks import load_task
-
     ds = load_task(run.task, data_dir=run.data_dir)
     for split, limit in (("train", run.max_train_samples), ("validation", run.max_eval_samples), ("test", run.max_eval_samples)):
         if limit is not None and limit < len(ds[split]):
@@ -419,10 +421,8 @@ def pretraining_corpus(run: RunArguments, seed: int) -> tuple[list[str], list[st
             seqs = [s for path in run.pretrain_fasta for _, s in read_fasta(path)]
             sources = [str(p) for p in run.pretrain_fasta]
         else:
-            from modeling.tasks import load_task
-
             train_split = load_task(run.pretrain_task, data_dir=run.data_dir)["train"]["sequence"]
-            seqs = [tokenization.normalize_sequence(s) for s in train_split]
+            seqs = [normalize_sequence(s) for s in train_split]
             sources = [f"{run.pretrain_task}:train"]
         info = {"name": run.corpus_name or "+".join(Path(s).name for s in sources), "sources": sources,
                 "bp": int(sum(len(s) for s in seqs)), "sha256": content_hash(seqs)}
@@ -684,8 +684,6 @@ def _dataset_info(run: RunArguments, task: dict | None, fingerprint: dict) -> di
     info = {"name": run.task or run.pretrain_task or "fasta", "fingerprint": fingerprint}
     entry = task["task_entry"] if task else None
     if entry is not None:
-        from modeling.tasks import HUB_REPOS
-
         info.update(hub_id=HUB_REPOS[entry.benchmark], config=entry.config_name, benchmark=entry.benchmark,
                     pretty_name=f"{entry.benchmark.upper()} {entry.config_name}")
     return info

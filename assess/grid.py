@@ -111,8 +111,8 @@ def safe(name: str) -> str:
 
 def expand_tasks(patterns: list[str]) -> list[str]:
     """Task names, with shell-style patterns (`gue/*`, `nt/H3*`) expanded over the task registry."""
-    import modeling  # noqa: F401  (fills the task registry)
-    from modeling.registry import TASKS
+    import data_scripts  # noqa: F401  (fills the task registry)
+    from dnalm_core.registry import TASKS
 
     out = []
     for pat in patterns:

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResultEntry, ModelCard, eval_result_entries_to_yaml, parse_eval_result_entries
 
-from modeling.registry import TASKS
+from dnalm_core.registry import TASKS
 
 from .grid import ROOT, load_spec
 from .report import load_records

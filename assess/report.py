@@ -107,7 +107,7 @@ def architecture(rec: dict) -> str:
 
 
 def task_group(task: str) -> str:
-    from modeling.registry import TASKS
+    from dnalm_core.registry import TASKS
 
     return TASKS.get(task).group if task in TASKS else task
 

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import transformers  # noqa: E402
 
 from modeling.dnabert2 import DNABert2ForMaskedLM, DNABert2ForSequenceClassification  # noqa: E402
-from modeling.registry import MODELS  # noqa: E402
+from dnalm_core.registry import MODELS  # noqa: E402
 
 CONFIGS = ("small", "117m")
 REFERENCE_FILES = ("bert_layers.py", "bert_padding.py", "configuration_bert.py")

@@ -4,8 +4,14 @@
 a Hub dataset repository: `README.md` (dataset card with one config per task, label balance, split
 sizes, build-time checks, citation, license), `dnalm_build.json` (the same numbers, machine-readable)
 and `<task>/{train,validation,test}.parquet` with the columns `id`, `sequence`, `label` (ClassLabel).
-`datasets.load_dataset(folder, "<task>")` reads it; `modeling.tasks.load_task("<benchmark>/<task>")`
-finds it. The task registry (labels, metrics, lengths, published numbers) is `modeling.tasks`.
+`datasets.load_dataset(folder, "<task>")` reads it; `data_scripts.tasks.load_task("<benchmark>/<task>")`
+finds it.
+
+This package is the data layer and never imports torch or model code:
+- `tasks`: the task catalogue (labels, metrics, lengths, published numbers) and task loading;
+- `corpora`: the named pretraining corpora (`python -m data_scripts.corpora`);
+- `fasta`: FASTA reading, window drawing, content hashes.
+Importing it registers the tasks and corpora in `dnalm_core.registry`.
 
 Modules: `gue`, `nt`, `genomic_benchmarks` read each benchmark's own files; `common` holds the input
 policy, the checks, the seeded validation split and the deterministic, atomic writer; `card` renders
@@ -14,3 +20,4 @@ policy, the checks, the seeded validation split and the deterministic, atomic wr
 
 
 from .common import BuildError  # noqa: F401
+from . import tasks, corpora  # noqa: F401  (register the task catalogue and the corpora)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from modeling.registry import TaskEntry
-from modeling.tokenization import IUPAC_AMBIGUITY, normalize_sequence
+from dnalm_core.registry import TaskEntry
+from dnalm_core.policy import IUPAC_AMBIGUITY, normalize_sequence
 
 SPLITS = ("train", "validation", "test")
 MANIFEST = "dnalm_build.json"

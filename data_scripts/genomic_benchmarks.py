@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from modeling.registry import TaskEntry
+from dnalm_core.registry import TaskEntry
 
 from .common import BuildError, Rows, SourceFile, TaskBuild, finish_task, sha256_file
 

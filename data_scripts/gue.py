@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modeling.registry import TaskEntry
+from dnalm_core.registry import TaskEntry
 
 from .common import BuildError, Rows, SourceFile, TaskBuild, finish_task, sha256_file
 

@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
-from .registry import MODELS, ModelEntry
+from dnalm_core.registry import MODELS, ModelEntry
 
 
 def classification_loss(config, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

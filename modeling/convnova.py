@@ -119,7 +119,7 @@ from .common import (
     nucleotide_mlm_output,
     register_architecture,
 )
-from .registry import ModelEntry
+from dnalm_core.registry import ModelEntry
 
 logger = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, MaskedLMOu
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .common import classification_loss, register_architecture
-from .registry import ModelEntry
+from dnalm_core.registry import ModelEntry
 
 __all__ = [
     "DNABert2Config",

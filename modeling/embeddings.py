@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .tokenization import normalize_sequence
+from dnalm_core.policy import normalize_sequence
 
 __all__ = ["POOLINGS", "embed", "spread_to_nucleotides"]
 

@@ -71,7 +71,6 @@ import hashlib
 import itertools
 import json
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -81,7 +80,8 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalize
 from transformers import AutoTokenizer, PreTrainedConfig, PreTrainedTokenizerFast
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 
-from .registry import TOKENIZERS, TokenizerEntry
+from dnalm_core.policy import IUPAC_AMBIGUITY, NUCLEOTIDES, PreparedBatch, is_batch, normalize_batch, normalize_sequence  # noqa: F401
+from dnalm_core.registry import TOKENIZERS, TokenizerEntry
 
 # ----------------------------------------------------------------------------------------------------
 # Vocabulary constants
@@ -89,162 +89,15 @@ from .registry import TOKENIZERS, TokenizerEntry
 
 SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
 UNK_ID, CLS_ID, SEP_ID, PAD_ID, MASK_ID = range(5)
-NUCLEOTIDES = "ACGTN"
 # A=5 C=6 G=7 T=8 N=9: fixed, the one-hot models (ConvNova, U-Net) index their inputs with these ids.
 CHAR_VOCAB: dict[str, int] = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + tuple(NUCLEOTIDES))}
 BASE_ID = 5  # id of A; code c in 0..4 (A C G T N) has id BASE_ID + c
 N_ID = 9
 KMER_MIN, KMER_MAX = 1, 8
-# IUPAC ambiguity codes: each means "one of several bases", read as N. U is RNA and rejected.
-IUPAC_AMBIGUITY = "RYSWKMBDHV"
 PUBLISHED_DNABERT2 = "zhihan1996/DNABERT-2-117M"
 # `tokenizer_family(...)["fingerprint"]` of the published DNABERT-2 BPE (vocab + merges), so a copy of it
 # is recognised whatever folder it was loaded from. tests/test_tokenization.py checks it on the real file.
 PUBLISHED_DNABERT2_FINGERPRINT = "836a33fd677e6c4e"
-
-_TO_N = str.maketrans({c: "N" for c in IUPAC_AMBIGUITY})
-_BAD_CHAR = re.compile(r"[^ACGTN]")
-
-
-def _byte_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lookup tables over bytes: code (A C G T N -> 0..4, 255 = not allowed), normalised byte, changed flag."""
-    code = np.full(256, 255, dtype=np.uint8)
-    norm = np.arange(256, dtype=np.uint8)
-    changed = np.zeros(256, dtype=bool)
-    for i, base in enumerate(NUCLEOTIDES):
-        code[ord(base)] = i
-        code[ord(base.lower())] = i
-        norm[ord(base.lower())] = ord(base)
-        changed[ord(base.lower())] = True
-    for c in IUPAC_AMBIGUITY + IUPAC_AMBIGUITY.lower():
-        code[ord(c)] = 4
-        norm[ord(c)] = ord("N")
-        changed[ord(c)] = True
-    return code, norm, changed
-
-
-_CODE_LUT, _NORM_LUT, _CHANGED_LUT = _byte_tables()
-
-# ----------------------------------------------------------------------------------------------------
-# Input policy
-# ----------------------------------------------------------------------------------------------------
-
-
-def _raise_bad_char(char: str, pos: int) -> None:
-    if char in "Uu":
-        raise ValueError(
-            f"RNA base {char!r} at position {pos}: these are DNA models; convert U to T first "
-            "(e.g. seq.replace('U', 'T').replace('u', 't'))"
-        )
-    shown = repr(char) if char.isascii() else f"{char!r} (U+{ord(char):04X})"
-    raise ValueError(
-        f"invalid character {shown} at position {pos} in a DNA sequence; allowed are A C G T N, the IUPAC "
-        f"codes {' '.join(IUPAC_AMBIGUITY)} (read as N), lowercase of these, and whitespace around the "
-        "sequence (not inside it): remove or replace the character"
-    )
-
-
-def normalize_sequence(seq: str) -> str:
-    """Apply the input policy (module docstring) to one sequence and return the cleaned sequence.
-
-    Raises TypeError for a non-str, ValueError for an empty sequence, U, or any other character
-    outside the policy, naming the character and its position in `seq`.
-    """
-    if not isinstance(seq, str):
-        raise TypeError(f"a DNA sequence must be a str, got {type(seq).__name__}")
-    stripped = seq.strip()
-    if not stripped:
-        raise ValueError(
-            "empty DNA sequence: every example needs at least one nucleotide (A, C, G, T or N); "
-            "drop empty rows before tokenizing"
-        )
-    lead = len(seq) - len(seq.lstrip())
-    # Check ASCII before upper-casing: some non-ASCII characters upper-case to several characters
-    # (shifting every later position) or to a valid letter ('ſ'.upper() == 'S', an IUPAC code).
-    if not stripped.isascii():
-        i = next(i for i, ch in enumerate(stripped) if not ch.isascii())
-        _raise_bad_char(stripped[i], lead + i)
-    cleaned = stripped.upper().translate(_TO_N)
-    bad = _BAD_CHAR.search(cleaned)
-    if bad is not None:
-        _raise_bad_char(stripped[bad.start()], lead + bad.start())
-    return cleaned
-
-
-def _raise_for_sequence(seqs: Sequence[Any], index: int, batched: bool) -> None:
-    """Re-run the one-sequence policy on `seqs[index]` (known bad) to raise its precise error."""
-    try:
-        normalize_sequence(seqs[index])
-    except (TypeError, ValueError) as err:
-        if not batched:
-            raise
-        raise type(err)(f"sequence {index} of the batch: {err}") from None
-    raise AssertionError(f"internal error: batch check flagged sequence {index} but the policy accepts it")
-
-
-def _is_batch(x: Any) -> bool:
-    return not isinstance(x, (str, bytes)) and hasattr(x, "__iter__") and hasattr(x, "__len__")
-
-
-class _Prepared:
-    """A validated batch: stripped strings, their lengths, and the joined bytes (uint8)."""
-
-    __slots__ = ("originals", "stripped", "lengths", "raw", "_codes")
-
-    def __init__(self, seqs: Sequence[Any], batched: bool = True):
-        if not all(isinstance(s, str) for s in seqs):
-            for i, s in enumerate(seqs):
-                if not isinstance(s, str):
-                    where = f"sequence {i} of the batch" if batched else "the input"
-                    raise TypeError(
-                        f"{where} is a {type(s).__name__}, not a str: pass DNA sequences as strings "
-                        "(one str, or a list of str)"
-                    )
-        self.originals = seqs
-        self.stripped = [s.strip() for s in seqs]
-        self.lengths = np.fromiter(map(len, self.stripped), dtype=np.int64, count=len(self.stripped))
-        if len(self.lengths) and self.lengths.min() == 0:
-            _raise_for_sequence(seqs, int(np.argmin(self.lengths)), batched)
-        joined = "".join(self.stripped)
-        try:
-            raw = joined.encode("ascii")
-        except UnicodeEncodeError as err:
-            _raise_for_sequence(seqs, self._index_of(err.start), batched)
-        self.raw = np.frombuffer(raw, dtype=np.uint8)
-        codes = _CODE_LUT.take(self.raw)
-        if codes.size and codes.max() > 4:
-            _raise_for_sequence(seqs, self._index_of(int(np.argmax(codes > 4))), batched)
-        self._codes = codes
-
-    def _index_of(self, flat_pos: int) -> int:
-        return int(np.searchsorted(np.cumsum(self.lengths), flat_pos, side="right"))
-
-    @property
-    def codes(self) -> np.ndarray:
-        """Per base 0..4 for A C G T N, all sequences joined."""
-        return self._codes
-
-    def leads(self) -> np.ndarray:
-        """Characters of leading whitespace per sequence (offsets index the caller's string)."""
-        return np.fromiter(
-            (len(s) - len(s.lstrip()) for s in self.originals), dtype=np.int64, count=len(self.originals)
-        )
-
-    def normalized(self) -> list[str]:
-        """The sequences after the policy (upper case, IUPAC -> N)."""
-        if not _CHANGED_LUT.take(self.raw).any():
-            return self.stripped  # the common case: already clean upper-case
-        text = _NORM_LUT.take(self.raw).tobytes().decode("ascii")
-        ends = np.cumsum(self.lengths).tolist()
-        return [text[a:b] for a, b in zip([0] + ends[:-1], ends)]
-
-
-def normalize_batch(seqs: Sequence[str]) -> list[str]:
-    """`normalize_sequence` over a batch (vectorised); errors name the sequence's index in the batch."""
-    if isinstance(seqs, str):
-        raise TypeError("normalize_batch takes a list of sequences; use normalize_sequence for one str")
-    return _Prepared(list(seqs)).normalized()
-
 
 # ----------------------------------------------------------------------------------------------------
 # Vectorised encoders. Each returns (ids, counts, starts, ends): token ids of all sequences joined, tokens
@@ -586,7 +439,7 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
 
     # -- encoding ------------------------------------------------------------------------------------
 
-    def _encode_flat(self, prepared: _Prepared, offsets: bool):
+    def _encode_flat(self, prepared: PreparedBatch, offsets: bool):
         if self.dnalm_family == "char":
             return _encode_char(prepared.codes, prepared.lengths, offsets)
         if self.dnalm_family == "kmer":
@@ -625,20 +478,20 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
         if text is None:
             raise ValueError("no DNA sequence given (text is None)")
         # a batch is any iterable of strings: list, tuple, a `datasets` Column, a numpy array, a pandas Series
-        batched = _is_batch(text)
+        batched = is_batch(text)
         texts = list(text) if batched else [text]
         if batched and not texts:
             raise ValueError("empty batch: pass at least one DNA sequence")
         pairs = None
         if text_pair is not None:
-            if batched != _is_batch(text_pair):
+            if batched != is_batch(text_pair):
                 raise TypeError("text and text_pair must both be a str or both be lists of the same length")
             pairs = list(text_pair) if batched else [text_pair]
             if len(pairs) != len(texts):
                 raise ValueError(f"batch length of text ({len(texts)}) and text_pair ({len(pairs)}) differ")
 
-        first = _Prepared(texts, batched)
-        second = _Prepared(pairs, batched) if pairs is not None else None
+        first = PreparedBatch(texts, batched)
+        second = PreparedBatch(pairs, batched) if pairs is not None else None
 
         if return_overflowing_tokens or stride:
             if not self._backend_is_exact:

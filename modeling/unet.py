@@ -67,7 +67,7 @@ position receives `in_channels` inputs, so fan_in = in_channels. Norms start at 
 learned nucleotide embedding at N(0, 1) (PyTorch's default, the scale of a one-hot); the head linears at
 N(0, initializer_range) with zero bias, as in the other models of the suite.
 
-Presets (registered as `modeling.registry.MODELS["unet"]`; counts are of `UNetModel`, the backbone):
+Presets (registered as `dnalm_core.registry.MODELS["unet"]`; counts are of `UNetModel`, the backbone):
 
 - "small" (CPU): base 16, depth 3, channels 16-32-32-64, 2 convs/level, kernel 5: 93,472 params
   (+85 for the MLM head, +34 for a 2-class head); receptive field 184 bp.
@@ -102,7 +102,7 @@ from .common import (
     nucleotide_mlm_output,
     register_architecture,
 )
-from .registry import ModelEntry
+from dnalm_core.registry import ModelEntry
 
 NUM_NUCLEOTIDE_CHANNELS = 5  # A C G T N
 NORMALIZATIONS = ("layernorm", "batchnorm", "none")

@@ -25,7 +25,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelF
 import modeling
 from modeling import ConvNovaConfig, ConvNovaForMaskedLM, ConvNovaForSequenceClassification, ConvNovaModel
 from modeling.convnova import NON_NUCLEOTIDE_LOGIT, _ChannelsLastConv1d, load_official_state_dict
-from modeling.registry import MODELS
+from dnalm_core.registry import MODELS
 
 # The char tokenizer's fixed vocabulary.
 UNK, CLS, SEP, PAD, MASK = 0, 1, 2, 3, 4

@@ -34,7 +34,7 @@ from modeling.dnabert2 import (
     DNABert2Model,
     alibi_slopes,
 )
-from modeling.registry import MODELS
+from dnalm_core.registry import MODELS
 
 TOL = 1e-5
 TINY = dict(vocab_size=4096, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)

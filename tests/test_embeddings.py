@@ -14,7 +14,7 @@ from transformers import AutoModel, PreTrainedTokenizerFast
 import modeling  # noqa: F401
 from modeling.dnabert2 import DNABert2Config, DNABert2ForSequenceClassification, DNABert2Model
 from modeling.embeddings import embed, spread_to_nucleotides
-from modeling.registry import MODELS
+from dnalm_core.registry import MODELS
 from modeling.tokenization import char_tokenizer, kmer_tokenizer, load_bpe
 
 TOL = 1e-5

@@ -28,7 +28,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 import modeling  # noqa: F401  (registers DNATokenizerFast with AutoTokenizer)
-from modeling.registry import TOKENIZERS
+from dnalm_core.registry import TOKENIZERS
 from modeling.tokenization import (
     PUBLISHED_DNABERT2,
     PUBLISHED_DNABERT2_FINGERPRINT,

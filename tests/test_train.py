@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from sklearn.metrics import matthews_corrcoef
 
 import train
-from modeling.records import RECORD_FIELDS
+from training.records import RECORD_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "gue/prom_core_tata"  # shipped in data/ (built from the shared GUE CSVs)
@@ -69,7 +69,7 @@ def test_finetune_matrix(model, family, mode, tmp_path, shared_data):
 
 def test_record_metrics_match_the_saved_model(tmp_path, shared_data):
     """The test MCC in the record is what the saved checkpoint really scores (recomputed here)."""
-    from modeling.tasks import load_task
+    from data_scripts.tasks import load_task
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     out, rec = run_main(["--model", "convnova", "--preset", "tiny", "--task", TASK, *FAST], tmp_path, "rec")

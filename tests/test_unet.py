@@ -23,7 +23,7 @@ from transformers import (
 
 import modeling  # noqa: F401  (registers everything)
 from modeling import UNetConfig, UNetForMaskedLM, UNetForSequenceClassification, UNetModel
-from modeling.registry import MODELS
+from dnalm_core.registry import MODELS
 
 # The char tokenizer's fixed vocabulary.
 UNK, CLS, SEP, PAD, MASK = 0, 1, 2, 3, 4

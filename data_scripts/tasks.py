@@ -1,6 +1,6 @@
 """The fine-tuning tasks of GUE, the Nucleotide Transformer benchmark (revised) and Genomic Benchmarks.
 
-Importing this module registers every task in `modeling.registry.TASKS` under `<benchmark>/<task>`
+Importing this module registers every task in `dnalm_core.registry.TASKS` under `<benchmark>/<task>`
 (`gue/prom_core_tata`, `nt/H3K27ac`, `gb/human_nontata_promoters`). The Hub config name of a task is
 the part after the slash. `load_task(name_or_path)` returns a `DatasetDict` with the splits
 `train` / `validation` / `test` and the columns `id`, `sequence`, `label`; `train.py` and the tests
@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .registry import TASKS, TaskEntry
+from dnalm_core.registry import TASKS, TaskEntry
 
 if TYPE_CHECKING:  # datasets is imported lazily so that `import modeling` stays fast
     from datasets import DatasetDict
