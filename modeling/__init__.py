@@ -3,16 +3,71 @@
 Importing this package registers every model with the `transformers` Auto classes (so saved folders
 load with `AutoModel*.from_pretrained(path)` and no `trust_remote_code`) and fills the model and
 tokenizer registries of `dnalm_core.registry`, which `train.py`, the data scripts and the tests share.
+The model files themselves know nothing of the suite's registry, so a saved folder can carry them as
+remote code.
 """
 
-from dnalm_core.registry import MODELS, TOKENIZERS  # noqa: F401
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
-# Each line below imports one module, which registers its entries as a side effect.
-from . import unet  # noqa: F401
-from .unet import UNetConfig, UNetModel, UNetForMaskedLM, UNetForSequenceClassification  # noqa: F401
-from . import convnova  # noqa: F401
-from .convnova import ConvNovaConfig, ConvNovaModel, ConvNovaForMaskedLM, ConvNovaForSequenceClassification  # noqa: F401
-from . import tokenization  # noqa: F401
-from . import dnabert2  # noqa: F401
-from .dnabert2 import DNABert2Config, DNABert2Model, DNABert2ForMaskedLM, DNABert2ForSequenceClassification  # noqa: F401
+from dnalm_core.registry import MODELS, TOKENIZERS, ModelEntry  # noqa: F401
+
+from . import tokenization  # noqa: F401  (registers the tokenizer families and DNATokenizerFast)
+from .convnova import CONVNOVA_PRESETS, ConvNovaConfig, ConvNovaForMaskedLM, ConvNovaForSequenceClassification, ConvNovaModel
+from .dnabert2 import DNABERT2_PRESETS, DNABert2Config, DNABert2ForMaskedLM, DNABert2ForSequenceClassification, DNABert2Model
+from .unet import UNET_PRESETS, UNetConfig, UNetForMaskedLM, UNetForSequenceClassification, UNetModel
 from . import embeddings  # noqa: F401
+
+
+def _register(entry: ModelEntry, model_class, mlm_class, classifier_class) -> None:
+    """Register a config and its models with the Auto classes and the suite's model registry."""
+    AutoConfig.register(entry.config_class.model_type, entry.config_class)
+    AutoModel.register(entry.config_class, model_class)
+    AutoModelForMaskedLM.register(entry.config_class, mlm_class)
+    AutoModelForSequenceClassification.register(entry.config_class, classifier_class)
+    MODELS.register(entry.name, entry)
+
+
+_register(
+    ModelEntry(
+        name="dnabert2",
+        config_class=DNABert2Config,
+        presets=DNABERT2_PRESETS,
+        default_preset="small",
+        tokenizers=("bpe", "kmer", "char"),
+        lora_target_modules=("Wqkv", "dense", "gated_layers", "wo"),
+        description="DNABERT-2 (Zhou et al. 2023): ALiBi, GEGLU, post-LN BERT; loads the published weights",
+    ),
+    DNABert2Model, DNABert2ForMaskedLM, DNABert2ForSequenceClassification,
+)
+_register(
+    ModelEntry(
+        name="convnova",
+        config_class=ConvNovaConfig,
+        presets=CONVNOVA_PRESETS,
+        default_preset="genomic_benchmark",
+        tokenizers=("char",),
+        # PEFT matches these as name suffixes. The block convolutions are ModuleList items ("convs.2"), so they
+        # are listed by index, and only the undilated ones (blocks 0-2 in every preset): PEFT 0.21 builds a
+        # LoRA conv's lora_A without the base layer's dilation, so a dilated target fails with a shape error
+        # (huggingface/peft#3697). Plus the linears of the per-block FFN (if any) and of the final MLP. The
+        # stems (5 input channels) and the LayerNorms are left to full training or freezing.
+        lora_target_modules=tuple(f"{m}.{i}" for m in ("convs", "gates") for i in range(3))
+        + tuple(f"mlpgroup2.{i}.0" for i in range(10))
+        + ("milinear.0", "milinear.2", "milinear.4", "milinear.6"),
+        description="ConvNova (ICLR 2025, arXiv:2502.18538): dilated gated CNN with a complement-strand gate branch",
+    ),
+    ConvNovaModel, ConvNovaForMaskedLM, ConvNovaForSequenceClassification,
+)
+_register(
+    ModelEntry(
+        name="unet",
+        config_class=UNetConfig,
+        presets=UNET_PRESETS,
+        default_preset="small",
+        tokenizers=("char",),
+        # Every (non-transposed) Conv1d of the U-Net is named `conv`; PEFT's LoRA supports Conv1d.
+        lora_target_modules=("conv",),
+        description="1D U-Net (Ronneberger et al. 2015) over one-hot or embedded single nucleotides",
+    ),
+    UNetModel, UNetForMaskedLM, UNetForSequenceClassification,
+)

@@ -1,4 +1,4 @@
-"""Pieces every model file shares: the task-head loss and the registration of an architecture.
+"""Pieces every model file shares: the task-head loss and the one-hot nucleotide input handling.
 
 Kept here so that the three model files (`dnabert2.py`, `convnova.py`, `unet.py`) stay one readable file
 each without three copies of the same logic.
@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
-from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
-
-from dnalm_core.registry import MODELS, ModelEntry
 
 
 def classification_loss(config, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -41,16 +38,6 @@ def classification_loss(config, logits: torch.Tensor, labels: torch.Tensor) -> t
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
     raise ValueError(f"unknown problem_type {config.problem_type!r}; use regression, "
                      "single_label_classification or multi_label_classification")
-
-
-def register_architecture(entry: ModelEntry, model_class, mlm_class, classifier_class) -> None:
-    """Register a config and its models with the Auto classes and the suite's model registry."""
-    config_class = entry.config_class
-    AutoConfig.register(config_class.model_type, config_class)
-    AutoModel.register(config_class, model_class)
-    AutoModelForMaskedLM.register(config_class, mlm_class)
-    AutoModelForSequenceClassification.register(config_class, classifier_class)
-    MODELS.register(entry.name, entry)
 
 
 # ---- single-nucleotide (one-hot) models: ConvNova and the U-Net read the char tokenizer's ids --------

@@ -117,9 +117,7 @@ from .common import (
     classification_loss,
     masked_mean,
     nucleotide_mlm_output,
-    register_architecture,
 )
-from dnalm_core.registry import ModelEntry
 
 logger = logging.getLogger(__name__)
 
@@ -742,26 +740,3 @@ def load_official_state_dict(model: ConvNovaPreTrainedModel, state_dict: Mapping
         "dropped": sorted(k for k, v in heads.items() if v is None and k in state_dict),
         "not_loaded": sorted(set(params) - set(loaded)),
     }
-
-
-register_architecture(
-    ModelEntry(
-        name="convnova",
-        config_class=ConvNovaConfig,
-        presets=CONVNOVA_PRESETS,
-        default_preset="genomic_benchmark",
-        tokenizers=("char",),
-        # PEFT matches these as name suffixes. The block convolutions are ModuleList items ("convs.2"), so they
-        # are listed by index, and only the undilated ones (blocks 0-2 in every preset): PEFT 0.21 builds a
-        # LoRA conv's lora_A without the base layer's dilation, so a dilated target fails with a shape error
-        # (huggingface/peft#3697). Plus the linears of the per-block FFN (if any) and of the final MLP. The
-        # stems (5 input channels) and the LayerNorms are left to full training or freezing.
-        lora_target_modules=tuple(f"{m}.{i}" for m in ("convs", "gates") for i in range(3))
-        + tuple(f"mlpgroup2.{i}.0" for i in range(10))
-        + ("milinear.0", "milinear.2", "milinear.4", "milinear.6"),
-        description="ConvNova (ICLR 2025, arXiv:2502.18538): dilated gated CNN with a complement-strand gate branch",
-    ),
-    ConvNovaModel,
-    ConvNovaForMaskedLM,
-    ConvNovaForSequenceClassification,
-)

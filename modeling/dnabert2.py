@@ -56,8 +56,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling, MaskedLMOutput, SequenceClassifierOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from .common import classification_loss, register_architecture
-from dnalm_core.registry import ModelEntry
+from .common import classification_loss
 
 __all__ = [
     "DNABert2Config",
@@ -815,26 +814,13 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
 # Registration
 # --------------------------------------------------------------------------------------------------
 
-register_architecture(
-    ModelEntry(
-        name="dnabert2",
-        config_class=DNABert2Config,
-        presets={
-            # The published DNABERT-2-117M (zhihan1996/DNABERT-2-117M config.json).
-            "117m": dict(
-                vocab_size=4096, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072
-            ),
-            # A CPU-sized model for the random-init and tokenizer comparisons.
-            "small": dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256),
-            # The sizes of the parity fixture (../shared/data/parity/dnabert2_tiny).
-            "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128),
-        },
-        default_preset="small",
-        tokenizers=("bpe", "kmer", "char"),
-        lora_target_modules=("Wqkv", "dense", "gated_layers", "wo"),
-        description="DNABERT-2 (Zhou et al. 2023): ALiBi, GEGLU, post-LN BERT; loads the published weights",
-    ),
-    DNABert2Model,
-    DNABert2ForMaskedLM,
-    DNABert2ForSequenceClassification,
-)
+
+# Size presets; the suite's model registry (`modeling/__init__.py`) serves them by name.
+DNABERT2_PRESETS = {
+    # The published DNABERT-2-117M (zhihan1996/DNABERT-2-117M config.json).
+    "117m": dict(vocab_size=4096, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+    # A CPU-sized model for the random-init and tokenizer comparisons.
+    "small": dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256),
+    # The sizes of the parity fixture (../shared/data/parity/dnabert2_tiny).
+    "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128),
+}

@@ -100,9 +100,7 @@ from .common import (
     classification_loss,
     masked_mean,
     nucleotide_mlm_output,
-    register_architecture,
 )
-from dnalm_core.registry import ModelEntry
 
 NUM_NUCLEOTIDE_CHANNELS = 5  # A C G T N
 NORMALIZATIONS = ("layernorm", "batchnorm", "none")
@@ -525,19 +523,3 @@ UNET_PRESETS = {
     # configurations (378,050 .. 1,772,933; reference-architectures.md section 2.4).
     "paper": dict(base_channels=32, depth=4, channel_multipliers=[1, 2, 2, 4, 4], convs_per_level=2, kernel_size=9),
 }
-
-register_architecture(
-    ModelEntry(
-        name="unet",
-        config_class=UNetConfig,
-        presets=UNET_PRESETS,
-        default_preset="small",
-        tokenizers=("char",),
-        # Every (non-transposed) Conv1d of the U-Net is named `conv`; PEFT's LoRA supports Conv1d.
-        lora_target_modules=("conv",),
-        description="1D U-Net (Ronneberger et al. 2015) over one-hot or embedded single nucleotides",
-    ),
-    UNetModel,
-    UNetForMaskedLM,
-    UNetForSequenceClassification,
-)
