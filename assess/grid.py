@@ -3,25 +3,18 @@
     python -m assess.grid configs/grid_cpu.yaml            # run everything not done yet
     python -m assess.grid configs/grid_cpu.yaml --list     # show the runs and which are done
 
-A run is done when its folder holds `results.json` (written atomically by train.py, never replaced),
-so the runner can be interrupted at any point and restarted: finished runs are skipped, a run killed
-mid-training continues from its last checkpoint (`--resume`), and no record is duplicated or lost.
+A run is done when its folder holds its record (`training.records.RECORD_NAME`, written atomically by
+train.py, never replaced), so the runner can be interrupted at any point and restarted: finished runs are
+skipped, a run killed mid-training continues from its last checkpoint (`--resume`), and no record is
+duplicated or lost.
 
-Spec keys: `name`, `runs_dir`, `seeds`, `tasks` (names or patterns such as `gue/*`), `common` (fields
-of every fine-tuning run), `task_overrides` (pattern -> fields for matching tasks; arms still win),
-`pretrain` (name -> train.py fields; run first, once each), `arms` (name -> fields; `pretrained:
-"@<pretrain name>"` points at that pretraining run's model; `sweep: {field: [values]}` makes one arm
-per value, named `<arm>-<field>=<value>`), `comparisons` (question -> [[arm_a, arm_b],
-...] pairs the report tests), `launcher` (command prefix, default: this Python; `inprocess` runs train.py in this process),
-`references` (`source` plus `scores: {model: {task: score x 100}}`: published numbers the report shows
-beside ours; they are context, never an arm or part of a test).
+The spec's keys, their validation and the expansion of tasks and arms live in assess/spec.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
-import os
 import shlex
 import subprocess
 import sys
@@ -29,12 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from training.records import has_record
 
-ROOT = Path(__file__).resolve().parents[1]
-SPEC_KEYS = {"name", "description", "runs_dir", "seeds", "tasks", "common", "pretrain", "arms", "comparisons",
-             "launcher", "pretrain_common", "task_overrides", "references"}
-QUESTIONS = ("architecture", "pretraining", "tokenizer", "corpus")
+from .spec import (QUESTIONS, ROOT, SPEC_KEYS, expand_arms, expand_tasks, load_spec,  # noqa: F401  (re-exported)
+                   pretrain_fields, runs_dir_of, safe)
 
 
 @dataclass
@@ -48,7 +39,7 @@ class Run:
 
     @property
     def done(self) -> bool:
-        return (self.out / "results.json").is_file()
+        return has_record(self.out)
 
     def args(self) -> list[str]:
         argv = []
@@ -65,85 +56,11 @@ class Run:
         return argv
 
 
-def _expand_env(value):
-    """`$VAR` / `${VAR}` in string values come from the environment (paths to genomes, weights)."""
-    if isinstance(value, str):
-        return os.path.expandvars(value)
-    if isinstance(value, list):
-        return [_expand_env(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _expand_env(v) for k, v in value.items()}
-    return value
-
-
-def load_spec(path: str | Path) -> dict:
-    spec = _expand_env(yaml.safe_load(Path(path).read_text()))
-    unknown = set(spec) - SPEC_KEYS
-    if unknown:
-        raise ValueError(f"{path}: unknown grid keys {sorted(unknown)}; valid: {sorted(SPEC_KEYS)}")
-    for key in ("name", "seeds", "tasks", "arms"):
-        if key not in spec:
-            raise ValueError(f"{path}: missing grid key {key!r}")
-    arm_names = expand_arms(spec["arms"])
-    for question, pairs in (spec.get("comparisons") or {}).items():
-        if question not in QUESTIONS:
-            raise ValueError(f"{path}: comparison {question!r} is not one of {QUESTIONS}")
-        for a, b in pairs:
-            for arm in (a, b):
-                if arm not in arm_names:
-                    raise ValueError(f"{path}: comparison {question} names unknown arm {arm!r}")
-    refs = spec.get("references") or {}
-    if refs and not (isinstance(refs.get("source"), str) and isinstance(refs.get("scores"), dict)):
-        raise ValueError(f"{path}: `references` needs `source` (where the numbers are published) and "
-                         "`scores` ({model: {task: score x 100}})")
-    tasks = set(expand_tasks(spec["tasks"])) if refs else set()
-    for model, by_task in (refs.get("scores") or {}).items():
-        for task in by_task:
-            if task not in tasks:
-                raise ValueError(f"{path}: reference {model!r} names task {task!r}, which is not in the grid's tasks")
-    spec.setdefault("runs_dir", f"runs/{spec['name']}")
-    return spec
-
-
-def safe(name: str) -> str:
-    return name.replace("/", "__")
-
-
-def expand_tasks(patterns: list[str]) -> list[str]:
-    """Task names, with shell-style patterns (`gue/*`, `nt/H3*`) expanded over the task registry."""
-    import data_scripts  # noqa: F401  (fills the task registry)
-    from dnalm_core.registry import TASKS
-
-    out = []
-    for pat in patterns:
-        hits = fnmatch.filter(TASKS.names(), pat) if any(c in pat for c in "*?[") else [pat]
-        if not hits:
-            raise ValueError(f"task pattern {pat!r} matches no registered task")
-        out.extend(h for h in hits if h not in out)
-    return out
-
-
-def expand_arms(arms: dict) -> dict:
-    """An arm with `sweep: {field: [values]}` becomes one arm per value, named `<arm>-<field>=<value>`."""
-    out = {}
-    for name, fields_ in arms.items():
-        fields_ = dict(fields_)
-        sweep = fields_.pop("sweep", None)
-        if not sweep:
-            out[name] = fields_
-            continue
-        (key, values), = sweep.items()  # one swept field per arm keeps names readable
-        for v in values:
-            out[f"{name}-{key}={v}"] = {**fields_, key: v}
-    return out
-
-
 def expand(spec: dict) -> list[Run]:
     """Pretraining runs first (fine-tuning arms depend on them), then seeds x tasks x arms."""
-    runs_dir = (ROOT / spec["runs_dir"]).resolve()
+    runs_dir = runs_dir_of(spec)
     pre_runs = {}
-    for name, fields_ in (spec.get("pretrain") or {}).items():
-        f = {**(spec.get("pretrain_common") or {}), **fields_}
+    for name, f in pretrain_fields(spec).items():
         f.setdefault("stage", "pretrain")
         if not f.get("corpus"):  # a registered corpus keeps its own name (the report groups regimes by it)
             f.setdefault("corpus_name", name)

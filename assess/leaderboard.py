@@ -26,8 +26,9 @@ from huggingface_hub import EvalResultEntry, ModelCard, eval_result_entries_to_y
 
 from dnalm_core.registry import TASKS
 
-from .grid import ROOT, load_spec
-from .report import load_records
+from training.records import iter_records
+
+from .spec import load_spec, runs_dir_of
 
 SOURCE_NAME = "dnalm-assess train.py"
 
@@ -102,7 +103,7 @@ def benchmark_eval_yaml(bench: str, tasks: list[str]) -> dict:
 
 
 def export(spec: dict, out: Path) -> dict:
-    fine, _ = load_records((ROOT / spec["runs_dir"]).resolve())
+    fine = [rec for _, rec in iter_records(runs_dir_of(spec)) if rec["stage"] != "pretrain"]
     if not fine:
         raise ValueError("no fine-tuning records to export")
     written = defaultdict(list)

@@ -1,38 +1,62 @@
-"""Read every run record of a grid and write report.md plus PNG plots.
+"""Read every run record of a grid and write report.md, summary.json and PNG plots.
 
     python -m assess.report configs/grid_cpu.yaml --out reports/cpu
 
-Everything in the report is computed from the records (`results.json`) under the grid's runs_dir:
-per-task scores with bootstrap CIs over seeds, the paired comparisons the grid spec names (Wilcoxon
-signed-rank across tasks, with effect sizes), compute cost beside every score, and a plain-language
-answer to each question generated from those numbers.
+Everything in the report is computed from the run records under the grid's runs_dir (read through
+training/records.py):
+- per arm x task: mean over seeds with a t interval (mean ± t_{n-1,0.975}·s/√n); runs that predict a
+  single class are counted, and a cell with more such seeds than the spec's `max_one_class_seeds` (default 1)
+  is reported as "did not learn" and kept out of means and tests; a measured cell's mean is over its
+  learning seeds, with n stated;
+- per comparison the spec declares, per task: the difference of means with Welch's t interval (or the
+  paired-by-seed interval when the spec sets `paired_seeds: true`); across tasks: Wilcoxon signed-rank
+  (exact, zeros dropped, with the n used and the smallest attainable p) and a paired t-test, each corrected
+  with Holm's method over the whole family of declared comparisons;
+- the test split's size per task, flagged when it is a subsample;
+- cost: the pretraining compute the better-funded arm of a comparison added over the other arm;
+- optionally (`compute_curve:` in the spec) the score gained over random init against pretraining FLOPs.
+summary.json holds the same numbers, machine-readable (strict JSON: null, never NaN).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .grid import ROOT, load_spec
-from .stats import bootstrap_ci, bootstrap_diff_ci, paired_wilcoxon
+from training.records import iter_records, record_field
 
+from .spec import ROOT, declared_comparisons, load_spec, runs_dir_of  # noqa: F401  (ROOT: tests patch paths)
+from .stats import (PAIRED_METHOD, T_METHOD, WELCH_METHOD, DiffCI, PairedT, PairedTest, combination_ci, holm,
+                    paired_ci, paired_t, paired_wilcoxon, t_ci, welch_ci)
+
+ALPHA = 0.05
 QUESTION_TITLES = {
     "architecture": "(i) Do pretrained transformers beat a convolutional baseline by enough to justify their pretraining cost?",
     "pretraining": "(ii) What does pretraining contribute (same architecture, pretrained vs random init)?",
     "tokenizer": "(iii) What does the tokenizer do (BPE vs k-mer vs single nucleotide, all else equal)?",
     "corpus": "Pretraining corpus: multi-species vs human-only",
 }
+# Training FLOPs: `cost.flops` (analytic count, attention included) when train.py writes it, else the
+# Trainer's `cost.train_flops` (its 6 x parameters x tokens estimate, no attention term).
+FLOPS_FIELDS = ("cost.flops", "cost.train_flops")
+# Where pretraining records may keep the corpus's leakage counts and the drawn windows' species mix.
+LEAKAGE_FIELDS = ("corpus.leakage", "dataset.leakage")
+WINDOW_SPECIES_FIELDS = ("corpus.windows.train.species_share", "dataset.windows.train.species_share",
+                         "windows.train.species_share", "corpus.window_species_shares", "dataset.window_species")
+# Older train.py cut the test split to max_eval_samples; the current one never cuts it.
+TEST_CAP_FIELDS = ("config.run.max_test_samples", "config.run.max_eval_samples")
 
 
 def load_records(runs_dir: Path) -> tuple[list[dict], list[dict]]:
     fine, pre = [], []
-    for path in sorted(runs_dir.rglob("results.json")):
-        rec = json.loads(path.read_text())
+    for _, rec in iter_records(runs_dir):
         (pre if rec["stage"] == "pretrain" else fine).append(rec)
     return fine, pre
 
@@ -42,8 +66,107 @@ def score(rec: dict) -> float:
     return 100.0 * rec["metrics"]["test"][rec["primary_metric"]]
 
 
+def flops(rec: dict) -> tuple[float | None, str | None]:
+    """(training FLOPs, the record field they came from)."""
+    for name in FLOPS_FIELDS:
+        value = record_field(rec, name)
+        if value is not None:
+            return float(value), name
+    return None, None
+
+
+def _num_labels(rec: dict) -> int | None:
+    import data_scripts  # noqa: F401  (fills the task registry)
+    from dnalm_core.registry import TASKS
+
+    task = rec.get("task")
+    return TASKS.get(task).num_labels if task in TASKS else None
+
+
+def one_class(rec: dict) -> bool | None:
+    """Whether the run predicted a single class on the test split (None: the record cannot tell).
+
+    Read from `metrics.test.n_predicted_classes` or `metrics.test.predicted_class_counts` when train.py
+    records them. Older records have neither; then a single-label run with k classes counts as one-class
+    when its macro recall is exactly 1/k (recall 1 on the predicted class, 0 on the others: 0.5 for the
+    binary tasks) and its macro precision exactly accuracy/k (the metric module scores an unpredicted
+    class's precision as 0), two equalities a run predicting several classes essentially never meets at once.
+    """
+    m = record_field(rec, "metrics.test") or {}
+    if m.get("n_predicted_classes") is not None:
+        return m["n_predicted_classes"] <= 1
+    counts = m.get("predicted_class_counts")
+    if isinstance(counts, (list, dict)):
+        return sum(1 for c in (counts.values() if isinstance(counts, dict) else counts) if c) <= 1
+    if rec.get("problem_type") not in (None, "single_label_classification"):
+        return False  # regression and multi-label runs: the notion does not apply
+    recall = m.get("recall_macro")
+    if recall is None:
+        return None
+    k = _num_labels(rec) or (round(1 / recall) if recall > 0 else None)
+    if not k or abs(recall - 1 / k) > 1e-9:
+        return False
+    precision, accuracy = m.get("precision_macro"), m.get("accuracy")
+    return precision is None or accuracy is None or abs(precision - accuracy / k) < 1e-9
+
+
+def test_split(rec: dict) -> dict:
+    """n rows of each split, and whether the test split is a subsample (then it is not "the test set").
+
+    In order: an explicit `dataset.test_subsampled` or `dataset.full_rows.test`; records that carry
+    `dataset.n` come from the train.py that always scores the whole test split; older records cut the test
+    split with `max_eval_samples` (seed 0), so n == that cap means a subsample.
+    """
+    n_rec = record_field(rec, "dataset.n") or {}
+    rows = {s: n_rec.get(s, record_field(rec, f"dataset.fingerprint.{s}.rows")) for s in ("train", "validation", "test")}
+    full = record_field(rec, "dataset.full_rows.test")
+    flag = record_field(rec, "dataset.test_subsampled")
+    cap = next((record_field(rec, f) for f in TEST_CAP_FIELDS if record_field(rec, f) is not None), None)
+    n = rows["test"]
+    if flag is not None:
+        subsampled = bool(flag)
+    elif n is None:
+        subsampled = None
+    elif full is not None:
+        subsampled = n < full
+    elif n_rec:
+        subsampled = False
+    else:
+        subsampled = cap is not None and n >= cap
+    return {"n_train": rows["train"], "n_validation": rows["validation"], "n_test": n, "n_test_full": full,
+            "test_cap": cap if subsampled else None, "test_subsampled": subsampled}
+
+
+@dataclass
+class Cell:
+    """The runs of one arm on one task."""
+
+    task: str
+    arm: str
+    scores: dict[int, float]  # seed -> score (all seeds)
+    one_class_seeds: list[int]
+    unknown_seeds: list[int]  # records that cannot tell whether they predicted one class
+    max_one_class: int
+    truncated_test: int | None = None
+    ci: object = None  # MeanCI over the learning seeds
+
+    def __post_init__(self):
+        self.ci = t_ci(list(self.learning.values()))
+
+    @property
+    def measured(self) -> bool:
+        return len(self.one_class_seeds) <= self.max_one_class and bool(self.learning)
+
+    @property
+    def learning(self) -> dict[int, float]:
+        return {s: v for s, v in sorted(self.scores.items()) if s not in self.one_class_seeds}
+
+    def values(self) -> np.ndarray:
+        return np.array(list(self.learning.values()))
+
+
 class Results:
-    def __init__(self, fine: list[dict], pre: list[dict]):
+    def __init__(self, fine: list[dict], pre: list[dict], max_one_class: int = 1):
         self.by = defaultdict(dict)  # (task, arm) -> {seed: record}
         for r in fine:
             self.by[(r["task"], r["arm"])][r["seed"]] = r
@@ -51,15 +174,47 @@ class Results:
         self.arms = list(dict.fromkeys(r["arm"] for r in fine))
         self.pre_by_model_dir = {str(Path(r["output_dir"]) / "model"): r for r in pre}
         self.pre = pre
+        self.fine = fine
+        self.max_one_class = max_one_class
+        self._cells = {}
+
+    def cell(self, task: str, arm: str) -> Cell | None:
+        runs = self.by.get((task, arm))
+        if not runs:
+            return None
+        if (task, arm) not in self._cells:
+            flags = {s: one_class(r) for s, r in runs.items()}
+            trunc = [record_field(r, "dataset.truncated.test") for r in runs.values()]
+            trunc = [t for t in trunc if t is not None]
+            self._cells[(task, arm)] = Cell(task, arm, {s: score(r) for s, r in runs.items()},
+                                            sorted(s for s, f in flags.items() if f),
+                                            sorted(s for s, f in flags.items() if f is None), self.max_one_class,
+                                            max(trunc) if trunc else None)
+        return self._cells[(task, arm)]
+
+    def cells(self):
+        return [c for t in self.tasks for a in self.arms if (c := self.cell(t, a))]
 
     def scores(self, task: str, arm: str) -> np.ndarray:
-        return np.array([score(r) for _, r in sorted(self.by.get((task, arm), {}).items())])
+        """Scores of the learning seeds of a measured cell; empty otherwise."""
+        c = self.cell(task, arm)
+        return c.values() if c and c.measured else np.array([])
 
     def metric_name(self, task: str) -> str:
         for (t, _), runs in self.by.items():
             if t == task and runs:
                 return next(iter(runs.values()))["primary_metric"]
         return "?"
+
+    def split_info(self, task: str) -> dict:
+        """Split sizes of a task from its records; `n_test` is None when the records disagree or lack it."""
+        infos = [test_split(r) for (t, _), runs in self.by.items() if t == task for r in runs.values()]
+        out = {}
+        for key in infos[0]:
+            vals = {i[key] for i in infos}
+            out[key] = vals.pop() if len(vals) == 1 else None
+        out["n_test_values"] = sorted({i["n_test"] for i in infos if i["n_test"] is not None})
+        return out
 
     def record(self, arm: str) -> dict | None:
         """Any one fine-tuning record of an arm (they share model, init, tokenizer and corpus)."""
@@ -72,10 +227,28 @@ class Results:
         src = (self.record(arm) or {}).get("pretrained_from")
         return self.pre_by_model_dir.get(str(Path(src))) if src else None
 
+    def pretraining(self, arm: str) -> dict:
+        """kind: none (random init) | ours (a pretraining record) | published (weights from elsewhere: cost unknown)."""
+        rec = self.record(arm) or {}
+        pre = self.pretraining_of(arm)
+        if pre is not None:
+            value, name = flops(pre)
+            return {"kind": "ours", "flops": value, "field": name, "seconds": record_field(pre, "cost.train_seconds"),
+                    "device": record_field(pre, "cost.device"), "steps": record_field(pre, "cost.global_steps")}
+        if rec.get("init") == "random" or not rec.get("pretrained_from"):
+            return {"kind": "none", "flops": 0.0, "field": None}
+        return {"kind": "published", "flops": None, "field": None}
+
     def finetune_cost(self, arm: str) -> tuple[float, float]:
         recs = [r for (_, a), runs in self.by.items() if a == arm for r in runs.values()]
-        return (float(np.mean([r["cost"]["train_flops"] for r in recs])),
+        return (float(np.mean([flops(r)[0] or 0.0 for r in recs])),
                 float(np.mean([r["cost"]["train_seconds"] for r in recs])))
+
+    def flops_fields(self) -> dict[str, int]:
+        counts = defaultdict(int)
+        for r in self.fine + self.pre:
+            counts[flops(r)[1] or "none"] += 1
+        return dict(counts)
 
     def arm_desc(self, arm: str) -> str:
         r = self.record(arm)
@@ -107,48 +280,80 @@ def architecture(rec: dict) -> str:
 
 
 def task_group(task: str) -> str:
+    import data_scripts  # noqa: F401  (fills the task registry)
     from dnalm_core.registry import TASKS
 
     return TASKS.get(task).group if task in TASKS else task
 
 
-def regime_table(res: "Results") -> list[str]:
-    """Architecture x pretraining regime: mean score over each task group's tasks, 95% CI over seeds."""
-    cells = defaultdict(lambda: defaultdict(list))  # (group, arch, regime) -> seed -> [scores over tasks]
-    for (task, arm), runs in res.by.items():
-        for seed, rec in runs.items():
-            cells[(task_group(task), architecture(rec), regime(rec))][seed].append(score(rec))
-    groups = sorted({g for g, _, _ in cells})
-    archs = sorted({a for _, a, _ in cells})
-    regimes = sorted({r for _, _, r in cells}, key=lambda r: (r != "random init", r))
+def fmt_flops(x: float | None) -> str:
+    return "unknown" if x is None else "0" if not x else f"{x:.2e}"
+
+
+def fmt_ci(low, high, signed: bool = False) -> str:
+    if low is None:
+        return "n/a (n < 2)"
+    f = "{:+.2f}" if signed else "{:.2f}"
+    return f"[{f.format(low)}, {f.format(high)}]"
+
+
+def group_mean(res: Results, arm: str, tasks: list[str]) -> tuple[DiffCI | None, int]:
+    """Mean over tasks of an arm's cell means (measured cells only), with a Welch-Satterthwaite t interval
+    over seeds (tasks fixed). Returns (CI or None, number of measured tasks)."""
+    vals = [res.scores(t, arm) for t in tasks]
+    vals = [v for v in vals if v.size]
+    if not vals:
+        return None, 0
+    return combination_ci(vals, [1.0 / len(vals)] * len(vals), method=T_METHOD), len(vals)
+
+
+def regime_table(res: Results) -> list[str]:
+    """Architecture x pretraining regime: mean score over each task group's tasks, 95% t interval over seeds."""
+    groups = defaultdict(list)
+    for t in res.tasks:
+        groups[task_group(t)].append(t)
+    arms_at = defaultdict(list)  # (architecture, regime) -> arms
+    for arm in res.arms:
+        rec = res.record(arm)
+        arms_at[(architecture(rec), regime(rec))].append(arm)
+    archs = sorted({a for a, _ in arms_at})
+    regimes = sorted({r for _, r in arms_at}, key=lambda r: (r != "random init", r))
     lines = ["| task group | architecture | " + " | ".join(regimes) + " |", "|---|---|" + "---|" * len(regimes)]
-    for g in groups:
+    for g, tasks in sorted(groups.items()):
         for a in archs:
             row = []
             for r in regimes:
-                per_seed = [np.mean(v) for v in cells.get((g, a, r), {}).values()]
-                if per_seed:
-                    lo, hi = bootstrap_ci(per_seed)
-                    row.append(f"{np.mean(per_seed):.2f} [{lo:.2f}, {hi:.2f}]")
-                else:
-                    row.append("-")
+                parts = []
+                for arm in arms_at.get((a, r), []):
+                    if not any(res.cell(t, arm) for t in tasks):
+                        continue
+                    ci, k = group_mean(res, arm, tasks)
+                    name = f"`{arm}`: " if len(arms_at[(a, r)]) > 1 else ""
+                    if ci is None:
+                        parts.append(f"{name}did not learn")
+                    else:
+                        parts.append(f"{name}{ci.difference:.2f} {fmt_ci(ci.low, ci.high)}"
+                                     + (f" ({k} of {len(tasks)} tasks; did not learn on the rest)" if k < len(tasks) else ""))
+                row.append("<br>".join(parts) or "-")
             if any(c != "-" for c in row):
                 lines.append(f"| {g} | {a} | " + " | ".join(row) + " |")
     return lines
 
 
-def reference_table(res: "Results", refs: dict) -> list[str]:
+def reference_table(res: Results, refs: dict, subsampled: bool) -> list[str]:
     """Published scores beside the best arm here: context for the scale of the grid, not a comparison."""
     if not refs:
         return []
     models = list(refs["scores"])
     lines = ["", "## Published scores for context", "", f"Source: {refs['source']}. These models were trained "
              "on the full training sets at their own scale, so the gap to them measures this grid's budget, not the "
-             "architectures.", "", "| task | best arm here (mean) | " + " | ".join(models) + " |",
-             "|---|---|" + "---|" * len(models)]
+             "architectures."]
+    if subsampled:
+        lines += ["", "Our scores on the flagged tasks are on a subsample of the test split, not on the published "
+                  "test set: the comparison with published numbers is rougher still there."]
+    lines += ["", "| task | best arm here (mean) | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
     for task in res.tasks:
-        scores = {arm: res.scores(task, arm) for arm in res.arms}
-        means = {arm: s.mean() for arm, s in scores.items() if s.size}
+        means = {arm: s.mean() for arm in res.arms if (s := res.scores(task, arm)).size}
         if not means:
             continue
         best = max(means, key=means.get)
@@ -157,58 +362,183 @@ def reference_table(res: "Results", refs: dict) -> list[str]:
     return lines
 
 
-def fmt_flops(x: float) -> str:
-    return "0" if not x else f"{x:.2e}"
+# ------------------------------------------------------------------------------------------- comparisons
 
 
-def comparison_rows(res: Results, a: str, b: str, seed: int = 0):
-    rows, diffs = [], []
+@dataclass
+class Comparison:
+    question: str
+    a: str
+    b: str
+    rows: list[tuple[str, DiffCI]] = field(default_factory=list)  # (task, per-task difference and CI)
+    excluded: list[tuple[str, str]] = field(default_factory=list)  # (task, why)
+    only_learned: dict[str, list[str]] = field(default_factory=dict)  # arm -> tasks where only that arm learned
+    wilcoxon: PairedTest | None = None
+    ttest: PairedT | None = None
+    p_holm_wilcoxon: float = 1.0
+    p_holm_t: float = 1.0
+    cost: dict = field(default_factory=dict)
+
+
+def compare(res: Results, question: str, a: str, b: str, paired: bool = False) -> Comparison:
+    cmp = Comparison(question, a, b, only_learned={a: [], b: []})
     for task in res.tasks:
-        sa, sb = res.scores(task, a), res.scores(task, b)
-        if sa.size == 0 or sb.size == 0:
+        ca, cb = res.cell(task, a), res.cell(task, b)
+        if ca is None or cb is None:
+            missing = [x for x, c in ((a, ca), (b, cb)) if c is None]
+            if len(missing) < 2:
+                cmp.excluded.append((task, " and ".join(f"`{m}`" for m in missing) + " has no runs"))
             continue
-        d = float(sa.mean() - sb.mean())
-        lo, hi = bootstrap_diff_ci(sa, sb, seed=seed)
-        rows.append((task, d, lo, hi, sa.size, sb.size))
-        diffs.append(d)
-    return rows, paired_wilcoxon(diffs) if diffs else None
-
-
-def answer(question: str, res: Results, pairs, tests) -> str:
-    """One plain-language paragraph per question, built only from the computed numbers."""
-    parts = []
-    for (a, b), (rows, t) in zip(pairs, tests):
-        if t is None:
-            parts.append(f"`{a}` vs `{b}`: no task has runs of both arms yet.")
+        not_learned = [x for x, c in ((a, ca), (b, cb)) if not c.measured]
+        if len(not_learned) == 1:  # one arm learned, the other did not: an outcome, but no difference to test
+            cmp.only_learned[b if not_learned == [a] else a].append(task)
+        if not_learned:
+            cmp.excluded.append((task, " and ".join(f"`{m}`" for m in not_learned) + " did not learn"))
             continue
-        sig_tasks = sum(1 for _, d, lo, hi, *_ in rows if lo > 0 or hi < 0)
-        direction = "higher" if t.mean_difference > 0 else "lower"
-        min_p = 2.0 / 2 ** t.n_tasks if t.n_tasks else 1.0
-        verdict = (f"significant at the 5% level (p = {t.p_value:.3g})" if t.p_value < 0.05 else
-                   f"not significant at the 5% level (p = {t.p_value:.3g}"
-                   + (f"; with {t.n_tasks} tasks the smallest attainable two-sided p is {min_p:.3g}" if min_p >= 0.05 else "")
-                   + ")")
-        text = (f"`{a}` scores {abs(t.mean_difference):.2f} points {direction} than `{b}` on average over "
-                f"{t.n_tasks} tasks ({t.wins} win{'s' * (t.wins != 1)}, {t.losses} loss{'es' * (t.losses != 1)}; the 95% CI of the per-task difference "
-                f"excludes 0 on {sig_tasks} of {len(rows)} tasks); across tasks this is {verdict}, effect size "
-                f"r = {t.rank_biserial:+.2f}.")
-        pre_a, pre_b = res.pretraining_of(a), res.pretraining_of(b)
-        extra = [p for p in (pre_a, pre_b) if p]
-        if extra and question in ("architecture", "pretraining", "corpus"):
-            cost = sum(p["cost"]["train_flops"] for p in extra)
-            secs = sum(p["cost"]["train_seconds"] for p in extra)
-            text += (f" The pretraining behind it cost {fmt_flops(cost)} FLOPs ({secs:.0f} s on "
-                     f"{extra[0]['cost']['device']}), i.e. {t.mean_difference / (cost / 1e15):+.3g} points per PFLOP.")
-        parts.append(text)
-    return " ".join(parts)
+        if paired:
+            seeds = sorted(set(ca.learning) & set(cb.learning))
+            ci = paired_ci([ca.learning[s] for s in seeds], [cb.learning[s] for s in seeds])
+        else:
+            ci = welch_ci(ca.values(), cb.values())
+        cmp.rows.append((task, ci))
+    if cmp.rows:
+        diffs = [ci.difference for _, ci in cmp.rows]
+        cmp.wilcoxon, cmp.ttest = paired_wilcoxon(diffs), paired_t(diffs)
+    cmp.cost = comparison_cost(res, a, b, cmp.wilcoxon.mean_difference if cmp.wilcoxon else None)
+    return cmp
 
 
-def plot_scores(res: Results, out: Path, refs: dict | None = None):
+def comparison_cost(res: Results, a: str, b: str, diff: float | None) -> dict:
+    """The pretraining compute the better-funded arm added over the other, and the points it bought per PFLOP
+    (pretrained vs random init: the pretrained arm's pretraining FLOPs)."""
+    pa, pb = res.pretraining(a), res.pretraining(b)
+    out = {"pretraining_a": pa, "pretraining_b": pb, "added_flops": None, "added_by": None, "points_per_pflop": None}
+    if pa["kind"] == "published" or pb["kind"] == "published":
+        out["note"] = "pretraining compute not recorded (published weights, or the pretraining record is missing)"
+        return out
+    if pa["flops"] is None or pb["flops"] is None:
+        out["note"] = "a pretraining record lacks FLOPs"
+        return out
+    extra = pa["flops"] - pb["flops"]
+    if extra == 0:
+        out["note"] = "no pretraining on either side" if pa["kind"] == "none" else "the same pretraining compute on both sides"
+        out["added_flops"] = 0.0
+        return out
+    by, gain = (a, diff) if extra > 0 else (b, -diff if diff is not None else None)
+    out.update(added_flops=abs(extra), added_by=by,
+               points_per_pflop=gain / (abs(extra) / 1e15) if gain is not None else None)
+    return out
+
+
+def run_comparisons(res: Results, spec: dict) -> list[Comparison]:
+    """Every declared comparison, with Holm's correction over the whole family (both tests, separately).
+    A comparison with no task to test enters the family with p = 1."""
+    comps = [compare(res, q, a, b, bool(spec.get("paired_seeds"))) for q, a, b in declared_comparisons(spec)]
+    if comps:
+        for c, p in zip(comps, holm([c.wilcoxon.p_value if c.wilcoxon else 1.0 for c in comps])):
+            c.p_holm_wilcoxon = p
+        for c, p in zip(comps, holm([c.ttest.p_value if c.ttest else 1.0 for c in comps])):
+            c.p_holm_t = p
+    return comps
+
+
+def verdict(c: Comparison, primary: str, family: int) -> str:
+    if c.wilcoxon is None:
+        return "no task has measured runs of both arms: nothing to test"
+    if primary == "wilcoxon":
+        w = c.wilcoxon
+        if not w.can_decide:
+            return (f"the data cannot decide: with {w.n_used} non-zero task difference{'s' * (w.n_used != 1)} the "
+                    f"smallest attainable two-sided Wilcoxon p is {w.min_attainable_p:.3g} > {ALPHA}")
+        p, ph = w.p_value, c.p_holm_wilcoxon
+    else:
+        p, ph = c.ttest.p_value, c.p_holm_t
+        if c.ttest.n_used < 2:
+            return "the data cannot decide: a t-test needs at least 2 tasks"
+    if ph <= ALPHA:
+        return f"significant after Holm's correction over {family} comparisons (p = {p:.3g}, adjusted {ph:.3g})"
+    return f"not significant after Holm's correction over {family} comparisons (p = {p:.3g}, adjusted {ph:.3g})"
+
+
+def answer(c: Comparison, primary: str, family: int) -> str:
+    """One plain-language paragraph per comparison, built only from the computed numbers."""
+    a, b = c.a, c.b
+    left_out = "; ".join(f"{t}: {why}" for t, why in c.excluded)
+    only = "".join(f" Only `{arm}` learned on {', '.join(ts)}." for arm, ts in c.only_learned.items() if ts)
+    if c.wilcoxon is None:
+        return f"`{a}` vs `{b}`: no task has measured runs of both arms" + (f" ({left_out})." if left_out else ".") + only
+    w, t = c.wilcoxon, c.ttest
+    sig_tasks = sum(1 for _, ci in c.rows if ci.low is not None and (ci.low > 0 or ci.high < 0))
+    direction = "higher" if w.mean_difference > 0 else "lower"
+    zeros = w.n_tasks - w.n_used
+    text = (f"`{a}` scores {abs(w.mean_difference):.2f} points {direction} than `{b}` on average over "
+            f"{w.n_tasks} task{'s' * (w.n_tasks != 1)} ({w.wins} win{'s' * (w.wins != 1)}, {w.losses} "
+            f"loss{'es' * (w.losses != 1)}; the per-task 95% CI excludes 0 on {sig_tasks} of {len(c.rows)})"
+            + (f", leaving out {left_out}" if left_out else "") + ". "
+            + "".join(f"Only `{arm}` learned on {', '.join(ts)} (an outcome the across-task tests do not see). "
+                      for arm, ts in c.only_learned.items() if ts) +
+            f"Wilcoxon signed-rank on n = {w.n_used}" + (f" ({zeros} zero difference{'s' * (zeros != 1)} dropped)" if zeros else "")
+            + f": p = {w.p_value:.3g}, Holm {c.p_holm_wilcoxon:.3g}; paired t across tasks: p = {t.p_value:.3g}, "
+            f"Holm {c.p_holm_t:.3g}. Verdict ({'Wilcoxon' if primary == 'wilcoxon' else 'paired t'}, the spec's "
+            f"primary test): {verdict(c, primary, family)}.")
+    cost = c.cost
+    if cost.get("points_per_pflop") is not None:
+        a_added = cost["added_by"] == a
+        mine, theirs = (cost["pretraining_a"], cost["pretraining_b"]) if a_added else (cost["pretraining_b"], cost["pretraining_a"])
+        other = b if a_added else a
+        secs = (f" ({mine['seconds']:.0f} s on {mine['device']})"
+                if theirs["kind"] == "none" and mine.get("seconds") is not None else "")
+        text += (f" `{cost['added_by']}` had {fmt_flops(cost['added_flops'])} more pretraining FLOPs than `{other}`{secs}: "
+                 f"{cost['points_per_pflop']:+.3g} points per PFLOP of added pretraining.")
+    elif cost.get("note") and cost["note"] != "no pretraining on either side":
+        text += f" Cost: {cost['note']}."
+    return text
+
+
+def compute_curves(res: Results, spec: dict) -> dict:
+    """For each `compute_curve` entry: gain over the random-init arm at each pretraining budget (mean over the
+    tasks where every arm of the curve is measured), its Welch-Satterthwaite t interval over seeds, points per
+    PFLOP at each budget, and the least-squares slope through the random-init zero point."""
+    out = {}
+    for label, entry in (spec.get("compute_curve") or {}).items():
+        rnd, pres = entry["random"], entry["pretrained"]
+        tasks = [t for t in res.tasks if all(res.scores(t, arm).size for arm in [rnd, *pres])]
+        points = [{"arm": rnd, "pretraining_flops": 0.0, "pretraining_steps": 0, "gain": 0.0, "low": None,
+                   "high": None, "points_per_pflop": None}]
+        for arm in pres:
+            p = res.pretraining(arm)
+            point = {"arm": arm, "pretraining_flops": p["flops"], "pretraining_steps": p.get("steps"),
+                     "gain": None, "low": None, "high": None, "points_per_pflop": None}
+            if tasks:
+                k = 1.0 / len(tasks)
+                groups = [g for t in tasks for g in (res.scores(t, arm), res.scores(t, rnd))]
+                ci = combination_ci(groups, [k, -k] * len(tasks))
+                point.update(gain=ci.difference, low=ci.low, high=ci.high)
+                if p["flops"]:
+                    point["points_per_pflop"] = ci.difference / (p["flops"] / 1e15)
+            points.append(point)
+        xs = np.array([q["pretraining_flops"] / 1e15 for q in points[1:] if q["gain"] is not None and q["pretraining_flops"]])
+        ys = np.array([q["gain"] for q in points[1:] if q["gain"] is not None and q["pretraining_flops"]])
+        slope = float((xs * ys).sum() / (xs * xs).sum()) if xs.size else None
+        out[label] = {"random": rnd, "tasks": tasks, "points": points, "slope_points_per_pflop": slope,
+                      "interval": WELCH_METHOD + ", tasks fixed"}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- plots
+
+
+def _plt():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_scores(res: Results, out: Path, refs: dict | None = None):
+    plt = _plt()
     ncols = min(4, len(res.tasks))
     nrows = -(-len(res.tasks) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, (0.45 * len(res.arms) + 1.6) * nrows), squeeze=False)
@@ -216,12 +546,18 @@ def plot_scores(res: Results, out: Path, refs: dict | None = None):
         ax.axis("off")
     for j, (ax, task) in enumerate(zip(axes.flat, res.tasks)):
         for i, arm in enumerate(res.arms):
-            s = res.scores(task, arm)
-            if s.size == 0:
+            c = res.cell(task, arm)
+            if c is None:
                 continue
-            lo, hi = bootstrap_ci(s)
-            ax.scatter(s, [i] * s.size, s=10, alpha=0.5, color="gray", zorder=1)
-            ax.errorbar([s.mean()], [i], xerr=[[s.mean() - lo], [hi - s.mean()]], fmt="o", capsize=3, zorder=2)
+            allv = np.array(list(c.scores.values()))
+            ax.scatter(allv, [i] * allv.size, s=10, alpha=0.5, color="gray", zorder=1)
+            if not c.measured:
+                ax.scatter([allv.mean()], [i], marker="x", color="red", zorder=2)
+            elif c.ci.low is not None:
+                m = c.ci.mean
+                ax.errorbar([m], [i], xerr=[[m - c.ci.low], [c.ci.high - m]], fmt="o", capsize=3, zorder=2)
+            else:
+                ax.scatter([c.ci.mean], [i], zorder=2)
         for k, (model, by_task) in enumerate(((refs or {}).get("scores") or {}).items()):
             if task in by_task:
                 ax.axvline(by_task[task], ls="--", lw=1, color=f"C{(k + 3) % 10}", label=f"{model} (published)")
@@ -233,9 +569,9 @@ def plot_scores(res: Results, out: Path, refs: dict | None = None):
         ax.set_title(task)
         ax.set_xlabel(f"test {res.metric_name(task).upper()} x 100")
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle("Test score by arm: mean and 95% bootstrap CI over seeds (grey: seeds)")
+    fig.suptitle("Test score by arm: mean and 95% t interval over learning seeds (grey: seeds; red x: did not learn)")
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=110)
     plt.close(fig)
 
 
@@ -245,33 +581,30 @@ REGIME_MARKERS = {"random init": "o", "published weights": "*"}
 def plot_compute(res: Results, out: Path):
     """Mean score against total compute, one colour per architecture and one marker per regime; a line joins
     each random-init arm to the pretrained arms of the same architecture, so its slope is what pretraining bought."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    points = {}  # arm -> (architecture, regime, total FLOPs, mean score)
+    plt = _plt()
+    points = {}  # arm -> (architecture, regime, total FLOPs, mean score, measured tasks)
     for arm in res.arms:
-        means = [res.scores(t, arm).mean() for t in res.tasks if res.scores(t, arm).size]
+        means = [s.mean() for t in res.tasks if (s := res.scores(t, arm)).size]
         if not means:
             continue
         rec = res.record(arm)
-        pre = res.pretraining_of(arm)
-        total = res.finetune_cost(arm)[0] + (pre["cost"]["train_flops"] if pre else 0.0)
-        points[arm] = (architecture(rec), regime(rec), total, float(np.mean(means)))
+        pre = res.pretraining(arm)
+        total = res.finetune_cost(arm)[0] + (pre["flops"] or 0.0)
+        points[arm] = (architecture(rec), regime(rec), total, float(np.mean(means)), len(means))
     archs = sorted({a for a, *_ in points.values()})
     regimes = sorted({r for _, r, *_ in points.values()}, key=lambda r: (r != "random init", r))
     colors = {a: plt.get_cmap("tab10")(i % 10) for i, a in enumerate(archs)}
     extra = iter("s^DvP")
     markers = {r: REGIME_MARKERS.get(r) or next(extra, "X") for r in regimes}
     fig, ax = plt.subplots(figsize=(8, 5))
-    for arm, (a, r, x, y) in points.items():
+    for arm, (a, r, x, y, k) in points.items():
         ax.scatter([x], [y], s=55, color=colors[a], marker=markers[r], zorder=3)
-        ax.annotate(arm, (x, y), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        label = arm + (f" ({k}/{len(res.tasks)} tasks)" if k < len(res.tasks) else "")
+        ax.annotate(label, (x, y), fontsize=7, xytext=(4, 2), textcoords="offset points")
         if r != "random init":
-            base = [(bx, by) for ba, br, bx, by in points.values() if ba == a and br == "random init"]
-            for bx, by in base:
-                ax.plot([bx, x], [by, y], color=colors[a], lw=0.8, alpha=0.6, zorder=2)
+            for ba, br, bx, by, _ in points.values():
+                if ba == a and br == "random init":
+                    ax.plot([bx, x], [by, y], color=colors[a], lw=0.8, alpha=0.6, zorder=2)
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=colors[a], marker="o", ls="", label=a) for a in archs]
@@ -279,44 +612,191 @@ def plot_compute(res: Results, out: Path):
     ax.legend(handles=handles, fontsize=7, loc="best", title="architecture / regime", title_fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("total training compute per fine-tuned model: pretraining + fine-tuning (FLOPs, log scale)")
-    ax.set_ylabel("mean test score over tasks (x 100)")
+    ax.set_ylabel("mean test score over measured tasks (x 100)")
     ax.set_title("Score against compute, by architecture and pretraining regime")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=110)
     plt.close(fig)
 
 
-def plot_pairs(res: Results, pairs, title: str, out: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(pairs) * max(len(res.tasks), 1) + 1.5))
+def plot_pairs(comps: list[Comparison], title: str, out: Path):
+    plt = _plt()
+    n = sum(len(c.rows) for c in comps)
+    fig, ax = plt.subplots(figsize=(7, 0.5 * max(n, 1) + 1.5))
     y, labels = 0, []
-    for a, b in pairs:
-        rows, _ = comparison_rows(res, a, b)
-        for task, d, lo, hi, *_ in rows:
-            ax.errorbar([d], [y], xerr=[[d - lo], [hi - d]], fmt="o", capsize=3)
-            labels.append(f"{a} - {b}\n{task}")
+    for c in comps:
+        for task, ci in c.rows:
+            if ci.low is not None:
+                ax.errorbar([ci.difference], [y], xerr=[[ci.difference - ci.low], [ci.high - ci.difference]], fmt="o", capsize=3)
+            else:
+                ax.scatter([ci.difference], [y])
+            labels.append(f"{c.a} - {c.b}\n{task}")
             y += 1
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=7)
-    ax.set_xlabel("difference in mean test score (points), 95% bootstrap CI")
+    ax.set_xlabel("difference in mean test score (points), 95% t interval")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=110)
     plt.close(fig)
 
 
+def plot_compute_curves(curves: dict, out: Path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (label, cur) in enumerate(curves.items()):
+        pts = sorted((p for p in cur["points"] if p["gain"] is not None and p["pretraining_flops"] is not None),
+                     key=lambda p: p["pretraining_flops"])
+        xs = [p["pretraining_flops"] for p in pts]
+        ys = [p["gain"] for p in pts]
+        err = [[(p["gain"] - p["low"]) if p["low"] is not None else 0 for p in pts],
+               [(p["high"] - p["gain"]) if p["high"] is not None else 0 for p in pts]]
+        ax.errorbar(xs, ys, yerr=err, fmt="o-", capsize=3, color=f"C{i % 10}",
+                    label=f"{label} ({len(cur['tasks'])} tasks)")
+        if cur["slope_points_per_pflop"] is not None and xs:
+            ax.plot([0, max(xs)], [0, cur["slope_points_per_pflop"] * max(xs) / 1e15], ls="--", lw=0.8,
+                    color=f"C{i % 10}", label=f"{label}: slope {cur['slope_points_per_pflop']:+.3g} points / PFLOP")
+        for p in pts:
+            ax.annotate(p["arm"], (p["pretraining_flops"], p["gain"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("pretraining FLOPs (0: the random-init arm)")
+    ax.set_ylabel("score gained over random init (points, mean over tasks)")
+    ax.set_title("Pretraining compute curve: gain over random init, 95% t interval over seeds")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+# -------------------------------------------------------------------------------------------- summary.json
+
+
+def _clean(obj):
+    """Strict JSON: NaN and inf become null; numpy scalars become Python numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _window_shares(rec: dict):
+    for name in WINDOW_SPECIES_FIELDS:
+        value = record_field(rec, name)
+        if isinstance(value, dict) and value:
+            total = sum(value.values())
+            return {k: v / total for k, v in value.items()} if total else value
+    return None
+
+
+def corpora_summary(res: Results) -> dict:
+    out = {}
+    for p in res.pre:
+        c = p.get("corpus") or {}
+        name = c.get("name") or p.get("arm") or p.get("run_name")
+        entry = out.setdefault(name, {
+            "bp": c.get("bp"), "species_bp": c.get("species"), "sha256": c.get("sha256"),
+            "leakage": next((v for f in LEAKAGE_FIELDS if (v := record_field(p, f)) is not None), None),
+            "pretraining_runs": {}})
+        value, fld = flops(p)
+        entry["pretraining_runs"][p.get("arm") or p.get("run_name")] = {
+            "window_species_shares": _window_shares(p), "flops": value, "flops_field": fld,
+            "steps": record_field(p, "cost.global_steps")}
+    return out
+
+
+METHODS = {
+    "cell_ci": T_METHOD + ", over the cell's learning seeds",
+    "task_difference_ci": None,  # filled per spec: Welch or paired
+    "cross_task": "Wilcoxon signed-rank on per-task mean differences (exact, zero differences dropped; smallest "
+                  "attainable two-sided p = 2/2^n) and paired t-test across tasks",
+    "multiplicity": "Holm step-down over all comparisons declared in the spec, each test separately",
+    "one_class_rule": None,
+}
+
+
+def summary(res: Results, spec: dict, comps: list[Comparison], curves: dict) -> dict:
+    primary = spec.get("primary_test", "wilcoxon")
+    methods = {**METHODS, "task_difference_ci": PAIRED_METHOD if spec.get("paired_seeds") else WELCH_METHOD,
+               "one_class_rule": one_class_rule(res.max_one_class), "primary_test": primary, "alpha": ALPHA,
+               "flops_fields_used": res.flops_fields()}
+    tasks = {t: {k: v for k, v in res.split_info(t).items()} | {"metric": res.metric_name(t)} for t in res.tasks}
+    cells = defaultdict(dict)
+    for c in res.cells():
+        info = res.split_info(c.task)
+        cells[c.arm][c.task] = {
+            "status": "measured" if c.measured else "did not learn", "n_seeds": len(c.scores),
+            "n_learning_seeds": len(c.learning), "n_test": info["n_test"], "test_subsampled": info["test_subsampled"],
+            "mean": c.ci.mean if c.measured else None, "sd": c.ci.sd if c.measured else None,
+            "ci": {"low": c.ci.low if c.measured else None, "high": c.ci.high if c.measured else None, "method": T_METHOD},
+            "mean_all_seeds": float(np.mean(list(c.scores.values()))),
+            "one_class_runs": len(c.one_class_seeds), "one_class_seeds": c.one_class_seeds,
+            "one_class_unknown_runs": len(c.unknown_seeds), "truncated_test": c.truncated_test,
+            "scores": {str(s): v for s, v in sorted(c.scores.items())}}
+    comparisons = []
+    for c in comps:
+        w, t = c.wilcoxon, c.ttest
+        comparisons.append({
+            "question": c.question, "a": c.a, "b": c.b,
+            "difference": w.mean_difference if w else None,
+            "tasks": [{"task": task, "difference": ci.difference, "low": ci.low, "high": ci.high, "df": ci.df,
+                       "n_a": ci.n_a, "n_b": ci.n_b, "method": ci.method} for task, ci in c.rows],
+            "excluded_tasks": [{"task": task, "why": why} for task, why in c.excluded],
+            "only_a_learned": c.only_learned.get(c.a, []), "only_b_learned": c.only_learned.get(c.b, []),
+            "wilcoxon": None if w is None else {
+                "n_tasks": w.n_tasks, "n_used": w.n_used, "wins": w.wins, "losses": w.losses, "statistic": w.statistic,
+                "p": w.p_value, "p_holm": c.p_holm_wilcoxon, "min_attainable_p": w.min_attainable_p,
+                "can_decide": w.can_decide, "rank_biserial": w.rank_biserial, "method": w.method},
+            "paired_t": None if t is None else {
+                "n_used": t.n_used, "mean_difference": t.mean_difference, "low": t.low, "high": t.high,
+                "statistic": t.statistic, "p": t.p_value, "p_holm": c.p_holm_t},
+            "p": (w.p_value if primary == "wilcoxon" else t.p_value) if w else None,
+            "p_holm": (c.p_holm_wilcoxon if primary == "wilcoxon" else c.p_holm_t) if w else None,
+            "n_used": (w.n_used if primary == "wilcoxon" else t.n_used) if w else 0,
+            "min_attainable_p": (w.min_attainable_p if primary == "wilcoxon" else 0.0) if w else None,
+            "verdict": verdict(c, primary, len(comps)),
+            "cost": c.cost,
+        })
+    return _clean({
+        "name": spec["name"], "methods": methods, "family_size": len(comps), "tasks": tasks, "cells": cells,
+        "comparisons": comparisons, "corpora": corpora_summary(res), "compute_curves": curves,
+        "n_finetune_runs": len(res.fine), "n_pretrain_runs": len(res.pre),
+        "n_one_class_runs": sum(len(c.one_class_seeds) for c in res.cells()),
+    })
+
+
+def one_class_rule(k: int) -> str:
+    return (f"a run is one-class when it predicts a single class on the test split; an arm x task cell with more than "
+            f"{k} one-class seed{'s' * (k != 1)} did not learn and is left out of means and tests; a measured cell's "
+            "mean is over its learning seeds (n stated)")
+
+
+# ------------------------------------------------------------------------------------------------- report
+
+
+def split_label(info: dict) -> str:
+    if info["test_subsampled"] is None:
+        return "test (size not recorded)"
+    if not info["test_subsampled"]:
+        return "test"
+    of = f" of {info['n_test_full']:,}" if info.get("n_test_full") else ""
+    return f"**test subsample** ({info['n_test']:,}{of} rows; not the benchmark's test set)"
+
+
 def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -> Path:
-    runs_dir = (ROOT / spec["runs_dir"]).resolve()
+    runs_dir = runs_dir_of(spec)
     fine, pre = load_records(runs_dir)
     if not fine:
         raise ValueError(f"no fine-tuning records under {runs_dir}; run `python -m assess.grid` first")
-    res = Results(fine, pre)
+    res = Results(fine, pre, spec.get("max_one_class_seeds", 1))
+    primary = spec.get("primary_test", "wilcoxon")
     out_dir.mkdir(parents=True, exist_ok=True)
     L = [f"# Assessment report: {spec['name']}", ""]
     if spec.get("description"):
@@ -325,59 +805,156 @@ def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -
     L += [f"{len(fine)} fine-tuning runs and {len(pre)} pretraining runs, {len(res.tasks)} tasks, "
           f"{len(res.arms)} arms. Training + evaluation time summed over runs: {total_secs / 3600:.2f} h"
           + (f"; grid wall time {wall_seconds / 3600:.2f} h." if wall_seconds else "."), ""]
-    L += ["## Arms", "", "| arm | model, init, tokenizer, mode | fine-tuning FLOPs (mean) | pretraining FLOPs | pretraining time |",
+
+    fields_used = res.flops_fields()
+    L += ["## How the numbers are made", "",
+          f"- Per arm x task: mean over seeds with a 95% {T_METHOD}.",
+          f"- Per task, between two arms: {PAIRED_METHOD if spec.get('paired_seeds') else WELCH_METHOD}. "
+          "Per-task intervals are 95% each, not simultaneous: they describe, the declared comparisons below decide.",
+          "- Across tasks: Wilcoxon signed-rank on the per-task mean differences (exact; zero differences dropped, so "
+          "the n used can be smaller than the number of tasks; with n differences the smallest attainable two-sided p "
+          "is 2/2^n, so n <= 5 can never reach p < 0.05) and a paired t-test (any p is attainable, but it assumes "
+          f"roughly normal per-task differences). Primary test (the verdicts): {'Wilcoxon' if primary == 'wilcoxon' else 'paired t'}.",
+          f"- Multiplicity: Holm's step-down correction over the family of all {len(declared_comparisons(spec))} "
+          "comparisons declared in the spec, for each test separately (a comparison with nothing to test enters with "
+          "p = 1); raw and adjusted p are shown.",
+          f"- One-class runs: {one_class_rule(res.max_one_class)}.",
+          "- FLOPs: " + ", ".join(f"`{k}` in {v} records" for k, v in sorted(fields_used.items()))
+          + " (`cost.flops`: analytic count with attention; `cost.train_flops`: the Trainer's 6 x parameters x tokens "
+          "estimate, no attention term). The cost of a comparison is the pretraining compute the better-funded arm "
+          "added over the other (pretrained vs random init: the pretrained arm's pretraining FLOPs).", ""]
+
+    L += ["## Tasks and splits", "", "n per split from the records (`dataset.fingerprint.<split>.rows`).", "",
+          "| task | metric | n train | n validation | n test | scored on |", "|---|---|---|---|---|---|"]
+    any_sub = False
+    for task in res.tasks:
+        info = res.split_info(task)
+        any_sub |= bool(info["test_subsampled"])
+        n_test = info["n_test"] if info["n_test"] is not None else "/".join(map(str, info["n_test_values"])) or "?"
+        L.append(f"| {task} | {res.metric_name(task)} | {info['n_train'] or '?'} | {info['n_validation'] or '?'} | "
+                 f"{n_test} | {split_label(info)} |")
+    if any_sub:
+        L += ["", "Flagged tasks are scored on a fixed subsample of the test split (the grid capped it); their scores are "
+              "not test-set scores and are not comparable to published ones."]
+
+    L += ["", "## Arms", "", "| arm | model, init, tokenizer, mode | fine-tuning FLOPs (mean) | pretraining FLOPs | pretraining time |",
           "|---|---|---|---|---|"]
     for arm in res.arms:
         ff, _ = res.finetune_cost(arm)
-        p = res.pretraining_of(arm)
-        L.append(f"| `{arm}` | {res.arm_desc(arm)} | {fmt_flops(ff)} | {fmt_flops(p['cost']['train_flops']) if p else '0'} | "
-                 f"{p['cost']['train_seconds']:.0f} s |" if p else f"| `{arm}` | {res.arm_desc(arm)} | {fmt_flops(ff)} | 0 | - |")
+        p = res.pretraining(arm)
+        secs = f"{p['seconds']:.0f} s" if p.get("seconds") is not None else "-"
+        L.append(f"| `{arm}` | {res.arm_desc(arm)} | {fmt_flops(ff)} | {fmt_flops(p['flops'])} | {secs} |")
+
+    one_class_total = sum(len(c.one_class_seeds) for c in res.cells())
+    unknown_total = sum(len(c.unknown_seeds) for c in res.cells())
+    L += ["", "## Runs that predict one class", "",
+          f"{one_class_total} of {len(fine)} fine-tuning runs predict a single class on the test split (MCC 0)."
+          + (f" {unknown_total} records cannot tell (no predicted-class count, no macro recall)." if unknown_total else ""),
+          f"Rule: {one_class_rule(res.max_one_class)}.", "",
+          "| arm | " + " | ".join(res.tasks) + " |", "|---|" + "---|" * len(res.tasks)]
+    for arm in res.arms:
+        row = []
+        for t in res.tasks:
+            c = res.cell(t, arm)
+            row.append("-" if c is None else f"{len(c.one_class_seeds)}/{len(c.scores)}" + ("" if c.measured else " **did not learn**"))
+        L.append(f"| `{arm}` | " + " | ".join(row) + " |")
+
+    has_trunc = any(c.truncated_test is not None for c in res.cells())
     L += ["", "## Scores per task", "",
-          "Test split, checkpoint selected on validation; mean ± sd over seeds (n), 95% percentile-bootstrap CI of the mean.", ""]
-    L += ["| task | arm | metric | mean ± sd (n) | 95% CI |", "|---|---|---|---|---|"]
-    for task in res.tasks:
-        for arm in res.arms:
-            s = res.scores(task, arm)
-            if s.size:
-                lo, hi = bootstrap_ci(s)
-                L.append(f"| {task} | `{arm}` | {res.metric_name(task)} | {s.mean():.2f} ± {s.std(ddof=1) if s.size > 1 else 0:.2f} ({s.size}) | [{lo:.2f}, {hi:.2f}] |")
+          f"Checkpoint selected on validation; mean ± sd over learning seeds (n learning / n seeds), 95% {T_METHOD}."
+          + ("" if has_trunc else " The records do not say how many test sequences were truncated (`dataset.truncated.test`)."), "",
+          "| task | arm | metric | mean ± sd (n) | 95% CI | status |" + (" truncated test seqs |" if has_trunc else ""),
+          "|---|---|---|---|---|---|" + ("---|" if has_trunc else "")]
+    for c in res.cells():
+        n = f"({len(c.learning)}/{len(c.scores)})"
+        trunc = (f" {c.truncated_test if c.truncated_test is not None else '?'} |" if has_trunc else "")
+        if c.measured:
+            sd = f"{c.ci.sd:.2f}" if c.ci.sd is not None else "-"
+            L.append(f"| {c.task} | `{c.arm}` | {res.metric_name(c.task)} | {c.ci.mean:.2f} ± {sd} {n} | "
+                     f"{fmt_ci(c.ci.low, c.ci.high)} | measured |" + trunc)
+        else:
+            L.append(f"| {c.task} | `{c.arm}` | {res.metric_name(c.task)} | - {n} | - | did not learn "
+                     f"({len(c.one_class_seeds)} one-class seeds) |" + trunc)
+
     L += ["", "## Architecture x pretraining regime", "",
-          "Mean test score over the tasks of each group (per seed, then mean and 95% bootstrap CI over seeds).", ""]
+          "Mean test score over the tasks of each group (measured cells), 95% t interval over seeds "
+          "(Welch-Satterthwaite df when a group has several tasks).", ""]
     L += regime_table(res)
     refs = spec.get("references") or {}
-    L += reference_table(res, refs)
+    L += reference_table(res, refs, any_sub)
     plot_scores(res, out_dir / "scores_by_task.png", refs)
     plot_compute(res, out_dir / "score_vs_compute.png")
     L += ["", "![scores](scores_by_task.png)", "", "![compute](score_vs_compute.png)", ""]
+
+    comps = run_comparisons(res, spec)
+    family = len(comps)
     answers = []
-    for question, pairs in (spec.get("comparisons") or {}).items():
-        pairs = [tuple(p) for p in pairs]
-        tests = [comparison_rows(res, a, b) for a, b in pairs]
+    by_q = defaultdict(list)
+    for c in comps:
+        by_q[c.question].append(c)
+    for question, qcomps in by_q.items():
         L += [f"## {QUESTION_TITLES[question]}", "", "| comparison | task | difference | 95% CI | seeds |", "|---|---|---|---|---|"]
-        for (a, b), (rows, _) in zip(pairs, tests):
-            for task, d, lo, hi, na, nb in rows:
-                L.append(f"| `{a}` - `{b}` | {task} | {d:+.2f} | [{lo:+.2f}, {hi:+.2f}] | {na} vs {nb} |")
-        L += ["", "Paired across tasks (Wilcoxon signed-rank on per-task mean differences; effect size = matched-pairs rank-biserial r):", "",
-              "| comparison | tasks | mean difference | wins / losses | W | p | r |", "|---|---|---|---|---|---|---|"]
-        for (a, b), (_, t) in zip(pairs, tests):
-            if t:
-                L.append(f"| `{a}` - `{b}` | {t.n_tasks} | {t.mean_difference:+.2f} | {t.wins} / {t.losses} | {t.statistic:g} | {t.p_value:.3g} | {t.rank_biserial:+.2f} |")
+        for c in qcomps:
+            for task, ci in c.rows:
+                L.append(f"| `{c.a}` - `{c.b}` | {task} | {ci.difference:+.2f} | {fmt_ci(ci.low, ci.high, True)} | {ci.n_a} vs {ci.n_b} |")
+            for task, why in c.excluded:
+                L.append(f"| `{c.a}` - `{c.b}` | {task} | left out: {why} | - | - |")
+        L += ["", f"Across tasks (family of {family} declared comparisons, Holm-adjusted; min p: smallest attainable "
+              "two-sided Wilcoxon p at that n):", "",
+              "| comparison | tasks | n used | mean difference | wins / losses | Wilcoxon p | Holm | min p | paired t p | Holm | r | verdict |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for c in qcomps:
+            w, t = c.wilcoxon, c.ttest
+            if w is None:
+                L.append(f"| `{c.a}` - `{c.b}` | 0 | 0 | - | - | - | - | - | - | - | - | nothing to test |")
+                continue
+            short = ("cannot decide" if primary == "wilcoxon" and not w.can_decide else
+                     "significant" if (c.p_holm_wilcoxon if primary == "wilcoxon" else c.p_holm_t) <= ALPHA else "not significant")
+            L.append(f"| `{c.a}` - `{c.b}` | {w.n_tasks} | {w.n_used} | {w.mean_difference:+.2f} | {w.wins} / {w.losses} | "
+                     f"{w.p_value:.3g} | {c.p_holm_wilcoxon:.3g} | {w.min_attainable_p:.3g} | {t.p_value:.3g} | "
+                     f"{c.p_holm_t:.3g} | {w.rank_biserial:+.2f} | {short} |")
         fig = out_dir / f"{question}.png"
-        plot_pairs(res, pairs, QUESTION_TITLES[question].split("?")[0].split(" (")[0] + ": per-task differences", fig)
-        text = answer(question, res, pairs, tests)
+        plot_pairs(qcomps, QUESTION_TITLES[question].split("?")[0].split(" (")[0] + ": per-task differences", fig)
+        text = " ".join(answer(c, primary, family) for c in qcomps)
         answers.append((question, text))
         L += ["", f"![{question}]({fig.name})", "", f"**Answer.** {text}", ""]
+
+    curves = compute_curves(res, spec)
+    if curves:
+        plot_compute_curves(curves, out_dir / "compute_curve.png")
+        L += ["## Pretraining compute curve", "",
+              "Score gained over the random-init arm (the zero point) at each pretraining budget: mean over the tasks "
+              "where every arm of the curve is measured, 95% Welch-Satterthwaite t interval over seeds (tasks fixed). "
+              "Points per PFLOP = gain / pretraining PFLOPs (score points = primary metric x 100, MCC for these tasks).", "",
+              "| architecture | arm | pretraining steps | pretraining FLOPs | gain (points) | 95% CI | points per PFLOP |",
+              "|---|---|---|---|---|---|---|"]
+        for label, cur in curves.items():
+            for p in cur["points"]:
+                gain = f"{p['gain']:+.2f}" if p["gain"] is not None else "-"
+                ppp = f"{p['points_per_pflop']:+.3g}" if p["points_per_pflop"] is not None else "-"
+                L.append(f"| {label} | `{p['arm']}` | {p['pretraining_steps'] if p['pretraining_steps'] is not None else '?'} | "
+                         f"{fmt_flops(p['pretraining_flops'])} | {gain} | {fmt_ci(p['low'], p['high'], True)} | {ppp} |")
+        L += [""]
+        for label, cur in curves.items():
+            slope = cur["slope_points_per_pflop"]
+            L.append(f"- **{label}** ({len(cur['tasks'])} task{'s' * (len(cur['tasks']) != 1)}: {', '.join(cur['tasks']) or 'none'}): "
+                     + (f"least-squares slope through the random-init point: {slope:+.3g} points per PFLOP of pretraining."
+                        if slope is not None else "no budget has a measured gain."))
+        L += ["", "![compute curve](compute_curve.png)", ""]
+
     if answers:
         L += ["## The answers in short", ""] + [f"- **{QUESTION_TITLES[q]}** {t}" for q, t in answers] + [""]
     L += ["## Reproduce", "", f"```bash\npython -m assess.grid {spec.get('_path', 'configs/<grid>.yaml')}\n"
-          f"python -m assess.report {spec.get('_path', 'configs/<grid>.yaml')} --out {out_dir}\n```", ""]
+          f"python -m assess.report {spec.get('_path', 'configs/<grid>.yaml')} --out {out_dir}\n```", "",
+          "The numbers above, machine-readable: `summary.json`.", ""]
+    (out_dir / "summary.json").write_text(json.dumps(summary(res, spec, comps, curves), indent=2, allow_nan=False))
     report = out_dir / "report.md"
     report.write_text("\n".join(L))
     return report
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Write report.md and plots from a grid's run records.")
+    ap = argparse.ArgumentParser(description="Write report.md, summary.json and plots from a grid's run records.")
     ap.add_argument("spec", help="grid YAML, e.g. configs/grid_cpu.yaml")
     ap.add_argument("--out", required=True, help="output folder, e.g. reports/cpu")
     ap.add_argument("--wall-seconds", type=float, default=None, help="the grid's measured wall time, to print")

@@ -1,5 +1,10 @@
 """Pretraining material: FASTA reading, seeded window drawing and content hashes (torch-free).
 
+The windows of a pretraining run come from `data_scripts.corpora.draw_windows` (held-out material set
+aside first, short sequences packed, leakage screened, a record of what was drawn). `sample_windows`
+here is the older uniform draw: it ignores sequences shorter than the window whenever any sequence is
+long enough, and draws held-out windows from the same material.
+
 The masked-LM collator that turns windows into training batches is `training/collator.py`.
 """
 
@@ -49,6 +54,8 @@ def _clean(chunks: list[str], path: Path, name: str) -> str:
 
 def sample_windows(sequences: Iterable[str], length: int, n: int, seed: int, max_n_fraction: float = 1.0) -> list[str]:
     """Draw `n` windows of `length` bp uniformly over all positions of `sequences` (seeded).
+
+    Superseded by `data_scripts.corpora.draw_windows` for pretraining (see the module docstring).
 
     Windows made only of N (assembly gaps) are skipped and redrawn; `max_n_fraction` < 1 skips windows
     with more N than that. Sequences shorter than `length` are used whole when no sequence is long

@@ -358,6 +358,11 @@ def _load_parquet_splits(folder: Path) -> "DatasetDict":
 
 
 def _load_gue_csv(folder: Path) -> "DatasetDict":
+    """A GUE-layout folder (train.csv, dev.csv, test.csv with header sequence,label).
+
+    The classes are those of the train split, 0..k-1; a validation or test label outside them is an
+    error naming the file, the line and the value (a stray label must not silently add a class).
+    """
     import pandas as pd
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
@@ -367,25 +372,58 @@ def _load_gue_csv(folder: Path) -> "DatasetDict":
         if not f.is_file():
             raise TaskDataError(f"split {split!r} is missing: no {fname} in {folder} (a GUE task folder "
                                 "holds train.csv, dev.csv and test.csv)")
-        # na_filter=False: a sequence such as "NA" stays a string
-        frames[split] = pd.read_csv(f, dtype={"sequence": str}, na_filter=False)
-        if list(frames[split].columns) != ["sequence", "label"]:
-            raise TaskDataError(f"{f} has columns {list(frames[split].columns)}; expected sequence,label")
-        try:
-            frames[split]["label"] = frames[split]["label"].astype("int64")
-        except ValueError:
-            raise TaskDataError(f"{f}: labels must be integers 0..k-1") from None
-    k = int(max(fr["label"].max() for fr in frames.values())) + 1
-    feats = Features({"id": Value("string"), "sequence": Value("string"), "label": ClassLabel(num_classes=max(k, 1))})
+        frames[split] = _read_task_csv(f)
+    train_labels = frames["train"]["label"]
+    k = int(train_labels.max()) + 1
+    if int(train_labels.min()) < 0:
+        _bad_label(folder / "train.csv", frames["train"], train_labels < 0, "labels must be integers >= 0")
+    missing = sorted(set(range(k)) - set(train_labels.tolist()))
+    if missing:
+        raise TaskDataError(f"{folder / 'train.csv'}: the labels are not 0..{k - 1}: class(es) {missing} never "
+                            "occur in the train split; renumber the classes as 0..k-1")
+    feats = Features({"id": Value("string"), "sequence": Value("string"), "label": ClassLabel(num_classes=k)})
     ds = DatasetDict()
     for split, fr in frames.items():
         src = {"validation": "dev"}.get(split, split)
-        if int(fr["label"].min()) < 0:
-            raise TaskDataError(f"{folder / (src + '.csv')}: negative label {int(fr['label'].min())}")
+        bad = (fr["label"] < 0) | (fr["label"] >= k)
+        if bad.any():
+            _bad_label(folder / f"{src}.csv", fr, bad, f"the train split has the classes 0..{k - 1}")
         ds[split] = Dataset.from_dict({"id": [f"{src}_{i}" for i in range(len(fr))],
                                        "sequence": fr["sequence"].tolist(), "label": fr["label"].tolist()},
                                       features=feats)
     return ds
+
+
+def _read_task_csv(f: Path):
+    import pandas as pd
+
+    try:
+        # na_filter=False: a sequence such as "NA" stays a string
+        frame = pd.read_csv(f, dtype={"sequence": str}, na_filter=False)
+    except pd.errors.EmptyDataError:
+        raise TaskDataError(f"{f} is empty; expected a header line `sequence,label` and one row per example") from None
+    if list(frame.columns) != ["sequence", "label"]:
+        raise TaskDataError(f"{f} has columns {list(frame.columns)}; expected sequence,label")
+    if len(frame) == 0:
+        raise TaskDataError(f"{f} has a header but no rows; every split needs at least one example")
+    labels = pd.to_numeric(frame["label"], errors="coerce")
+    bad = labels.isna() | (labels != labels.round())
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise TaskDataError(f"{f}, line {row + 2}: label {frame['label'].iloc[row]!r} is not an integer; labels "
+                            "must be integers 0..k-1")
+    frame["label"] = labels.astype("int64")
+    empty = frame["sequence"].str.strip() == ""
+    if empty.any():
+        row = int(empty.to_numpy().nonzero()[0][0])
+        raise TaskDataError(f"{f}, line {row + 2}: empty sequence; drop the row or fill it in")
+    return frame
+
+
+def _bad_label(f: Path, frame, bad, why: str):
+    row = int(bad.to_numpy().nonzero()[0][0])
+    raise TaskDataError(f"{f}, line {row + 2} (row {row}): label {int(frame['label'].iloc[row])} is not a class "
+                        f"of this task ({why}); {int(bad.sum())} row(s) are affected: fix or drop them")
 
 
 def _check_columns(ds: "DatasetDict", where: Path) -> None:
@@ -406,6 +444,9 @@ def _check_labels(ds: "DatasetDict", num_labels: int | None, names, where) -> "D
             continue
         if num_labels is None and np.issubdtype(labels.dtype, np.floating):
             continue  # a folder of our own with float labels: a regression task, nothing to range-check
+        if num_labels is None and split != "train" and "train" in ds:
+            # a plain folder: its classes are those of the train split
+            num_labels = int(ds["train"].data.column("label").to_numpy().max()) + 1
         if not np.issubdtype(labels.dtype, np.integer):
             raise TaskDataError(f"split {split!r} in {where}: labels must be integers, got {labels.dtype}")
         bad = labels < 0

@@ -1,5 +1,6 @@
-"""The assessment layer: statistics, grid runner restarts, report and leaderboard files."""
+"""The assessment layer: statistics, spec validation, grid runner restarts, report, summary.json and leaderboard files."""
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -10,13 +11,59 @@ import yaml
 from huggingface_hub import ModelCard, parse_eval_result_entries
 from scipy import stats as sps
 
-from assess import grid, leaderboard, report
-from assess.stats import bootstrap_ci, bootstrap_diff_ci, paired_wilcoxon
+from assess import grid, leaderboard, report, spec as specmod
+from assess.stats import holm, paired_ci, paired_t, paired_wilcoxon, t_ci, welch_ci, wilcoxon_min_p
+from training.records import RECORD_FIELDS, RECORD_NAME, iter_records, read_record, record_field, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------------- statistics
+
+
+def test_t_interval_matches_hand_and_scipy():
+    x = [1.0, 2.0, 3.0, 4.0, 5.0]
+    ci = t_ci(x)
+    # by hand: mean 3, s = sqrt(2.5), t_{4, 0.975} = 2.776445, half width = 2.776445 * sqrt(2.5) / sqrt(5)
+    half = 2.776445 * np.sqrt(2.5) / np.sqrt(5)
+    assert (ci.n, ci.mean, ci.sd) == (5, 3.0, pytest.approx(np.sqrt(2.5)))
+    assert (ci.low, ci.high) == (pytest.approx(3 - half, abs=1e-5), pytest.approx(3 + half, abs=1e-5))
+    lo, hi = sps.t.interval(0.95, 4, loc=3.0, scale=sps.sem(x))
+    assert (ci.low, ci.high) == (pytest.approx(lo), pytest.approx(hi))
+    one = t_ci([7.0])
+    assert one.mean == 7.0 and one.low is None and one.high is None  # one seed: no interval, not a fake one
+
+
+def test_t_interval_covers_95_percent_and_bootstrap_does_not():
+    """2,000 normal samples of n = 5: the t interval covers the true mean 93-97% of the time; the percentile
+    bootstrap it replaces covers about 83% (why it was replaced)."""
+    rng = np.random.default_rng(0)
+    samples = rng.normal(3.0, 2.0, size=(2000, 5))
+    cover = np.mean([(c := t_ci(s)).low <= 3.0 <= c.high for s in samples])
+    assert 0.93 <= cover <= 0.97
+    boot = samples[np.arange(2000)[:, None, None], rng.integers(0, 5, size=(2000, 500, 5))].mean(-1)
+    lo, hi = np.quantile(boot, [0.025, 0.975], axis=1)
+    assert np.mean((lo <= 3.0) & (3.0 <= hi)) < 0.90
+    # Welch's interval of a difference, unequal spreads: also close to 95%
+    a, b = rng.normal(1.0, 1.0, size=(2000, 5)), rng.normal(0.0, 3.0, size=(2000, 5))
+    cover_w = np.mean([(c := welch_ci(x, y)).low <= 1.0 <= c.high for x, y in zip(a, b)])
+    assert 0.93 <= cover_w <= 0.97
+
+
+def test_welch_and_paired_intervals_match_scipy():
+    a, b = np.array([55.0, 56.0, 54.0, 57.5]), np.array([50.0, 52.0, 49.0, 51.0, 50.5])
+    w = welch_ci(a, b)
+    ref = sps.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert w.difference == pytest.approx(a.mean() - b.mean())
+    assert (w.low, w.high) == (pytest.approx(ref.low), pytest.approx(ref.high))
+    va, vb = a.var(ddof=1) / 4, b.var(ddof=1) / 5
+    assert w.df == pytest.approx((va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 4))  # Welch-Satterthwaite by hand
+    p = paired_ci(a, b[:4])
+    ref = sps.ttest_rel(a, b[:4]).confidence_interval(0.95)
+    assert (p.low, p.high, p.df) == (pytest.approx(ref.low), pytest.approx(ref.high), 3)
+    t = paired_t([1.0, 2.5, -0.5, 3.0])
+    ref = sps.ttest_1samp([1.0, 2.5, -0.5, 3.0], 0.0)
+    assert (t.p_value, t.statistic, t.n_used) == (pytest.approx(ref.pvalue), pytest.approx(ref.statistic), 4)
 
 
 def test_paired_wilcoxon_matches_scipy_and_hand_effect_size():
@@ -26,80 +73,261 @@ def test_paired_wilcoxon_matches_scipy_and_hand_effect_size():
     assert t.p_value == pytest.approx(ref.pvalue) and t.statistic == pytest.approx(ref.statistic)
     # ranks of |d|: 0.25->1, 0.5->2, 1->3, 1.5->4, 2->5, 3.5->6, 4->7; R- = 3 + 1 = 4, R+ = 24
     assert t.rank_biserial == pytest.approx((24 - 4) / 28)
-    assert (t.wins, t.losses, t.n_tasks) == (5, 2, 7)
+    assert (t.wins, t.losses, t.n_tasks, t.n_used, t.method) == (5, 2, 7, 7, "exact")
     assert t.mean_difference == pytest.approx(d.mean())
-    # all tasks improve: r = 1, and with 4 tasks the exact two-sided p is 2 / 2^4
+    # all tasks improve: r = 1, and with 4 tasks the exact two-sided p is 2 / 2^4, the smallest attainable
     t4 = paired_wilcoxon([1.0, 2.0, 3.0, 4.0])
-    assert t4.rank_biserial == 1.0 and t4.p_value == pytest.approx(0.125)
+    assert t4.rank_biserial == 1.0 and t4.p_value == pytest.approx(0.125) == t4.min_attainable_p
+    assert not t4.can_decide
+    # zero differences are dropped: 5 tasks, 3 used, smallest attainable p 2/2^3 = 0.25
+    tz = paired_wilcoxon([1.0, 0.0, 2.0, 0.0, 3.0])
+    assert (tz.n_tasks, tz.n_used, tz.min_attainable_p) == (5, 3, 0.25) and tz.p_value == pytest.approx(0.25)
+    # ties: ranks 1.5, 1.5, 3, 4; R+ = 6 of 10; 4 of the 16 sign patterns lie closer to 5 than 1 -> p = 12/16
+    assert paired_wilcoxon([1.0, 1.0, 3.0, -4.0]).p_value == pytest.approx(0.75)
+    assert wilcoxon_min_p(6) == pytest.approx(0.03125) and wilcoxon_min_p(0) == 1.0
 
 
-def test_bootstrap_cis_cover_the_mean_and_shrink_with_n():
-    rng = np.random.default_rng(1)
-    small, big = rng.normal(70, 2, 5), rng.normal(70, 2, 200)
-    lo, hi = bootstrap_ci(small)
-    assert lo < small.mean() < hi
-    blo, bhi = bootstrap_ci(big)
-    assert (bhi - blo) < (hi - lo)
-    # the CI of the mean of 200 normals is close to the normal-theory one (1.96 sd / sqrt(n))
-    half = 1.96 * big.std(ddof=1) / np.sqrt(big.size)
-    assert (bhi - blo) / 2 == pytest.approx(half, rel=0.1)
-    # arms resample their seeds independently: the difference's CI is centred on the shift and about
-    # sqrt(2) times as wide as one arm's CI (the two arms have the same spread here)
-    dlo, dhi = bootstrap_diff_ci(big + 5, big)
-    assert dlo < 5.0 < dhi
-    assert (dhi - dlo) == pytest.approx(np.sqrt(2) * (bhi - blo), rel=0.15)
+def test_holm_hand_example():
+    # sorted: 0.005 x 4 = 0.02; 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1 = 0.04 -> running max 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert holm([0.02]) == pytest.approx([0.02])  # a family of one: unchanged
+
+
+def test_holm_matches_statsmodels_when_installed():
+    multitest = pytest.importorskip("statsmodels.stats.multitest")
+    p = np.random.default_rng(3).uniform(0, 0.2, 16)
+    assert holm(p) == pytest.approx(list(multitest.multipletests(p, method="holm")[1]))
 
 
 # --------------------------------------------------------------------------- synthetic records
 
 
-def _record(task, arm, seed, mcc, init="random", pretrained_from=None, out="x"):
-    return {
-        "stage": "finetune", "task": task, "arm": arm, "seed": seed, "model": "convnova", "preset": "p",
-        "init": init, "pretrained_from": pretrained_from, "tokenizer": {"family": "char"}, "mode": "full",
-        "primary_metric": "mcc", "metrics": {"test": {"mcc": mcc}, "validation": {"mcc": mcc}},
-        "cost": {"train_flops": 1e12, "train_seconds": 10.0, "eval_seconds": 1.0, "device": "cpu"},
-        "output_dir": out, "run_name": arm,
-    }
+def _metrics(mcc, one_class=False):
+    if one_class:  # a binary run predicting one class: MCC 0, macro recall 0.5, macro precision = accuracy / 2
+        return {"mcc": 0.0, "recall_macro": 0.5, "precision_macro": 0.3, "accuracy": 0.6, "f1_macro": 0.375}
+    return {"mcc": mcc, "recall_macro": 0.6 + mcc / 4, "precision_macro": 0.6 + mcc / 4, "accuracy": 0.6 + mcc / 4}
 
 
-def test_report_numbers_from_known_differences(tmp_path, monkeypatch):
-    """Arm `pre` beats `rnd` by a known amount per task; the report must recover exactly that."""
+def _record(task, arm, seed, mcc, *, init="random", pretrained_from=None, out, one_class=False, n_test=300,
+            cap=300, full=None, stage="finetune", cost=None):
+    rec = {k: None for k in RECORD_FIELDS}
+    fp = {"train": {"rows": 800}, "validation": {"rows": 300}, "test": {"rows": n_test}}
+    rec.update({
+        "stage": stage, "task": task, "arm": arm, "seed": seed, "model": "convnova", "preset": "p", "init": init,
+        "pretrained_from": pretrained_from, "tokenizer": {"family": "char"}, "mode": "full",
+        "problem_type": "single_label_classification", "primary_metric": "mcc",
+        "metrics": {"test": _metrics(mcc, one_class), "validation": {"mcc": mcc}},
+        "cost": cost or {"train_flops": 1e12, "train_seconds": 10.0, "eval_seconds": 1.0, "device": "cpu"},
+        "dataset": {"fingerprint": fp, **({"full_rows": {"test": full}} if full else {})},
+        "config": {"run": {"max_eval_samples": cap}}, "output_dir": str(out), "run_name": arm,
+    })
+    return rec
+
+
+def _write(runs, recs):
+    for r in recs:
+        write_record(Path(r["output_dir"]) / RECORD_NAME, r)
+    return runs
+
+
+def _pretrain_record(runs, name, train_flops, steps, corpus="human", **cost):
+    d = runs / "pretrain" / name
+    rec = _record(None, name, 0, 0.0, out=d, stage="pretrain",
+                  cost={"train_flops": train_flops, "train_seconds": 100.0, "device": "cpu", "global_steps": steps, **cost})
+    rec["corpus"] = {"name": corpus, "bp": 1000, "species": {"human": 600, "mouse": 400},
+                     "leakage": {"gue/tf_2:test": 3}}
+    rec["dataset"] = {"windows": {"train": {"species_share": {"human": 0.75, "mouse": 0.25}}}}
+    return rec, str(d / "model")
+
+
+def test_report_numbers_from_known_differences(tmp_path):
+    """Arm `pre` beats `rnd` by known amounts per task; `flat` predicts one class on 2 seeds of t/a. The
+    report and summary.json must recover exactly the hand-computed numbers."""
     runs = tmp_path / "runs"
-    shift = {"t/a": 0.05, "t/b": 0.02, "t/c": -0.01, "t/d": 0.04, "t/e": 0.03}
-    pre_dir = runs / "pretrain" / "p"
-    recs = []
+    shift = {"t/a": 0.05, "t/b": 0.02, "t/c": -0.01, "t/d": 0.04, "t/e": 0.03, "t/f": 0.06}
+    # `cost.flops` (analytic) is preferred over the Trainer's `cost.train_flops`
+    pre_rec, pre_model = _pretrain_record(runs, "p", 9e15, 256, flops=2e15)
+    recs = [pre_rec]
     for task, s in shift.items():
-        for seed, noise in enumerate([0.0, 0.01, -0.01]):
-            recs.append(_record(task, "rnd", seed, 0.5 + noise))
-            recs.append(_record(task, "pre", seed, 0.5 + s + noise, init="pretrained", pretrained_from=str(pre_dir / "model")))
-    pre_rec = {**_record("-", "p", 0, 0.0), "stage": "pretrain", "output_dir": str(pre_dir)}
-    pre_rec["cost"] = {**pre_rec["cost"], "train_flops": 2e15, "train_seconds": 100.0}
-    for i, r in enumerate(recs + [pre_rec]):
-        d = runs / f"r{i}"
-        d.mkdir(parents=True)
-        (d / "results.json").write_text(json.dumps(r))
-    monkeypatch.setattr(report, "ROOT", tmp_path)
-    spec = {"name": "synthetic", "runs_dir": "runs", "seeds": [0, 1, 2], "tasks": list(shift),
-            "arms": {"pre": {}, "rnd": {}}, "comparisons": {"pretraining": [["pre", "rnd"]]},
+        extra = {"full": 300} if task == "t/b" else {}  # t/b's test split is whole (300 of 300 rows)
+        for seed, (nr, npre) in enumerate([(0.0, 0.02), (0.01, -0.01), (-0.01, 0.0)]):
+            out = runs / "ft" / task.replace("/", "_")
+            recs.append(_record(task, "rnd", seed, 0.5 + nr, out=out / f"rnd{seed}", **extra))
+            recs.append(_record(task, "pre", seed, 0.5 + s + npre, init="pretrained", pretrained_from=pre_model,
+                                out=out / f"pre{seed}", **extra))
+            recs.append(_record(task, "flat", seed, 0.4 + nr, out=out / f"flat{seed}",
+                                one_class=(task == "t/a" and seed < 2), **extra))
+    _write(runs, recs)
+    spec = {"name": "synthetic", "runs_dir": str(runs), "seeds": [0, 1, 2], "tasks": list(shift),
+            "arms": {"pre": {}, "rnd": {}, "flat": {}},
+            "comparisons": {"pretraining": [["pre", "rnd"]], "architecture": [["flat", "rnd"]]},
             "references": {"source": "a paper", "scores": {"Big model": {"t/a": 60.0, "t/c": 70.5}}}}
+    specmod.validate_spec({k: v for k, v in spec.items() if k != "references"})
     path = report.build_report(spec, tmp_path / "out")
     text = path.read_text()
-    ref = sps.wilcoxon([100 * s for s in shift.values()])
-    assert f"| `pre` - `rnd` | 5 | {100 * np.mean(list(shift.values())):+.2f} | 4 / 1 | {ref.statistic:g} | {ref.pvalue:.3g} |" in text
-    assert "| t/a | `pre` | mcc | 55.00 ± 1.00 (3) |" in text
-    row = re.search(r"\| `pre` - `rnd` \| t/c \| -1\.00 \| \[([-+.\d]+), ([-+.\d]+)\] \| 3 vs 3 \|", text)
-    assert row and float(row[1]) < -1.0 < float(row[2])
-    # cost: 2 PFLOPs of pretraining for +2.6 points -> 1.3 points per PFLOP, quoted in the answer
-    assert "+1.3 points per PFLOP" in text
-    # architecture x regime: the 5 unregistered tasks are their own groups; t/a: 50.00 vs 55.00
-    assert "| t/a | convnova | 50.00 [49.00, 51.00] | 55.00 [54.00, 56.00] |" in text
-    assert "2.00e+15" in text
-    # published references sit beside the best arm of each task (t/c: rnd 50.00 beats pre 49.00)
-    assert "Source: a paper." in text
-    assert "| t/a | `pre` 55.00 | 60.00 |" in text and "| t/c | `rnd` 50.00 | 70.50 |" in text and "| t/b | `pre` 52.00 | - |" in text
-    for png in ("scores_by_task.png", "score_vs_compute.png", "pretraining.png"):
+
+    # a cell: mean ± sd (n learning / n seeds), t interval by hand
+    pre_a = 100 * (0.5 + 0.05 + np.array([0.02, -0.01, 0.0]))
+    lo, hi = sps.t.interval(0.95, 2, loc=pre_a.mean(), scale=sps.sem(pre_a))
+    assert f"| t/a | `pre` | mcc | {pre_a.mean():.2f} ± {pre_a.std(ddof=1):.2f} (3/3) | [{lo:.2f}, {hi:.2f}] | measured |" in text
+    # per-task difference: Welch's interval, as scipy computes it
+    a, b = 100 * (0.49 + np.array([0.02, -0.01, 0.0])), 100 * (0.5 + np.array([0.0, 0.01, -0.01]))
+    ref = sps.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert f"| `pre` - `rnd` | t/c | {a.mean() - b.mean():+.2f} | [{ref.low:+.2f}, {ref.high:+.2f}] | 3 vs 3 |" in text
+    # across tasks: the per-task mean differences, exact Wilcoxon, Holm over the family of 2
+    diffs = [100 * s + (100 * 0.01 / 3) for s in shift.values()]  # pre's noise averages +1/3 point
+    w = sps.wilcoxon(diffs)
+    flat_diffs = [-10.0] * 5  # flat on t/a did not learn (2 one-class seeds): left out
+    w_flat = paired_wilcoxon(flat_diffs)
+    p_holm = holm([w.pvalue, w_flat.p_value])
+    assert (f"| `pre` - `rnd` | 6 | 6 | {np.mean(diffs):+.2f} | 5 / 1 | {w.pvalue:.3g} | {p_holm[0]:.3g} | 0.0312 |") in text
+    assert "family of 2 declared comparisons" in text
+    assert "| `flat` - `rnd` | t/a | left out: `flat` did not learn | - | - |" in text
+    # 5 tasks used by flat - rnd: min attainable p 2/32 = 0.0625 > 0.05 -> the data cannot decide
+    assert "| `flat` - `rnd` | 5 | 5 | -10.00 | 0 / 5 |" in text
+    assert "the data cannot decide: with 5 non-zero task differences the smallest attainable two-sided Wilcoxon p is 0.0625" in text
+    assert "Only `rnd` learned on t/a" in text
+    # one-class runs counted per arm x task; the rule is stated
+    assert "2 of 54 fine-tuning runs predict a single class" in text
+    assert "| `flat` | 2/3 **did not learn** |" in text and "more than 1 one-class seed did not learn" in text
+    # cost: the pretrained arm's own pretraining FLOPs from `cost.flops` (2 PFLOPs, not 9, not a sum of arms)
+    assert f"{np.mean(diffs) / 2:+.3g} points per PFLOP of added pretraining" in text
+    assert "`cost.flops` in 1 records" in text and "2.00e+15" in text
+    # splits: n per split printed; a capped test split is flagged, a whole one is called test
+    assert "| t/a | mcc | 800 | 300 | 300 | **test subsample** (300 rows; not the benchmark's test set) |" in text
+    assert "| t/b | mcc | 800 | 300 | 300 | test |" in text
+    # references beside the best measured arm of each task
+    assert "Source: a paper." in text and "| t/c | `rnd` 50.00 | 70.50 |" in text
+    for png in ("scores_by_task.png", "score_vs_compute.png", "pretraining.png", "architecture.png"):
         assert (tmp_path / "out" / png).stat().st_size > 5000
+
+    def no_nan(x):
+        raise ValueError(f"non-strict JSON constant {x}")
+
+    summ = json.loads((tmp_path / "out" / "summary.json").read_text(), parse_constant=no_nan)
+    flat_a = summ["cells"]["flat"]["t/a"]
+    assert (flat_a["status"], flat_a["one_class_runs"], flat_a["mean"], flat_a["n_seeds"]) == ("did not learn", 2, None, 3)
+    cell = summ["cells"]["pre"]["t/a"]
+    assert (cell["n_test"], cell["n_seeds"], cell["test_subsampled"], cell["truncated_test"]) == (300, 3, True, None)
+    assert (cell["ci"]["low"], cell["ci"]["high"]) == (pytest.approx(lo), pytest.approx(hi))
+    cmp = summ["comparisons"][0]
+    assert (cmp["a"], cmp["b"], cmp["n_used"], cmp["min_attainable_p"]) == ("pre", "rnd", 6, pytest.approx(2 / 64))
+    assert (cmp["p"], cmp["p_holm"]) == (pytest.approx(w.pvalue), pytest.approx(p_holm[0]))
+    assert cmp["cost"]["added_flops"] == 2e15 and cmp["cost"]["pretraining_a"]["field"] == "cost.flops"
+    tc = next(t for t in cmp["tasks"] if t["task"] == "t/c")
+    assert (tc["low"], tc["high"]) == (pytest.approx(ref.low), pytest.approx(ref.high))
+    assert summ["comparisons"][1]["wilcoxon"]["can_decide"] is False and summ["family_size"] == 2
+    corpus = summ["corpora"]["human"]
+    assert corpus["leakage"] == {"gue/tf_2:test": 3}
+    assert corpus["pretraining_runs"]["p"]["window_species_shares"] == {"human": 0.75, "mouse": 0.25}
+
+
+def test_paired_seeds_use_per_seed_differences(tmp_path):
+    runs = tmp_path / "runs"
+    recs = []
+    for seed, (x, y) in enumerate([(0.50, 0.45), (0.60, 0.56), (0.40, 0.33)]):
+        recs.append(_record("t/a", "a", seed, x, out=runs / f"a{seed}"))
+        recs.append(_record("t/a", "b", seed, y, out=runs / f"b{seed}"))
+    _write(runs, recs)
+    spec = {"name": "p", "runs_dir": str(runs), "seeds": [0, 1, 2], "tasks": ["t/a"], "arms": {"a": {}, "b": {}},
+            "comparisons": {"architecture": [["a", "b"]]}, "paired_seeds": True}
+    res = report.Results(*report.load_records(runs))
+    c = report.compare(res, "architecture", "a", "b", paired=True)
+    ref = sps.ttest_rel([50, 60, 40], [45, 56, 33]).confidence_interval(0.95)
+    (_, ci), = c.rows
+    assert (ci.low, ci.high, ci.method) == (pytest.approx(ref.low), pytest.approx(ref.high), report.PAIRED_METHOD)
+    text = report.build_report(spec, tmp_path / "out").read_text()
+    assert "paired-by-seed t interval" in text
+
+
+def test_compute_curve_table_plot_and_slope(tmp_path):
+    """ConvNova pretrained at 64/128/256 steps (1, 2, 4 PFLOPs) gains 1, 2, 4 points over random init on both
+    tasks: 1 point per PFLOP at every budget, and a slope of 1 through the random-init point."""
+    runs = tmp_path / "runs"
+    recs, arms, pretrain = [], {"conv-random": {"model": "convnova"}}, {}
+    budgets = {"conv-s64": (64, 1e15, 1.0), "conv-s128": (128, 2e15, 2.0), "conv-s256": (256, 4e15, 4.0)}
+    models = {}
+    for arm, (steps, fl, _) in budgets.items():
+        rec, models[arm] = _pretrain_record(runs, f"pre-{arm}", fl, steps)
+        recs.append(rec)
+        pretrain[f"pre-{arm}"] = {"model": "convnova", "max_steps": steps}
+        arms[arm] = {"pretrained": f"@pre-{arm}"}
+    for task in ("t/a", "t/b"):
+        for seed, noise in enumerate([0.0, 0.01, -0.01]):
+            out = runs / "ft" / task.replace("/", "_")
+            recs.append(_record(task, "conv-random", seed, 0.3 + noise, out=out / f"r{seed}"))
+            for arm, (_, _, gain) in budgets.items():
+                recs.append(_record(task, arm, seed, 0.3 + gain / 100 + noise, init="pretrained",
+                                    pretrained_from=models[arm], out=out / f"{arm}{seed}"))
+    _write(runs, recs)
+    spec = {"name": "curve", "runs_dir": str(runs), "seeds": [0, 1, 2], "tasks": ["t/a", "t/b"], "pretrain": pretrain,
+            "arms": arms, "compute_curve": {"convnova": {"random": "conv-random", "pretrained": list(budgets)}}}
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    spec = specmod.load_spec(path)  # the curve validates
+    text = report.build_report(spec, tmp_path / "out").read_text()
+    assert "| convnova | `conv-random` | 0 | 0 | +0.00 | n/a (n < 2) | - |" in text
+    row = re.search(r"\| convnova \| `conv-s128` \| 128 \| 2\.00e\+15 \| \+2\.00 \| \[([-+.\d]+), ([-+.\d]+)\] \| \+1 \|", text)
+    assert row and float(row[1]) < 2.0 < float(row[2])
+    assert "least-squares slope through the random-init point: +1 points per PFLOP" in text
+    assert (tmp_path / "out" / "compute_curve.png").stat().st_size > 5000
+    curve = json.loads((tmp_path / "out" / "summary.json").read_text())["compute_curves"]["convnova"]
+    assert curve["tasks"] == ["t/a", "t/b"] and curve["slope_points_per_pflop"] == pytest.approx(1.0)
+    assert [p["pretraining_steps"] for p in curve["points"]] == [0, 64, 128, 256]
+    assert [p["gain"] for p in curve["points"]] == pytest.approx([0.0, 1.0, 2.0, 4.0])
+
+
+def test_one_class_detection_and_split_flags():
+    rec = _record("t/a", "x", 0, 0.0, out="o", one_class=True)
+    assert report.one_class(rec) is True
+    assert report.one_class(_record("t/a", "x", 0, 0.2, out="o")) is False
+    # recall 0.5 but macro precision != accuracy / 2: both classes were predicted
+    rec["metrics"]["test"]["precision_macro"] = 0.41
+    assert report.one_class(rec) is False
+    # explicit predicted-class counts win over the fallback
+    rec["metrics"]["test"]["n_predicted_classes"] = 1
+    assert report.one_class(rec) is True
+    rec["metrics"]["test"] = {"mcc": 0.0}  # an old record that cannot tell
+    assert report.one_class(rec) is None
+    assert report.one_class({**rec, "problem_type": "regression"}) is False
+    # the registered binary task: k = 2 from the registry
+    reg = _record("gue/prom_core_tata", "x", 0, 0.0, out="o", one_class=True)
+    assert report.one_class(reg) is True
+    assert report.test_split(_record("t", "x", 0, 0.1, out="o", n_test=300, cap=300))["test_subsampled"] is True
+    # records with `dataset.n` come from the train.py that never cuts the test split
+    new = _record("t", "x", 0, 0.1, out="o", n_test=300, cap=300)
+    new["dataset"]["n"] = {"train": 800, "validation": 300, "test": 613}
+    assert (report.test_split(new)["test_subsampled"], report.test_split(new)["n_test"]) == (False, 613)
+    new["dataset"]["test_subsampled"] = True  # an explicit flag wins
+    assert report.test_split(new)["test_subsampled"] is True
+    assert report.test_split(_record("t", "x", 0, 0.1, out="o", n_test=120, cap=300))["test_subsampled"] is False
+    assert report.test_split(_record("t", "x", 0, 0.1, out="o", n_test=300, cap=None))["test_subsampled"] is False
+    full = report.test_split(_record("t", "x", 0, 0.1, out="o", n_test=300, cap=300, full=1000))
+    assert (full["test_subsampled"], full["n_test_full"]) == (True, 1000)
+
+
+# ----------------------------------------------------------------------- layout: who reads what
+
+
+def test_report_and_leaderboard_read_spec_and_records_not_the_runner():
+    for name in ("report.py", "leaderboard.py"):
+        tree = ast.parse((ROOT / "assess" / name).read_text())
+        imported = {(n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "grid" not in imported and "assess.grid" not in imported, name
+    for path in (ROOT / "assess").glob("*.py"):
+        assert '"results.json"' not in path.read_text(), f"{path.name}: use training.records.RECORD_NAME"
+
+
+def test_records_reading_helpers(tmp_path):
+    rec = _record("t/a", "x", 0, 0.2, out=tmp_path / "a")
+    write_record(tmp_path / "a" / RECORD_NAME, rec)
+    write_record(tmp_path / "b" / "c" / RECORD_NAME, {**rec, "seed": 1})
+    got = list(iter_records(tmp_path))
+    assert [p.parent.name for p, _ in got] == ["a", "c"] and got[1][1]["seed"] == 1
+    assert read_record(got[0][0]) == got[0][1]
+    assert record_field(rec, "dataset.fingerprint.test.rows") == 300
+    assert record_field(rec, "cost.flops") is None and record_field(rec, "metrics.test.mcc.x", "d") == "d"
 
 
 # ----------------------------------------------------------------------- grid, end to end
@@ -109,7 +337,7 @@ def _tiny_spec(tmp_path):
     spec = {
         "name": "tiny",
         "runs_dir": str(tmp_path / "runs"),
-        "seeds": [1, 2],
+        "seeds": [1],  # 2 runs: every run costs ~10 s of CPU
         "tasks": ["gue/prom_core_tata"],
         "common": {"model": "convnova", "preset": "tiny", "tokenizer": "char", "max_train_samples": 64,
                    "max_eval_samples": 48, "max_steps": 2, "eval_strategy": "steps", "eval_steps": 2,
@@ -127,28 +355,33 @@ def test_grid_restart_report_and_leaderboard(tmp_path):
     spec_path = _tiny_spec(tmp_path)
     spec = grid.load_spec(spec_path)
     runs = grid.expand(spec)
-    assert len(runs) == 4 and len({r.out for r in runs}) == 4
+    assert len(runs) == 2 and len({r.out for r in runs}) == 2
     # first pass stops after one run (as if interrupted), the second does the rest and skips the first
     assert len(grid.run_all(spec, limit=1)) == 1
     first = next(r for r in runs if r.done)
-    stamp = json.loads((first.out / "results.json").read_text())["finished_at"]
+    stamp = read_record(first.out / RECORD_NAME)["finished_at"]
     spec["launcher"] = "inprocess"  # the second pass calls train.main in this process (both launchers covered)
     second = grid.run_all(spec)
-    assert len(second) == 3 and first.out not in {r.out for r in second}
+    assert len(second) == 1 and first.out not in {r.out for r in second}
     assert all(r.done for r in grid.expand(spec))
-    assert json.loads((first.out / "results.json").read_text())["finished_at"] == stamp
+    assert read_record(first.out / RECORD_NAME)["finished_at"] == stamp
     assert grid.run_all(spec) == []  # nothing left: no duplicate runs
-    assert len(list((tmp_path / "runs").rglob("results.json"))) == 4
+    assert len(list(iter_records(tmp_path / "runs"))) == 2
 
     rep = report.build_report(spec, tmp_path / "report")
     text = rep.read_text()
-    assert "4 fine-tuning runs" in text and "`conv-a` - `conv-b`" in text
+    assert "2 fine-tuning runs" in text and "`conv-a` - `conv-b`" in text
+    rec = read_record(first.out / RECORD_NAME)
+    n = rec["dataset"]["fingerprint"]["test"]["rows"]  # the whole test split (max_eval_samples cuts validation only)
+    assert f"| gue/prom_core_tata | mcc | 64 | 48 | {n} | test |" in text
+    summ = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summ["cells"]["conv-a"]["gue/prom_core_tata"]["n_test"] == n
 
     out = tmp_path / "lb"
     written = leaderboard.export(spec, out)
-    assert len(written["results"]) == 4 and len(written["eval_yaml"]) == 1
+    assert len(written["results"]) == 2 and len(written["eval_yaml"]) == 1
     for r in grid.expand(spec):
-        rec = json.loads((r.out / "results.json").read_text())
+        rec = read_record(r.out / RECORD_NAME)
         entries = parse_eval_result_entries(yaml.safe_load((r.out / "model" / ".eval_results" / "gue.yaml").read_text()))
         assert entries[0].task_id == "prom_core_tata"
         assert entries[0].value == pytest.approx(100 * rec["metrics"]["test"]["mcc"], abs=1e-4)
@@ -161,22 +394,50 @@ def test_grid_restart_report_and_leaderboard(tmp_path):
     assert ev["tasks"] == [{"id": "prom_core_tata", "config": "prom_core_tata", "split": "test"}]
 
 
+def _bad(tmp_path, **spec):
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump({"name": "g", "seeds": [1], "tasks": ["t"], "arms": {"a": {}}, **spec}))
+    return path
+
+
 def test_grid_spec_errors_name_the_problem(tmp_path):
-    bad = tmp_path / "g.yaml"
-    bad.write_text(yaml.safe_dump({"name": "g", "seeds": [1], "tasks": ["t"], "arms": {"a": {}},
-                                   "comparisons": {"pretraining": [["a", "nope"]]}}))
     with pytest.raises(ValueError, match="unknown arm 'nope'"):
-        grid.load_spec(bad)
-    bad.write_text(yaml.safe_dump({"name": "g", "seeds": [1], "tasks": ["t"], "arms": {"a": {}}, "seed": 3}))
+        specmod.load_spec(_bad(tmp_path, comparisons={"pretraining": [["a", "nope"]]}))
     with pytest.raises(ValueError, match="unknown grid keys"):
-        grid.load_spec(bad)
+        specmod.load_spec(_bad(tmp_path, seed=3))
     refs = {"source": "paper", "scores": {"Ref": {"gue/tf_2": 66.5}}}
-    bad.write_text(yaml.safe_dump({"name": "g", "seeds": [1], "tasks": ["gue/prom_*"], "arms": {"a": {}}, "references": refs}))
     with pytest.raises(ValueError, match="reference 'Ref' names task 'gue/tf_2', which is not in the grid's tasks"):
-        grid.load_spec(bad)
-    bad.write_text(yaml.safe_dump({"name": "g", "seeds": [1], "tasks": ["t"], "arms": {"a": {}}, "references": {"Ref": {"t": 1}}}))
+        specmod.load_spec(_bad(tmp_path, tasks=["gue/prom_*"], references=refs))
     with pytest.raises(ValueError, match="`references` needs `source`"):
-        grid.load_spec(bad)
+        specmod.load_spec(_bad(tmp_path, references={"Ref": {"t": 1}}))
+    with pytest.raises(ValueError, match="`paired_seeds` must be true or false"):
+        specmod.load_spec(_bad(tmp_path, paired_seeds="yes please"))
+    with pytest.raises(ValueError, match="`primary_test` must be one of"):
+        specmod.load_spec(_bad(tmp_path, primary_test="bootstrap"))
+    with pytest.raises(ValueError, match="`max_one_class_seeds` must be a whole number"):
+        specmod.load_spec(_bad(tmp_path, max_one_class_seeds=-1))
+    assert grid.load_spec is specmod.load_spec  # the runner reads specs through spec.py too
+
+
+def test_compute_curve_spec_errors(tmp_path):
+    pretrain = {f"p{s}": {"model": "convnova", "max_steps": s} for s in (64, 128, 256)}
+    arms = {"rnd": {"model": "convnova"}, **{f"a{s}": {"pretrained": f"@p{s}"} for s in (64, 128, 256)},
+            "stray": {"pretrained": "zhihan1996/DNABERT-2-117M"}}
+    ok = {"random": "rnd", "pretrained": ["a64", "a128", "a256"]}
+    assert specmod.load_spec(_bad(tmp_path, pretrain=pretrain, arms=arms, compute_curve={"convnova": ok}))
+    cases = [
+        ({"random": "rnd"}, "needs exactly the keys"),
+        ({"random": "rnd", "pretrained": ["a64", "a128"]}, "at least 3 distinct arms"),
+        ({"random": "rnd", "pretrained": ["a64", "a128", "nope"]}, "unknown arm 'nope'"),
+        ({"random": "a64", "pretrained": ["a64", "a128", "a256"]}, "must be a random-init arm"),
+        ({"random": "rnd", "pretrained": ["a64", "a128", "stray"]}, "must be fine-tuned from a pretraining run"),
+    ]
+    for entry, msg in cases:
+        with pytest.raises(ValueError, match=msg):
+            specmod.load_spec(_bad(tmp_path, pretrain=pretrain, arms=arms, compute_curve={"convnova": entry}))
+    mixed = {**pretrain, "p256": {"model": "unet", "max_steps": 256}}
+    with pytest.raises(ValueError, match="must be one model"):
+        specmod.load_spec(_bad(tmp_path, pretrain=mixed, arms=arms, compute_curve={"convnova": ok}))
 
 
 def test_architecture_labels_keep_tokenizers_apart():

@@ -75,13 +75,14 @@ def test_record_metrics_match_the_saved_model(tmp_path, shared_data):
     out, rec = run_main(["--model", "convnova", "--preset", "tiny", "--task", TASK, *FAST], tmp_path, "rec")
     model = AutoModelForSequenceClassification.from_pretrained(out / "model").eval()
     tok = AutoTokenizer.from_pretrained(out / "model")
-    test = load_task(TASK)["test"].shuffle(seed=0).select(range(64))
+    test = load_task(TASK)["test"]  # the whole test split: max_eval_samples caps validation only
     with torch.no_grad():
         enc = tok(test["sequence"], padding=True, return_tensors="pt")
         preds = model(**enc).logits.argmax(-1).numpy()
     assert rec["metrics"]["test"]["mcc"] == pytest.approx(matthews_corrcoef(test["label"], preds), abs=1e-6)
-    assert rec["dataset"]["fingerprint"]["test"]["rows"] == 64
-    assert rec["config"]["run"]["max_eval_samples"] == 64
+    assert rec["dataset"]["fingerprint"]["test"]["rows"] == len(test) == 613 == rec["dataset"]["n"]["test"]
+    assert rec["dataset"]["fingerprint"]["validation"]["rows"] == 64 == rec["config"]["run"]["max_eval_samples"]
+    assert rec["dataset"]["truncated"] == {"train": 0, "validation": 0, "test": 0}
     # never silently overwritten: the same output_dir again is refused before training
     assert train.main(["--model", "convnova", "--preset", "tiny", "--task", TASK, *FAST, "--output_dir", str(out)]) == 2
     assert json.loads((out / "results.json").read_text()) == rec
@@ -170,7 +171,8 @@ def test_missing_split_and_labels_out_of_range(tmp_path, capsys):
     assert "test" in capsys.readouterr().err
     _write_csv_task(tmp_path / "badlabel", [0, 1, -1, 0])
     assert train.main(["--task", str(tmp_path / "badlabel"), "--output_dir", str(tmp_path / "b")]) == 2
-    assert "negative label -1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "test.csv, line 4 (row 2): label -1 is not a class" in err
     assert not (tmp_path / "b").exists()
 
 

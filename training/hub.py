@@ -41,8 +41,10 @@ def check_hub_reachable(timeout: float = 3.0) -> None:
 
 
 def push_folder(folder: str | os.PathLike, repo_id: str, repo_type: str = "model", private: bool = False,
-                commit_message: str = "Upload with dnalm-assess") -> str:
-    """Create `repo_id` if needed and upload `folder` to it; returns the commit URL."""
+                commit_message: str = "Upload with dnalm-assess", token: str | None = None) -> str:
+    """Create `repo_id` if needed and upload `folder` to it; returns the commit URL.
+
+    `token` (e.g. `--hub_token`) is used in memory only; without it huggingface_hub's own login applies."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"nothing to push: {folder} is not a folder")
@@ -52,7 +54,7 @@ def push_folder(folder: str | os.PathLike, repo_id: str, repo_type: str = "model
         raise HubUnreachableError(_offline_help(folder, repo_id, repo_type, str(err))) from None
     from huggingface_hub import HfApi
 
-    api = HfApi()
+    api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,

@@ -7,10 +7,12 @@ second write to the same path is an error, so a finished result cannot be lost b
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
 import tempfile
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -23,6 +25,37 @@ RECORD_FIELDS = (
     "problem_type", "primary_metric", "metrics", "cost", "versions", "dataset", "config", "run_name",
     "output_dir", "finished_at",
 )
+
+
+def build_record(*, run: dict, training: dict, seed: int, stage: str, preset: str, tokenizer: dict, corpus,
+                 problem_type: str, primary_metric: str, metrics: dict, dataset: dict, cost: dict,
+                 output_dir: Path, best_checkpoint, resume: dict) -> dict:
+    """The record of a finished run. `run` and `training` are the run's settings (no secrets)."""
+    return {
+        "stage": stage,
+        "task": run["task"],
+        "model": run["model"],
+        "preset": preset,
+        "init": run["init"],
+        "pretrained_from": run["pretrained"],
+        "tokenizer": tokenizer,
+        "mode": run["mode"],
+        "seed": seed,
+        "corpus": corpus,
+        "problem_type": problem_type,
+        "primary_metric": primary_metric,
+        "metrics": metrics,
+        "cost": cost,
+        "versions": versions(),
+        "dataset": dataset,
+        "config": {"run": run, "training": training},
+        "run_name": Path(output_dir).name,
+        "arm": run.get("arm"),
+        "output_dir": str(output_dir),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "best_checkpoint": best_checkpoint,
+        "resume": resume,
+    }
 
 
 def git_commit(root: Path = ROOT) -> str | None:
@@ -61,7 +94,8 @@ def write_record(path: str | os.PathLike, record: dict) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".results.", suffix=".json.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=2, sort_keys=False, default=_jsonable)
+            # strict JSON: NaN and infinities (e.g. AUROC of a one-class split) become null
+            json.dump(_finite(record), fh, indent=2, sort_keys=False, default=_jsonable, allow_nan=False)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; a record is meant to be read by others
@@ -77,6 +111,19 @@ def read_record(path: str | os.PathLike) -> dict:
         return json.load(fh)
 
 
+def _finite(obj):
+    """`obj` with every non-finite float replaced by None (JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:  # numpy / torch scalars
+        return _finite(obj.item())
+    return obj
+
+
 def _jsonable(obj):
     if hasattr(obj, "item"):
         return obj.item()
@@ -85,3 +132,33 @@ def _jsonable(obj):
     if isinstance(obj, Path):
         return str(obj)
     return str(obj)
+
+
+# ------------------------------------------------------------------ reading records (assess/ uses these)
+
+
+def record_path(run_dir: str | os.PathLike) -> Path:
+    """Where the record of the run in `run_dir` lives (whether or not it exists yet)."""
+    return Path(run_dir) / RECORD_NAME
+
+
+def has_record(run_dir: str | os.PathLike) -> bool:
+    """Whether the run in `run_dir` finished: its record exists (records are written once, atomically)."""
+    return record_path(run_dir).is_file()
+
+
+def iter_records(folder: str | os.PathLike):
+    """(path, record) for every run record under `folder`, in sorted path order."""
+    for path in sorted(Path(folder).rglob(RECORD_NAME)):
+        yield path, read_record(path)
+
+
+def record_field(record: dict, dotted: str, default=None):
+    """`record_field(rec, "cost.flops")`: a nested field by its dotted name; `default` when any part is absent
+    (older records lack fields that later versions of train.py write)."""
+    node = record
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node

@@ -94,6 +94,8 @@ class DnaClassification(evaluate.Metric):
             "precision_macro": float(precision_score(refs, preds, **kw)),
             "recall_macro": float(recall_score(refs, preds, **kw)),
             "auroc": auroc,
+            # how many classes the model predicted at all: 1 means it did not learn (MCC 0 by construction)
+            "n_predicted_classes": int(np.unique(preds).size),
         }
 
     @staticmethod

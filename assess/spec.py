@@ -1,0 +1,181 @@
+"""Grid specs (configs/grid_*.yaml): loading, validation, and the expansion of tasks and arms.
+
+The grid runner (assess/grid.py), the report and the leaderboard export all read a spec through this module;
+the report and the leaderboard never import the runner.
+
+Spec keys:
+  `name`, `description`, `runs_dir` (default runs/<name>), `seeds`, `tasks` (names or patterns such as
+  `gue/*`), `common` (fields of every fine-tuning run), `task_overrides` (pattern -> fields for matching
+  tasks; arms still win), `pretrain_common` + `pretrain` (name -> train.py fields; run first, once each),
+  `arms` (name -> fields; `pretrained: "@<pretrain name>"` points at that pretraining run's model;
+  `sweep: {field: [values]}` makes one arm per value, named `<arm>-<field>=<value>`), `launcher` (command
+  prefix, default: this Python; `inprocess` runs train.py in this process), `references` (`source` plus
+  `scores: {model: {task: score x 100}}`: published numbers shown beside ours, never an arm or a test).
+Statistics keys (read by the report):
+  `comparisons`: question -> [[arm_a, arm_b], ...]; every pair declared here is one member of the family
+      that Holm's correction runs over.
+  `paired_seeds` (default false): per-task differences between two arms pair their runs by seed (a t interval
+      of per-seed differences) instead of Welch's unpaired interval. Declare it only when a seed means the
+      same thing in both arms (same data order, same head initialisation).
+  `primary_test` (`wilcoxon`, default, or `t`): the across-task test whose p the verdicts and Holm use; the
+      other is shown beside it.
+  `max_one_class_seeds` (default 1): an arm x task cell whose runs predict a single class on more seeds than
+      this is reported as "did not learn" and kept out of means and tests.
+  `compute_curve`: label -> {random: <arm>, pretrained: [<arm>, <arm>, <arm>, ...]}: one architecture
+      pretrained at three or more budgets (each pretrained arm points at its own `@pretraining run`), each
+      fine-tuned as an arm; the report plots the score gained over the random-init arm against pretraining FLOPs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_KEYS = {"name", "description", "runs_dir", "seeds", "tasks", "common", "pretrain", "arms", "comparisons",
+             "launcher", "pretrain_common", "task_overrides", "references",
+             "paired_seeds", "primary_test", "max_one_class_seeds", "compute_curve"}
+QUESTIONS = ("architecture", "pretraining", "tokenizer", "corpus")
+PRIMARY_TESTS = ("wilcoxon", "t")
+MIN_CURVE_BUDGETS = 3
+
+
+def _expand_env(value):
+    """`$VAR` / `${VAR}` in string values come from the environment (paths to genomes, weights)."""
+    if isinstance(value, str):
+        return os.path.expandvars(value)
+    if isinstance(value, list):
+        return [_expand_env(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand_env(v) for k, v in value.items()}
+    return value
+
+
+def load_spec(path: str | Path) -> dict:
+    """Read and validate a grid spec; errors name the key and the problem."""
+    spec = _expand_env(yaml.safe_load(Path(path).read_text()))
+    validate_spec(spec, str(path))
+    spec.setdefault("runs_dir", f"runs/{spec['name']}")
+    return spec
+
+
+def validate_spec(spec: dict, where: str = "spec") -> None:
+    unknown = set(spec) - SPEC_KEYS
+    if unknown:
+        raise ValueError(f"{where}: unknown grid keys {sorted(unknown)}; valid: {sorted(SPEC_KEYS)}")
+    for key in ("name", "seeds", "tasks", "arms"):
+        if key not in spec:
+            raise ValueError(f"{where}: missing grid key {key!r}")
+    arm_names = expand_arms(spec["arms"])
+    for question, pairs in (spec.get("comparisons") or {}).items():
+        if question not in QUESTIONS:
+            raise ValueError(f"{where}: comparison {question!r} is not one of {QUESTIONS}")
+        for a, b in pairs:
+            for arm in (a, b):
+                if arm not in arm_names:
+                    raise ValueError(f"{where}: comparison {question} names unknown arm {arm!r}")
+    refs = spec.get("references") or {}
+    if refs and not (isinstance(refs.get("source"), str) and isinstance(refs.get("scores"), dict)):
+        raise ValueError(f"{where}: `references` needs `source` (where the numbers are published) and "
+                         "`scores` ({model: {task: score x 100}})")
+    tasks = set(expand_tasks(spec["tasks"])) if refs else set()
+    for model, by_task in (refs.get("scores") or {}).items():
+        for task in by_task:
+            if task not in tasks:
+                raise ValueError(f"{where}: reference {model!r} names task {task!r}, which is not in the grid's tasks")
+    if not isinstance(spec.get("paired_seeds", False), bool):
+        raise ValueError(f"{where}: `paired_seeds` must be true or false")
+    if spec.get("primary_test", "wilcoxon") not in PRIMARY_TESTS:
+        raise ValueError(f"{where}: `primary_test` must be one of {PRIMARY_TESTS}")
+    k = spec.get("max_one_class_seeds", 1)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"{where}: `max_one_class_seeds` must be a whole number >= 0")
+    validate_compute_curve(spec, arm_names, where)
+
+
+def validate_compute_curve(spec: dict, arms: dict, where: str = "spec") -> None:
+    """Each entry: one random-init arm and >= 3 arms fine-tuned from distinct pretraining runs of the
+    same model, all declared in the spec (so every budget's pretraining FLOPs are in a record)."""
+    curve = spec.get("compute_curve")
+    if curve is None:
+        return
+    if not isinstance(curve, dict) or not curve:
+        raise ValueError(f"{where}: `compute_curve` must map a label to {{random: <arm>, pretrained: [<arm>, ...]}}")
+    pre_runs = pretrain_fields(spec)
+    for label, entry in curve.items():
+        at = f"{where}: compute_curve {label!r}"
+        if not isinstance(entry, dict) or set(entry) != {"random", "pretrained"}:
+            raise ValueError(f"{at} needs exactly the keys `random` (an arm) and `pretrained` (a list of arms)")
+        rnd, pre = entry["random"], entry["pretrained"]
+        if not isinstance(pre, list) or len(pre) < MIN_CURVE_BUDGETS or len(set(pre)) != len(pre):
+            raise ValueError(f"{at}: `pretrained` must list at least {MIN_CURVE_BUDGETS} distinct arms (one per budget)")
+        for arm in [rnd, *pre]:
+            if arm not in arms:
+                raise ValueError(f"{at} names unknown arm {arm!r}")
+        rnd_fields = {**(spec.get("common") or {}), **arms[rnd]}
+        if rnd_fields.get("pretrained") or rnd_fields.get("init", "random") != "random":
+            raise ValueError(f"{at}: `random` arm {rnd!r} must be a random-init arm (no `pretrained`)")
+        sources = []
+        for arm in pre:
+            src = arms[arm].get("pretrained")
+            if not (isinstance(src, str) and src.startswith("@") and src[1:] in pre_runs):
+                raise ValueError(f"{at}: arm {arm!r} must be fine-tuned from a pretraining run of this spec "
+                                 f"(`pretrained: \"@<pretrain name>\"`), so that its pretraining FLOPs are recorded")
+            sources.append(src[1:])
+        if len(set(sources)) != len(sources):
+            raise ValueError(f"{at}: the pretrained arms must come from distinct pretraining runs (budgets)")
+        models = {pre_runs[s].get("model") for s in sources} | ({rnd_fields["model"]} if rnd_fields.get("model") else set())
+        if len(models) != 1:
+            raise ValueError(f"{at}: the random arm and the pretraining runs must be one model, got {sorted(map(str, models))}")
+
+
+def pretrain_fields(spec: dict) -> dict[str, dict]:
+    """Pretraining run name -> its train.py fields (pretrain_common, then the run's own)."""
+    return {name: {**(spec.get("pretrain_common") or {}), **fields_}
+            for name, fields_ in (spec.get("pretrain") or {}).items()}
+
+
+def runs_dir_of(spec: dict) -> Path:
+    """The grid's runs folder; relative paths are resolved from the repository root."""
+    return (ROOT / spec["runs_dir"]).resolve()
+
+
+def declared_comparisons(spec: dict) -> list[tuple[str, str, str]]:
+    """(question, arm_a, arm_b) for every pair under `comparisons`, in spec order: the Holm family."""
+    return [(q, a, b) for q, pairs in (spec.get("comparisons") or {}).items() for a, b in pairs]
+
+
+def safe(name: str) -> str:
+    return name.replace("/", "__")
+
+
+def expand_tasks(patterns: list[str]) -> list[str]:
+    """Task names, with shell-style patterns (`gue/*`, `nt/H3*`) expanded over the task registry."""
+    import data_scripts  # noqa: F401  (fills the task registry)
+    from dnalm_core.registry import TASKS
+
+    out = []
+    for pat in patterns:
+        hits = fnmatch.filter(TASKS.names(), pat) if any(c in pat for c in "*?[") else [pat]
+        if not hits:
+            raise ValueError(f"task pattern {pat!r} matches no registered task")
+        out.extend(h for h in hits if h not in out)
+    return out
+
+
+def expand_arms(arms: dict) -> dict:
+    """An arm with `sweep: {field: [values]}` becomes one arm per value, named `<arm>-<field>=<value>`."""
+    out = {}
+    for name, fields_ in arms.items():
+        fields_ = dict(fields_)
+        sweep = fields_.pop("sweep", None)
+        if not sweep:
+            out[name] = fields_
+            continue
+        (key, values), = sweep.items()  # one swept field per arm keeps names readable
+        for v in values:
+            out[f"{name}-{key}={v}"] = {**fields_, key: v}
+    return out
