@@ -1,4 +1,4 @@
-"""Train-step throughput of ConvNova (ours, and optionally the official `CNNModel` with the same weights).
+"""Train-step throughput of ConvNova: ours, its plain-PyTorch baseline, and optionally the official `CNNModel`.
 
 One step = forward + MLM loss + backward + AdamW step (lr 1e-3, weight decay 0, as in the official hg38
 pretraining config), fp32, on CPU unless --device says otherwise. Input: random A/C/G/T sequences of
@@ -6,13 +6,18 @@ pretraining config), fp32, on CPU unless --device says otherwise. Input: random 
 once), as bare nucleotide sequences, which is what the official model sees (with [CLS]/[SEP] added, ours gives
 the same outputs at the nucleotide positions; --framed times that variant).
 
+Baseline "plain": the same model and weights with every convolution run as a plain `nn.Conv1d` module call
+between transposes (`conv(x.transpose(1, 2)).transpose(1, 2)`), i.e. without the CPU kernel
+`_ChannelsLastConv1d`; the printed ratio plain / ours is what that kernel earns (--no-plain skips it).
+
 With --reference DIR (a checkout of aim-uofa/ConvNova, supplied by the user; nothing of it is copied here),
 the official `CNNModel` is imported by file path from DIR/convnova/src/models/ConvNova/convnova.py (or
 DIR/convnova/src/models/sequence/convnova.py), given our initial weights, and timed in the same process on the
 same batches, alternating step by step so that both see the same machine load. Printed: max abs difference of
 the MLM logits, the loss and the gradients before training, bp/s of each (median over steps) and the ratio.
 
-    python benchmarks/convnova_speed.py                      # ours, 32 x 1024 bp, hg38_pretrain
+    python benchmarks/convnova_speed.py                      # ours vs plain, 32 x 1024 bp, hg38_pretrain
+    python benchmarks/convnova_speed.py --threads 1 --timer cpu --batch 8 --steps 7   # steadier on a busy machine
     python benchmarks/convnova_speed.py --reference /tmp/convnova_ref
     python benchmarks/convnova_speed.py --reference /tmp/convnova_ref --batch 8 --steps 3   # quick
 """
@@ -20,6 +25,7 @@ the MLM logits, the loss and the gradients before training, bp/s of each (median
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import statistics
 import sys
@@ -31,11 +37,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from modeling.convnova import (  # noqa: E402
-    CONVNOVA_PRESETS,
-    ConvNovaConfig,
-    ConvNovaForMaskedLM,
-)
+import modeling  # noqa: E402,F401  (registers the models)
+from dnalm_core.registry import MODELS  # noqa: E402
+from modeling.convnova import ConvNovaConfig, ConvNovaForMaskedLM  # noqa: E402
 
 OFFICIAL_PATHS = ("convnova/src/models/ConvNova/convnova.py", "convnova/src/models/sequence/convnova.py")
 
@@ -68,6 +72,19 @@ def make_batch(cfg: ConvNovaConfig, batch: int, length: int, generator: torch.Ge
     return corrupted, ours, labels_official, labels_ours
 
 
+class PlainConv1d(torch.nn.Conv1d):
+    """An `nn.Conv1d` that ConvNova's fast-path test (`type(conv) is nn.Conv1d`) does not match, so the model runs
+    it as a plain module call between transposes: the baseline without `_ChannelsLastConv1d`."""
+
+
+def plain_copy(model: ConvNovaForMaskedLM) -> ConvNovaForMaskedLM:
+    plain = copy.deepcopy(model)
+    for module in plain.modules():
+        if type(module) is torch.nn.Conv1d:
+            module.__class__ = PlainConv1d
+    return plain
+
+
 def official_state_dict(model: ConvNovaForMaskedLM) -> dict[str, torch.Tensor]:
     sd = {k: v.detach().clone() for k, v in model.convnova.state_dict().items()}
     sd.update({"out_linear." + k: v.detach().clone() for k, v in model.out_linear.state_dict().items()})
@@ -76,7 +93,7 @@ def official_state_dict(model: ConvNovaForMaskedLM) -> dict[str, torch.Tensor]:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="hg38_pretrain", choices=sorted(CONVNOVA_PRESETS))
+    p.add_argument("--preset", default="hg38_pretrain", choices=sorted(MODELS.get("convnova").presets))
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--length", type=int, default=1024)
     p.add_argument("--steps", type=int, default=5, help="timed steps per model")
@@ -86,6 +103,7 @@ def main(argv=None):
     p.add_argument("--timer", default="wall", choices=("wall", "cpu"),
                    help="wall clock, or this process's CPU time (steadier on a shared machine at --threads 1)")
     p.add_argument("--framed", action="store_true", help="ours gets [CLS] seq [SEP] (official: bare sequence)")
+    p.add_argument("--no-plain", action="store_true", help="do not time the plain-PyTorch baseline")
     p.add_argument("--reference", type=Path, default=None, help="checkout of aim-uofa/ConvNova")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
@@ -94,7 +112,7 @@ def main(argv=None):
     torch.manual_seed(a.seed)
     device = torch.device(a.device)
 
-    cfg = ConvNovaConfig.from_preset(a.preset)
+    cfg = MODELS.get("convnova").config(a.preset)
     ours = ConvNovaForMaskedLM(cfg).to(device).train()
     gen = torch.Generator().manual_seed(a.seed)
     batches = [make_batch(cfg, a.batch, a.length, gen) for _ in range(a.warmup + a.steps)]
@@ -159,12 +177,23 @@ def main(argv=None):
         return step
 
     runs = {"ours": make_step(ours, ours_forward)}
+    if not a.no_plain:
+        plain = plain_copy(ours)
+
+        def plain_forward(b):
+            out = plain(input_ids=b[1], labels=b[3])
+            return out.loss, out.logits
+
+        with torch.no_grad():
+            diff = (ours_forward(batches[0])[1] - plain_forward(batches[0])[1]).abs().max().item()
+        print(f"plain baseline: max |logits diff| vs ours {diff:.3g}")
+        runs["plain"] = make_step(plain, plain_forward)
     if official is not None:
         runs["official"] = make_step(official, official_forward)
     clock = time.perf_counter if a.timer == "wall" else time.process_time
     times = {name: [] for name in runs}
     for i, b in enumerate(batches):
-        for name, step in runs.items():  # alternate: both models see the same machine load
+        for name, step in runs.items():  # alternate: every model sees the same machine load
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t0 = clock()
@@ -184,9 +213,10 @@ def main(argv=None):
         med[name] = statistics.median(ts)
         print(f"{name:9s} step median {med[name]:.3f} s (min {min(ts):.3f}, max {max(ts):.3f}): "
               f"{bp / med[name]:,.0f} bp/s")
-    if official is not None:
-        print(f"speed-up ours / official: {med['official'] / med['ours']:.2f}x (median); "
-              f"{min(times['official']) / min(times['ours']):.2f}x (best step)")
+    for name in ("plain", "official"):
+        if name in med:
+            print(f"speed-up ours / {name}: {med[name] / med['ours']:.2f}x (median); "
+                  f"{min(times[name]) / min(times['ours']):.2f}x (best step)")
 
 
 if __name__ == "__main__":

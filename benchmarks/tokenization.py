@@ -11,6 +11,9 @@ family runs --repeats times; the best time is reported (the least disturbed by o
 shared machine the CPU time of this process ("cpu s", from time.process_time) is the steadier figure:
 wall time also counts the time other processes hold the core.
 The raw `tokenizers` pipeline of the published DNABERT-2 BPE is timed as a reference row.
+
+Before / after a change: `--save before.json` on the old code, then `--baseline before.json` on the new
+one prints each family's CPU-time speed as a ratio to the baseline's (2.0 = twice as fast, 0.5 = half).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
+import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -31,7 +35,8 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from modeling.tokenization import char_tokenizer, kmer_tokenizer, load_bpe  # noqa: E402
+import modeling  # noqa: E402,F401  (registers the tokenizer families)
+from dnalm_core.registry import TOKENIZERS  # noqa: E402
 
 FAMILIES = ("char", "kmer6-overlapping", "kmer6-nonoverlapping", "bpe-published", "bpe-raw-tokenizers")
 
@@ -62,13 +67,13 @@ def take_mbp(seqs: list[str], mbp: float) -> list[str]:
 
 def build(family: str, data: Path):
     if family == "char":
-        return char_tokenizer()
+        return TOKENIZERS.get("char").build()
     if family == "kmer6-overlapping":
-        return kmer_tokenizer(6, overlapping=True)
+        return TOKENIZERS.get("kmer").build(k=6, overlapping=True)
     if family == "kmer6-nonoverlapping":
-        return kmer_tokenizer(6, overlapping=False)
+        return TOKENIZERS.get("kmer").build(k=6, overlapping=False)
     if family == "bpe-published":
-        return load_bpe(data / "dnabert2")
+        return TOKENIZERS.get("bpe").build(path=data / "dnabert2")
     if family == "bpe-raw-tokenizers":
         from tokenizers import Tokenizer
 
@@ -99,14 +104,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--padded", action="store_true", help="padding=True, return_tensors='np'")
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--save", type=Path, help="write the rows as JSON (a baseline for --baseline)")
+    parser.add_argument("--baseline", type=Path, help="JSON from --save: print CPU-time speed ratios to it")
     args = parser.parse_args(argv)
+    baseline = {r["family"]: r for r in json.loads(args.baseline.read_text())} if args.baseline else {}
 
     seqs = take_mbp(gue_sequences(args.data), args.mbp)
     bp = sum(map(len, seqs))
     batches = [seqs[i : i + args.batch_size] for i in range(0, len(seqs), args.batch_size)]
     mode = "padding=True, return_tensors='np'" if args.padded else "lists (default)"
     print(f"{len(seqs)} GUE sequences, {bp / 1e6:.2f} Mbp, batches of {args.batch_size}, {mode}, one thread")
-    print(f"{'family':<24}{'Mbp':>8}{'seconds':>10}{'Mbp/s':>9}{'cpu s':>9}{'Mbp/s cpu':>11}")
+    ratio_head = f"{'x baseline':>12}" if baseline else ""
+    print(f"{'family':<24}{'Mbp':>8}{'seconds':>10}{'Mbp/s':>9}{'cpu s':>9}{'Mbp/s cpu':>11}{ratio_head}")
     rows = []
     for family in args.families:
         tok = build(family, args.data)
@@ -117,8 +126,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         row = {"family": family, "mbp": bp / 1e6, "seconds": wall, "mbp_per_s": bp / 1e6 / wall,
                "cpu_seconds": cpu, "mbp_per_cpu_s": bp / 1e6 / max(cpu, 1e-9)}
         rows.append(row)
-        print(f"{family:<24}{row['mbp']:>8.2f}{wall:>10.3f}{row['mbp_per_s']:>9.2f}{cpu:>9.3f}{row['mbp_per_cpu_s']:>11.2f}",
-              flush=True)
+        ratio = ""
+        if family in baseline:
+            row["x_baseline"] = row["mbp_per_cpu_s"] / baseline[family]["mbp_per_cpu_s"]
+            ratio = f"{row['x_baseline']:>12.2f}"
+        print(f"{family:<24}{row['mbp']:>8.2f}{wall:>10.3f}{row['mbp_per_s']:>9.2f}{cpu:>9.3f}"
+              f"{row['mbp_per_cpu_s']:>11.2f}{ratio}", flush=True)
+    if args.save:
+        args.save.write_text(json.dumps(rows, indent=1))
     return rows
 
 

@@ -2,7 +2,12 @@
 
 Every tokenizer, data script, corpus builder and training run applies it before reading a sequence
 (`modeling/tokenization.py` documents the rules). It is torch-free and imports only numpy, so the data
-layer (`data_scripts/`) uses it without loading any model code.
+layer (`data_scripts/`) uses it without loading any model code. The tokenizers also let their special
+tokens be written inside a sequence (`PreparedBatch(..., specials=...)`); the policy then applies to the
+DNA between them. `normalize_sequence` / `normalize_batch` (for data) accept DNA only.
+
+A model folder loaded with `trust_remote_code` carries a copy of this file as `dna_policy.py` beside its
+`tokenization.py`, so it imports nothing but the standard library and numpy.
 """
 
 from __future__ import annotations
@@ -51,10 +56,14 @@ def _raise_bad_char(char: str, pos: int) -> None:
             "(e.g. seq.replace('U', 'T').replace('u', 't'))"
         )
     shown = repr(char) if char.isascii() else f"{char!r} (U+{ord(char):04X})"
+    hint = ""
+    if char in "[]":
+        hint = (" (the tokenizers read their special tokens [CLS] [SEP] [PAD] [MASK] [UNK] inside a sequence "
+                "only when spelled exactly so, with no whitespace around them)")
     raise ValueError(
         f"invalid character {shown} at position {pos} in a DNA sequence; allowed are A C G T N, the IUPAC "
         f"codes {' '.join(IUPAC_AMBIGUITY)} (read as N), lowercase of these, and whitespace around the "
-        "sequence (not inside it): remove or replace the character"
+        f"sequence (not inside it): remove or replace the character{hint}"
     )
 
 
@@ -85,10 +94,10 @@ def normalize_sequence(seq: str) -> str:
     return cleaned
 
 
-def _raise_for_sequence(seqs: Sequence[Any], index: int, batched: bool) -> None:
-    """Re-run the one-sequence policy on `seqs[index]` (known bad) to raise its precise error."""
+def _raise_for_sequence(seq: str, index: int, batched: bool) -> None:
+    """Re-run the one-sequence policy on `seq` (known bad; batch item `index`) to raise its precise error."""
     try:
-        normalize_sequence(seqs[index])
+        normalize_sequence(seq)
     except (TypeError, ValueError) as err:
         if not batched:
             raise
@@ -100,12 +109,29 @@ def is_batch(x: Any) -> bool:
     return not isinstance(x, (str, bytes)) and hasattr(x, "__iter__") and hasattr(x, "__len__")
 
 
+def _excl_cumsum(x: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(x), dtype=np.int64)
+    np.cumsum(x[:-1], out=out[1:])
+    return out
+
+
 class PreparedBatch:
-    """A validated batch: stripped strings, their lengths, and the joined bytes (uint8)."""
+    """A validated batch, ready for the encoders.
 
-    __slots__ = ("originals", "stripped", "lengths", "raw", "_codes")
+    Every sequence is stripped and checked against the policy. `specials` (a tokenizer's special tokens,
+    e.g. "[MASK]") may be written inside a sequence: they are set aside, the policy applies to the DNA
+    between them, and error positions still count in the caller's string. The DNA is kept as *runs*, the
+    stretches between special tokens; a sequence without special tokens is one run.
 
-    def __init__(self, seqs: Sequence[Any], batched: bool = True):
+    - `codes`: 0..4 (A C G T N) per base of all runs, joined;
+    - `run_lengths`, `run_seq`, `run_starts`: bases per run, its sequence, its start in the stripped sequence;
+    - `found`: the special tokens in the text, in order, as (sequence, start in the stripped sequence, token).
+    """
+
+    __slots__ = ("originals", "stripped", "lengths", "raw", "found", "codes", "run_lengths", "run_seq",
+                 "run_starts", "_pattern", "_batched")
+
+    def __init__(self, seqs: Sequence[Any], batched: bool = True, specials: Sequence[str] = ()):
         if not all(isinstance(s, str) for s in seqs):
             for i, s in enumerate(seqs):
                 if not isinstance(s, str):
@@ -115,28 +141,69 @@ class PreparedBatch:
                         "(one str, or a list of str)"
                     )
         self.originals = seqs
+        self._batched = batched
+        self._pattern = None
+        self.found: list[tuple[int, int, str]] = []
         self.stripped = [s.strip() for s in seqs]
         self.lengths = np.fromiter(map(len, self.stripped), dtype=np.int64, count=len(self.stripped))
         if len(self.lengths) and self.lengths.min() == 0:
-            _raise_for_sequence(seqs, int(np.argmin(self.lengths)), batched)
+            self._raise(int(np.argmin(self.lengths)))
         joined = "".join(self.stripped)
+        if specials and any(token[0] in joined for token in specials):  # a cheap test first: usually absent
+            self._pattern = re.compile("|".join(re.escape(t) for t in sorted(specials, key=len, reverse=True)))
+            self.found = [(i, m.start(), m.group()) for i, s in enumerate(self.stripped)
+                          for m in self._pattern.finditer(s)]
+            if self.found:
+                joined = "".join(map(self._hide, self.stripped))
         try:
             raw = joined.encode("ascii")
         except UnicodeEncodeError as err:
-            _raise_for_sequence(seqs, self._index_of(err.start), batched)
+            self._raise(self._index_of(err.start))
         self.raw = np.frombuffer(raw, dtype=np.uint8)
         codes = _CODE_LUT.take(self.raw)
         if codes.size and codes.max() > 4:
-            _raise_for_sequence(seqs, self._index_of(int(np.argmax(codes > 4))), batched)
-        self._codes = codes
+            self._raise(self._index_of(int(np.argmax(codes > 4))))
+        if self.found:
+            self._split_runs(codes)
+        else:
+            self.codes, self.run_lengths = codes, self.lengths
+            self.run_seq = np.arange(len(self.lengths))
+            self.run_starts = np.zeros(len(self.lengths), dtype=np.int64)
+
+    def _hide(self, seq: str) -> str:
+        """`seq` with each special token replaced by as many A's: the DNA checks then skip them, positions kept."""
+        return self._pattern.sub(lambda m: "A" * len(m.group()), seq) if self._pattern is not None else seq
+
+    def _raise(self, index: int) -> None:
+        _raise_for_sequence(self._hide(self.originals[index]), index, self._batched)
 
     def _index_of(self, flat_pos: int) -> int:
         return int(np.searchsorted(np.cumsum(self.lengths), flat_pos, side="right"))
 
-    @property
-    def codes(self) -> np.ndarray:
-        """Per base 0..4 for A C G T N, all sequences joined."""
-        return self._codes
+    def _special_mask(self) -> np.ndarray:
+        """Over the joined stripped text: True where a special token is written."""
+        mask = np.zeros(len(self.raw), dtype=bool)
+        seq_starts = _excl_cumsum(self.lengths)
+        for seq, start, token in self.found:
+            mask[seq_starts[seq] + start : seq_starts[seq] + start + len(token)] = True
+        return mask
+
+    def _split_runs(self, codes: np.ndarray) -> None:
+        # runs: maximal stretches of DNA inside one sequence (the same idea as cutting at N)
+        special = self._special_mask()
+        seq_starts = _excl_cumsum(self.lengths)
+        first = np.zeros(len(special), dtype=bool)
+        first[seq_starts] = True
+        last = np.zeros(len(special), dtype=bool)
+        last[seq_starts + self.lengths - 1] = True
+        after_special = np.concatenate([[True], special[:-1]])
+        before_special = np.concatenate([special[1:], [True]])
+        begins = np.flatnonzero(~special & (first | after_special))
+        ends = np.flatnonzero(~special & (last | before_special)) + 1
+        self.codes = codes[~special]
+        self.run_lengths = ends - begins
+        self.run_seq = np.searchsorted(np.cumsum(self.lengths), begins, side="right")
+        self.run_starts = begins - seq_starts[self.run_seq]
 
     def leads(self) -> np.ndarray:
         """Characters of leading whitespace per sequence (offsets index the caller's string)."""
@@ -144,13 +211,40 @@ class PreparedBatch:
             (len(s) - len(s.lstrip()) for s in self.originals), dtype=np.int64, count=len(self.originals)
         )
 
+    def _normalized_text(self) -> str | None:
+        """All stripped sequences joined after the policy, special tokens as written; None if already clean."""
+        if not self.found and not _CHANGED_LUT.take(self.raw).any():
+            return None
+        text = bytearray(_NORM_LUT.take(self.raw).tobytes())
+        seq_starts = _excl_cumsum(self.lengths)
+        for seq, start, token in self.found:  # the checks read them as A's: write them back
+            at = seq_starts[seq] + start
+            text[at : at + len(token)] = token.encode("ascii")
+        return text.decode("ascii")
+
     def normalized(self) -> list[str]:
-        """The sequences after the policy (upper case, IUPAC -> N)."""
-        if not _CHANGED_LUT.take(self.raw).any():
+        """The stripped sequences after the policy (upper case, IUPAC -> N); special tokens stay as written."""
+        text = self._normalized_text()
+        if text is None:
             return self.stripped  # the common case: already clean upper-case
-        text = _NORM_LUT.take(self.raw).tobytes().decode("ascii")
         ends = np.cumsum(self.lengths).tolist()
         return [text[a:b] for a, b in zip([0] + ends[:-1], ends)]
+
+    def run_strings(self) -> list[str]:
+        """The DNA runs after the policy (what a BPE model reads)."""
+        if not self.found:
+            return self.normalized()
+        text = self._normalized_text()
+        begins = (_excl_cumsum(self.lengths)[self.run_seq] + self.run_starts).tolist()
+        return [text[a : a + n] for a, n in zip(begins, self.run_lengths.tolist())]
+
+    def positional_text(self) -> list[str]:
+        """Each sequence after the policy at the caller's positions: the whitespace around it becomes spaces,
+        so a `tokenizers` pipeline that strips reports offsets into the caller's string."""
+        return [
+            " " * lead + clean + " " * (len(orig) - lead - len(clean))
+            for orig, clean, lead in zip(self.originals, self.normalized(), self.leads().tolist())
+        ]
 
 
 def normalize_batch(seqs: Sequence[str]) -> list[str]:

@@ -7,11 +7,13 @@ The model files themselves know nothing of the suite's registry, so a saved fold
 remote code.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
+from transformers import (
+    AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedConfig,
+)
 
-from dnalm_core.registry import MODELS, TOKENIZERS, ModelEntry  # noqa: F401
+from dnalm_core.registry import MODELS, TOKENIZERS, ModelEntry, TokenizerEntry  # noqa: F401
 
-from . import tokenization  # noqa: F401  (registers the tokenizer families and DNATokenizerFast)
+from .tokenization import DNATokenizerFast, bpe_tokenizer, char_tokenizer, kmer_tokenizer
 from .convnova import CONVNOVA_PRESETS, ConvNovaConfig, ConvNovaForMaskedLM, ConvNovaForSequenceClassification, ConvNovaModel
 from .dnabert2 import DNABERT2_PRESETS, DNABert2Config, DNABert2ForMaskedLM, DNABert2ForSequenceClassification, DNABert2Model
 from .unet import UNET_PRESETS, UNetConfig, UNetForMaskedLM, UNetForSequenceClassification, UNetModel
@@ -70,4 +72,38 @@ _register(
         description="1D U-Net (Ronneberger et al. 2015) over one-hot or embedded single nucleotides",
     ),
     UNetModel, UNetForMaskedLM, UNetForSequenceClassification,
+)
+
+
+# ------------------------------------------------------------------------------------- tokenizers
+
+
+class _DNATokenizerRegistration(PreTrainedConfig):
+    """Key under which DNATokenizerFast is registered with AutoTokenizer.
+
+    `AutoTokenizer.register` needs a config class; the tokenizer families are not tied to one model, so a
+    marker class holds the registration. What matters is the side effect: AutoTokenizer then resolves the
+    `tokenizer_class: "DNATokenizerFast"` recorded in tokenizer_config.json without trust_remote_code.
+    """
+
+    model_type = "dnalm_tokenizer"
+
+
+AutoTokenizer.register(_DNATokenizerRegistration, tokenizer_class=DNATokenizerFast, exist_ok=True)
+
+# The one way to build a tokenizer by family name (train.py, the tests):
+#   TOKENIZERS.get("char").build()
+#   TOKENIZERS.get("kmer").build(k=6, overlapping=True)
+#   TOKENIZERS.get("bpe").build(path="../shared/data/dnabert2")            # load (a folder or Hub id)
+#   TOKENIZERS.get("bpe").build(sequences=seqs, vocab_size=4096, corpus_name="human")   # train
+TOKENIZERS.register("char", TokenizerEntry("char", build=char_tokenizer, description="single nucleotide A C G T N"))
+TOKENIZERS.register(
+    "kmer",
+    TokenizerEntry("kmer", build=kmer_tokenizer,
+                   description="k-mers, k=1..8, overlapping (stride 1) or not (stride k)"),
+)
+TOKENIZERS.register(
+    "bpe",
+    TokenizerEntry("bpe", build=bpe_tokenizer,
+                   description="DNABERT-2-style BPE: loaded from path= or trained on sequences="),
 )

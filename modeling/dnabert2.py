@@ -16,7 +16,8 @@ Module and parameter names equal the reference's (`bert.encoder.layer.N.attentio
 `path/to/DNABERT-2-117M` is the published repository as downloaded (its `config.json` has no `model_type`
 and an `auto_map` to the remote code; both are handled: the `auto_map` is dropped). The published
 checkpoint has no pooler, so the classifier reports exactly `bert.pooler.dense.*` and `classifier.*` as
-newly initialised, as with the reference.
+newly initialised, as with the reference. `python -m modeling.convert_dnabert2 SRC DST` writes such a folder
+once in the native layout, which the Auto classes and pipelines read.
 
 Where this port deliberately differs from the reference (each is a fix of a reported problem, none
 changes the outputs at real tokens):
@@ -33,9 +34,17 @@ changes the outputs at real tokens):
 - The ALiBi bias is built lazily and grows with the input, without warnings or config changes.
 
 Speed: the sequence classifier runs its last layer for [CLS] only (the one position it reads) and the
-masked-LM model, given labels, only at the labelled positions (as the reference does); with SDPA
-attention a CPU fp32 training step is faster than the reference's PyTorch path.
-`benchmarks/dnabert2_speed.py` times both on the same weights.
+masked-LM model, given labels, only at the labelled positions (as the reference does), through the
+backbone's `last_layer_positions` argument; with SDPA attention a CPU fp32 training step is faster than
+the reference's PyTorch path. `benchmarks/dnabert2_speed.py` times both on the same weights, and
+`--baseline full` times the shortcuts against our model without them.
+
+Outputs follow the `transformers` 5 conventions: the backbone records hidden states and attentions with
+`capture_outputs` (hooks on the layers, no bookkeeping in the code), the heads pass their keyword arguments
+through to it and return tuples through `can_return_tuple`, and the losses are the library's
+`loss_function` (the classifier's through `common.sequence_classification_loss`). Besides `common.py`
+(torch only) the file imports nothing from this project, so `register_for_auto_class` can ship both as
+remote code.
 """
 
 from __future__ import annotations
@@ -55,8 +64,12 @@ from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling, MaskedLMOutput, SequenceClassifierOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
+from transformers.utils.generic import can_return_tuple
+from transformers.utils.output_capturing import capture_outputs
 
-from .common import classification_loss
+from .common import sequence_classification_loss
 
 __all__ = [
     "DNABert2Config",
@@ -71,6 +84,14 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------------------
+
+
+def _maps_to_this_file(auto_map: dict) -> bool:
+    """Whether every class of an `auto_map` ("module.Class" or "repo--module.Class") is in this file. The
+    name holds also when `transformers` loads this file as remote code (`transformers_modules.<...>.dnabert2`)."""
+    this_module = __name__.rsplit(".", 1)[-1]
+    references = [r for value in auto_map.values() for r in (value if isinstance(value, (list, tuple)) else [value])]
+    return all(r is None or r.split("--")[-1].rsplit(".", 1)[0] == this_module for r in references)
 
 
 @strict
@@ -105,7 +126,8 @@ class DNABert2Config(PreTrainedConfig):
 
     A published `config.json` loads through `DNABert2Config.from_pretrained(dir)`: its remote-code
     `auto_map` and the keys the model never read (`position_embedding_type`, `gradient_checkpointing`,
-    `use_cache`) are dropped, so a re-saved config points at this class only.
+    `use_cache`) are dropped, so a re-saved config points at this class only. An `auto_map` to this file
+    itself (a folder saved after `register_for_auto_class`, which ships this file as remote code) is kept.
     """
 
     model_type = "dnabert2"
@@ -128,13 +150,16 @@ class DNABert2Config(PreTrainedConfig):
     tie_word_embeddings: bool = True
     sparse_prediction: bool = True
 
-    # Keys of the published config.json that the model never reads. `auto_map` would send the Auto
-    # classes back to the remote code if a re-saved config kept it.
-    _IGNORED_PUBLISHED_KEYS = ("auto_map", "position_embedding_type", "gradient_checkpointing", "use_cache")
+    # Keys of the published config.json that the model never reads.
+    _IGNORED_PUBLISHED_KEYS = ("position_embedding_type", "gradient_checkpointing", "use_cache")
 
     def __post_init__(self, **kwargs):
         for key in self._IGNORED_PUBLISHED_KEYS:
             kwargs.pop(key, None)
+        # The published `auto_map` would send the Auto classes back to the reference's remote code if a
+        # re-saved config kept it; one that names this file is how the Auto classes find our remote code.
+        if "auto_map" in kwargs and not _maps_to_this_file(kwargs["auto_map"]):
+            del kwargs["auto_map"]
         super().__post_init__(**kwargs)
 
     def validate_architecture(self):
@@ -276,7 +301,7 @@ class DNABert2SelfAttention(nn.Module):
         self.is_causal = False
         self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
 
-    def forward(self, hidden_states, attention_bias, output_attentions: bool = False, query_columns=None):
+    def forward(self, hidden_states, attention_bias, query_columns=None, **kwargs: Unpack[TransformersKwargs]):
         """`query_columns` (1-D index tensor): compute the output of these positions only ([batch, n, hidden]);
         their queries still attend to the keys and values of all positions."""
         batch, seq_len, _ = hidden_states.shape
@@ -285,8 +310,9 @@ class DNABert2SelfAttention(nn.Module):
         if query_columns is not None:
             query = query.index_select(2, query_columns)
             attention_bias = attention_bias.index_select(2, query_columns)
-        # Only the eager path returns weights, so a request for them runs this call eagerly.
-        implementation = "eager" if output_attentions else self.config._attn_implementation
+        # Only the eager path returns weights, so a request for them runs this call eagerly (SDPA would warn and
+        # return none).
+        implementation = "eager" if kwargs.get("output_attentions") else self.config._attn_implementation
         attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
         output, weights = attention_interface(
             self,
@@ -297,6 +323,7 @@ class DNABert2SelfAttention(nn.Module):
             dropout=self.dropout_p if self.training else 0.0,
             scaling=self.scaling,
             is_causal=False,
+            **kwargs,
         )
         return output.reshape(batch, query.shape[2], -1), weights
 
@@ -320,18 +347,18 @@ class DNABert2Attention(nn.Module):
         self.self = DNABert2SelfAttention(config)
         self.output = DNABert2SelfOutput(config)
 
-    def forward(self, hidden_states, attention_bias, output_attentions: bool = False, positions=None):
+    def forward(self, hidden_states, attention_bias, positions=None, **kwargs: Unpack[TransformersKwargs]):
         """`positions` (bool [batch, seq]): return only these positions' outputs, as [n_selected, hidden]."""
         if positions is None:
-            attention, weights = self.self(hidden_states, attention_bias, output_attentions)
-            return self.output(attention, hidden_states), weights
+            attention, _ = self.self(hidden_states, attention_bias, **kwargs)
+            return self.output(attention, hidden_states)
         # Queries only for the columns where some row needs an output (one column for a classifier's
         # [CLS]); then keep the selected (row, column) pairs, in row-major order like `tensor[positions]`.
         columns = positions.any(0).nonzero().squeeze(1)
-        attention, weights = self.self(hidden_states, attention_bias, output_attentions, columns)
+        attention, _ = self.self(hidden_states, attention_bias, columns, **kwargs)
         residual = hidden_states.index_select(1, columns)
         selected = positions.index_select(1, columns)
-        return self.output(attention[selected], residual[selected]), weights
+        return self.output(attention[selected], residual[selected])
 
 
 class DNABert2GatedMLP(nn.Module):
@@ -362,9 +389,19 @@ class DNABert2Layer(GradientCheckpointingLayer):
         self.attention = DNABert2Attention(config)
         self.mlp = DNABert2GatedMLP(config)
 
-    def forward(self, hidden_states, attention_bias, output_attentions: bool = False, positions=None):
-        hidden_states, weights = self.attention(hidden_states, attention_bias, output_attentions, positions)
-        return self.mlp(hidden_states), weights
+    def forward(self, hidden_states, attention_bias, keep=None, positions=None, **kwargs: Unpack[TransformersKwargs]):
+        """[batch, seq, hidden] -> [batch, seq, hidden].
+
+        `keep` ([batch, seq, 1], 1 at real tokens) zeroes the padded positions of the output: they carry no
+        meaning, and the recorded hidden states are then the same whatever the padding was (the reference
+        drops padded positions altogether). With `positions` (bool [batch, seq]) the layer runs for those
+        positions only; the rest of the output is zero.
+        """
+        output = self.mlp(self.attention(hidden_states, attention_bias, positions, **kwargs))
+        if positions is not None:
+            selected, output = output, torch.zeros_like(hidden_states)
+            output[positions] = selected  # in place: an out-of-place index_put would copy the zeros once more
+        return output if keep is None else output * keep
 
 
 class DNABert2Encoder(nn.Module):
@@ -372,29 +409,20 @@ class DNABert2Encoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList([DNABert2Layer(config) for _ in range(config.num_hidden_layers)])
 
-    def forward(
-        self, hidden_states, attention_bias, output_attentions=False, output_hidden_states=False, positions=None
-    ):
-        """Run the layers; with `positions` (bool [batch, seq]) the last layer runs for those positions only.
+    def forward(self, hidden_states, attention_bias, keep=None, last_layer_positions=None, **kwargs):
+        """Run the layers; with `last_layer_positions` (bool [batch, seq]) the last layer runs there only.
 
         A head that reads a few positions (the classifier's [CLS], the masked-LM targets) needs the last
         layer nowhere else. Keys and values still come from all tokens, so those outputs are unchanged,
         and the last layer costs a fraction of a full one (the reference does the same for masked-LM
-        targets). The last hidden state is then [n_selected, hidden].
+        targets).
         """
-        all_hidden = (hidden_states,) if output_hidden_states else None
-        all_weights = () if output_attentions else None
         last = len(self.layer) - 1
         for i, layer in enumerate(self.layer):
-            # hidden_states goes positionally: reentrant gradient checkpointing only tracks positional args.
-            hidden_states, weights = layer(
-                hidden_states, attention_bias, output_attentions, positions if i == last else None
-            )
-            if output_hidden_states:
-                all_hidden += (hidden_states,)
-            if output_attentions:
-                all_weights += (weights,)
-        return hidden_states, all_hidden, all_weights
+            # Tensors go positionally: reentrant gradient checkpointing only tracks positional args.
+            positions = last_layer_positions if i == last else None
+            hidden_states = layer(hidden_states, attention_bias, keep, positions, **kwargs)
+        return hidden_states
 
 
 class DNABert2Pooler(nn.Module):
@@ -475,6 +503,13 @@ def _unpack_inputs(input_ids, attention_mask, token_type_ids):
     )
 
 
+def _batch_input(input_ids, inputs_embeds) -> torch.Tensor | None:
+    """The input that gives the batch shape and device (input_ids, else inputs_embeds); None when it is not a
+    [batch, seq_len, ...] tensor, which the backbone then reports."""
+    reference = input_ids if input_ids is not None else inputs_embeds
+    return reference if isinstance(reference, torch.Tensor) and reference.dim() >= 2 else None
+
+
 class DNABert2PreTrainedModel(PreTrainedModel):
     config_class = DNABert2Config
     config: DNABert2Config
@@ -485,6 +520,12 @@ class DNABert2PreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flash_attn = False
     _supports_flex_attn = False
+    # What `capture_outputs` records when asked: each layer's output (the embedding output first) and the
+    # attention weights, second output of the self-attention.
+    _can_record_outputs = {"hidden_states": DNABert2Layer, "attentions": DNABert2SelfAttention}
+    # forward takes **kwargs for the output flags; without this the Trainer would read that as "handles
+    # num_items_in_batch" and stop scaling the loss for gradient accumulation. The losses are batch means.
+    accepts_loss_kwargs = False
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
@@ -581,49 +622,16 @@ class DNABert2Model(DNABert2PreTrainedModel):
         # The dtype's own minimum, filled in that dtype: an fp32 minimum cast to bf16/fp16 would be -inf.
         return torch.where(keep, alibi.to(dtype), torch.finfo(dtype).min)
 
-    def _encode(
-        self,
-        input_ids,
-        attention_mask,
-        token_type_ids,
-        inputs_embeds,
-        output_attentions=False,
-        output_hidden_states=False,
-        positions=None,
-    ):
-        """Embeddings + encoder; returns (last hidden state, all hidden states or None, attentions or None).
-
-        With `positions` (bool [batch, seq], see `DNABert2Encoder`) the last hidden state holds only
-        those positions, as [n_selected, hidden].
-        """
-        self._check_inputs(input_ids, attention_mask, inputs_embeds)
-        hidden_states = self.embeddings(input_ids, token_type_ids, inputs_embeds)
-        seq_len = hidden_states.shape[1]
-        attention_bias = self._attention_bias(attention_mask, seq_len, hidden_states.dtype, hidden_states.device)
-        if positions is not None:
-            positions = positions.to(device=hidden_states.device, dtype=torch.bool)
-        hidden_states, all_hidden, all_weights = self.encoder(
-            hidden_states, attention_bias, output_attentions, output_hidden_states, positions
-        )
-        if attention_mask is not None:
-            # Padded positions carry no meaning; zero them as the reference does, so outputs do not
-            # depend on what the padding was.
-            keep = attention_mask.to(device=hidden_states.device, dtype=hidden_states.dtype).unsqueeze(-1)
-            hidden_states = hidden_states * (keep if positions is None else keep[positions])
-            if all_hidden is not None:
-                all_hidden = tuple(h * keep for h in all_hidden)
-        return hidden_states, all_hidden, all_weights
-
+    @capture_outputs
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> BaseModelOutputWithPooling | tuple:
+        last_layer_positions: torch.Tensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> BaseModelOutputWithPooling:
         r"""Encode a batch.
 
         Args:
@@ -631,30 +639,46 @@ class DNABert2Model(DNABert2PreTrainedModel):
             attention_mask: [batch, seq_len], 1 for real tokens and 0 for padding; all ones if omitted.
             token_type_ids: [batch, seq_len]; all zeros if omitted (as the tokenizer produces).
             inputs_embeds: [batch, seq_len, hidden] instead of input_ids.
+            last_layer_positions: bool [batch, seq_len], the positions of `last_hidden_state` the caller
+                reads. The last layer then runs there only and `last_hidden_state` is zero elsewhere (the
+                heads use it: the classifier reads [CLS], the masked-LM model its labelled positions).
+                `pooler_output` is right when it includes each row's first position. Ignored when hidden
+                states or attentions are returned, which stay complete.
             output_attentions: also return each layer's attention weights [batch, heads, seq, seq]
                 (computed on the eager path for this call).
             output_hidden_states: also return the embedding output and every layer's output.
+            return_dict: False for a tuple.
 
         Returns `BaseModelOutputWithPooling`: `last_hidden_state` [batch, seq_len, hidden] (zero at padded
         positions), `pooler_output` [batch, hidden] (None without a pooler), `hidden_states`, `attentions`.
         """
         input_ids, attention_mask, token_type_ids = _unpack_inputs(input_ids, attention_mask, token_type_ids)
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        hidden_states, all_hidden, all_weights = self._encode(
-            input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions, output_hidden_states
-        )
+        self._check_inputs(input_ids, attention_mask, inputs_embeds)
+        hidden_states = self.embeddings(input_ids, token_type_ids, inputs_embeds)
+        batch, seq_len = hidden_states.shape[:2]
+        attention_bias = self._attention_bias(attention_mask, seq_len, hidden_states.dtype, hidden_states.device)
+        keep = None
+        if attention_mask is not None:
+            # Padded positions carry no meaning; zero them from the embeddings on, as the reference does, so no
+            # output (hidden states included) depends on what the padding was.
+            keep = attention_mask.to(device=hidden_states.device, dtype=hidden_states.dtype).unsqueeze(-1)
+            hidden_states = hidden_states * keep
+        if last_layer_positions is not None:
+            if tuple(last_layer_positions.shape) != (batch, seq_len):
+                raise ValueError(
+                    f"last_layer_positions has shape {tuple(last_layer_positions.shape)} but the input is "
+                    f"{(batch, seq_len)}"
+                )
+            # Recorded hidden states and attentions stay complete: the last layer then runs everywhere.
+            if kwargs.get("output_hidden_states", self.config.output_hidden_states) or kwargs.get(
+                "output_attentions", self.config.output_attentions
+            ):
+                last_layer_positions = None
+            else:
+                last_layer_positions = last_layer_positions.to(hidden_states.device, torch.bool)
+        hidden_states = self.encoder(hidden_states, attention_bias, keep, last_layer_positions, **kwargs)
         pooled = self.pooler(hidden_states) if self.pooler is not None else None
-        output = BaseModelOutputWithPooling(
-            last_hidden_state=hidden_states,
-            pooler_output=pooled,
-            hidden_states=all_hidden,
-            attentions=all_weights,
-        )
-        return output if return_dict else output.to_tuple()
+        return BaseModelOutputWithPooling(last_hidden_state=hidden_states, pooler_output=pooled)
 
 
 class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
@@ -678,6 +702,7 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
     def set_output_embeddings(self, new_embeddings):
         self.cls.predictions.decoder = new_embeddings
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -685,12 +710,10 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
         token_type_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> MaskedLMOutput | tuple:
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> MaskedLMOutput:
         r"""Masked-LM logits [batch, seq_len, vocab]; with `labels` ([batch, seq_len] token ids, -100 where
-        not scored) also the mean cross-entropy over the scored positions.
+        not scored) also the mean cross-entropy over the scored positions. Other arguments: as `DNABert2Model`.
 
         With labels and `config.sparse_prediction` (the default), the last layer and the head run only at
         the scored positions, as in the reference, and `logits` is zero elsewhere; without labels, or with
@@ -698,51 +721,40 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
         everywhere.
         """
         input_ids, attention_mask, token_type_ids = _unpack_inputs(input_ids, attention_mask, token_type_ids)
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
-        reference = input_ids if input_ids is not None else inputs_embeds
+        scored = None
         if labels is not None:
-            if not isinstance(reference, torch.Tensor) or tuple(labels.shape) != tuple(reference.shape[:2]):
-                shape = tuple(reference.shape[:2]) if isinstance(reference, torch.Tensor) else None
-                raise ValueError(f"labels have shape {tuple(labels.shape)}, expected {shape} (one per token)")
-            labels = labels.to(reference.device)
-        scored = labels != -100 if labels is not None else None
-        sparse = (
-            scored is not None
-            and self.config.sparse_prediction
-            and not (output_attentions or output_hidden_states)
-            and bool(scored.any())
+            reference = _batch_input(input_ids, inputs_embeds)
+            if reference is not None:
+                expected = tuple(reference.shape[:2])
+                if tuple(labels.shape) != expected:
+                    raise ValueError(f"labels have shape {tuple(labels.shape)}, expected {expected} (one per token)")
+                labels = labels.to(reference.device)
+            scored = labels != -100
+        sparse = scored is not None and self.config.sparse_prediction and bool(scored.any())
+        positions = scored if sparse else None
+        outputs = self.bert(
+            input_ids, attention_mask, token_type_ids, inputs_embeds, last_layer_positions=positions, return_dict=True,
+            **kwargs,
         )
-        hidden_states, all_hidden, all_weights = self.bert._encode(
-            input_ids,
-            attention_mask,
-            token_type_ids,
-            inputs_embeds,
-            output_attentions,
-            output_hidden_states,
-            scored if sparse else None,
-        )
-        scores = self.cls(hidden_states)
-        if sparse:
-            # [n_scored, vocab] back into place; the rest stays zero, as the reference returns it
+        if sparse and outputs.hidden_states is None and outputs.attentions is None:
+            # The last layer ran at the scored positions only (it runs everywhere when per-layer outputs are
+            # returned); the head does too: its 4096-way decoder dominates a small model. [n_scored, vocab]
+            # goes back into place and the rest stays zero, as the reference returns it.
+            scores = self.cls(outputs.last_hidden_state[scored])
             logits = scores.new_zeros(*scored.shape, scores.shape[-1])
-            logits[scored] = scores
-            targets = labels[scored]
+            logits[scored] = scores  # in place: [batch, seq, vocab] is large, an out-of-place copy shows
+            labels = labels[scored]
         else:
-            logits = scores
-            targets = None if labels is None else labels.reshape(-1)
-            scores = scores.reshape(-1, scores.shape[-1])
+            logits = scores = self.cls(outputs.last_hidden_state)
 
         loss = None
         if labels is not None:
-            # fp32 loss also when the model runs in bf16: a log-softmax over 4096 classes in bf16 is coarse.
-            loss = nn.functional.cross_entropy(scores.float(), targets, ignore_index=-100)
-
-        output = MaskedLMOutput(loss=loss, logits=logits, hidden_states=all_hidden, attentions=all_weights)
-        return output if return_dict else output.to_tuple()
+            # The library's masked-LM loss: cross-entropy in fp32 (also when the model runs in bf16: a
+            # log-softmax over 4096 classes in bf16 is coarse), -100 ignored.
+            loss = self.loss_function(scores, labels, vocab_size=self.config.vocab_size, **kwargs)
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
@@ -764,6 +776,7 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -771,43 +784,29 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
         token_type_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> SequenceClassifierOutput | tuple:
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> SequenceClassifierOutput:
+        r"""Logits [batch, num_labels]; with `labels` also the loss of `config.problem_type` (see the class).
+        Other arguments: as `DNABert2Model`."""
         input_ids, attention_mask, token_type_ids = _unpack_inputs(input_ids, attention_mask, token_type_ids)
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
-        # Only [CLS] is pooled, so the last layer runs for it alone unless the caller wants every position.
+        # Only [CLS] reaches the pooler, so the last layer runs for it alone.
         positions = None
-        if not (output_attentions or output_hidden_states):
-            reference = input_ids if input_ids is not None else inputs_embeds
-            if isinstance(reference, torch.Tensor) and reference.dim() >= 2:
-                positions = torch.zeros(reference.shape[:2], dtype=torch.bool, device=reference.device)
-                positions[:, 0] = True
-        hidden_states, all_hidden, all_weights = self.bert._encode(
-            input_ids,
-            attention_mask,
-            token_type_ids,
-            inputs_embeds,
-            output_attentions,
-            output_hidden_states,
-            positions,
+        reference = _batch_input(input_ids, inputs_embeds)
+        if reference is not None:
+            positions = torch.zeros(reference.shape[:2], dtype=torch.bool, device=reference.device)
+            positions[:, 0] = True
+        outputs = self.bert(
+            input_ids, attention_mask, token_type_ids, inputs_embeds, last_layer_positions=positions, return_dict=True,
+            **kwargs,
         )
-        if positions is not None:
-            hidden_states = hidden_states.unsqueeze(1)  # [batch, hidden] -> [batch, 1, hidden] for the pooler
-        logits = self.classifier(self.dropout(self.bert.pooler(hidden_states)))
+        logits = self.classifier(self.dropout(outputs.pooler_output))
 
         loss = None
         if labels is not None:
-            loss = classification_loss(self.config, logits, labels.to(logits.device))
-
-        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=all_hidden, attentions=all_weights)
-        return output if return_dict else output.to_tuple()
-
+            loss = sequence_classification_loss(self, logits, labels)
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ Public API (other modules, `train.py` and external checks use these names):
 
 - `char_tokenizer()`                       one token per base.
 - `kmer_tokenizer(k, overlapping)`          k = 1..8; stride 1 (DNABERT-1) or stride k (Nucleotide Transformer).
+- `bpe_tokenizer(path=... | sequences=..., vocab_size=...)`   load a BPE, or train one (`load_bpe` / `train_bpe`).
 - `load_bpe(path)`                          a DNABERT-2-style BPE from a folder holding `tokenizer.json`
                                             (the published `zhihan1996/DNABERT-2-117M` layout, or one saved here).
 - `train_bpe(sequences, vocab_size)`        a new DNABERT-2-style BPE trained on an iterable of DNA strings.
@@ -12,13 +13,14 @@ Public API (other modules, `train.py` and external checks use these names):
 - `tokenizer_family(tokenizer)`             {"family": ..., ...} describing a tokenizer, for mismatch checks.
 - `normalize_sequence(seq)` / `normalize_batch(seqs)`   the input policy below, for data scripts.
 - `DNATokenizerFast`                        the class all four families return (a `PreTrainedTokenizerFast`).
+`import modeling` registers the families by name: `TOKENIZERS.get("kmer").build(k=6, overlapping=True)`.
 
 Every family: special tokens [UNK] [CLS] [SEP] [PAD] [MASK] at ids 0-4, template `[CLS] seq [SEP]`
 (pairs: `[CLS] a [SEP] b [SEP]`, b with token type 1), right padding with [PAD] = 3, and
 `return_offsets_mapping=True` gives each token's base-pair span [start, end) in the caller's string.
 
-Input policy (one place, applied to every call path: `tok(seq)`, `tok(list)`, `tok.encode`, `tok.tokenize`,
-with or without offsets, pairs included)
+Input policy (one place, `dnalm_core/policy.py`, applied to every call path: `tok(seq)`, `tok(list)`,
+`tok.encode`, `tok.tokenize`, with or without offsets, pairs included)
 -----------------------------------------------------------------------------------------------------
 1. Surrounding whitespace (anything `str.strip()` removes) is stripped. Offsets still index the caller's
    original string: the first base of `"  acgt"` has span (2, 3).
@@ -30,6 +32,31 @@ with or without offsets, pairs included)
 6. An empty (or all-whitespace) sequence raises a ValueError.
 Checks happen before any case folding, so a non-ASCII character whose `.upper()` has another length
 (e.g. 'ß' -> 'SS', or 'ſ' -> 'S', which would otherwise turn into N) is still reported, at its own position.
+
+Special tokens written in the text
+----------------------------------
+As in every transformers tokenizer, the five special tokens may be written inside the input, exactly as
+spelled (upper case, brackets): `"ACGTACGTAC[MASK]TTGCA"`. Each is one token (its offsets: its own span in
+the caller's string), and the policy applies to the DNA between them (positions in errors still count in
+the caller's string). Whitespace is allowed only around the whole input, not next to a special token
+inside it. A special token is also a boundary: the DNA on each side is tokenized on its own, as if it were
+a separate sequence, so no token spans it. Per family:
+- char: the special token is one token among the bases (`AC[MASK]GT` -> A C [MASK] G T).
+- non-overlapping k-mers: each side is cut into k-mers from its own start (k = 3: `ACGTA[MASK]CCGTT` ->
+  ACG T A [MASK] CCG T T); a side shorter than k gives single bases, as at the end of any sequence.
+- overlapping k-mers: [MASK] is one token position between the windows of the two sides; no window spans
+  it (k = 3: `ACGTA[MASK]CCGTT` -> ACG CGT GTA [MASK] CCG CGT GTT), and a side shorter than k gives single
+  bases. So fill-mask proposes one k-mer for the position, not the bases under k windows (DNABERT-1 masked
+  k consecutive tokens to hide one base; write k [MASK]s for that).
+- bpe: each side is BPE-encoded on its own, so a merge across the special token cannot happen, and the
+  tokens next to it can differ from those of the unmasked sequence (`ACGTAC[MASK]...` -> A CGTA C [MASK] ...).
+With `add_special_tokens=True` (the default) the template still adds [CLS] ... [SEP] around the input, so
+a text that already holds them gets them twice, as with BERT; pass `add_special_tokens=False` then.
+`split_special_tokens=True` reads the brackets as text, which the policy refuses. Special tokens written in
+the text count as ordinary tokens in `special_tokens_mask` (0), as in the `tokenizers` pipeline.
+Decoding: char, non-overlapping k-mers and BPE concatenate their tokens (DNA comes back without spaces);
+overlapping k-mers decode as space-separated k-mers (`ACG CGT GTA`), since overlapping windows are not DNA
+to concatenate.
 
 Families and the letter N
 -------------------------
@@ -52,12 +79,16 @@ Families and the letter N
   the A/C/G/T stretches between Ns), so each N becomes one [UNK] (id 0), exactly as the published
   `tokenizer.json` does. Ids equal the published `tokenizers.Tokenizer` on clean uppercase input.
 
-How the policy reaches every path: all families return `DNATokenizerFast`, which validates and
-normalises in Python before encoding (and encodes char / k-mer with vectorised numpy, BPE through the
-Rust BPE model directly, skipping the slower generic pipeline). The saved `tokenizer.json` also carries
-the policy as a `tokenizers` normalizer (strip, lowercase -> uppercase, IUPAC -> N), so a folder loaded by
-plain `transformers` without `import modeling` still folds case and IUPAC codes -- it just cannot raise
-on bad characters. `import modeling` registers `DNATokenizerFast` with `AutoTokenizer`, so
+How encoding works (see `DNATokenizerFast`): ours are only the policy (its errors cannot be raised inside
+`tokenizers`), the overlapping k-mer rule (no `tokenizers` pipeline), and the encoding of single sequences
+with numpy (char, k-mers) or the Rust BPE model alone: the `tokenizers` pipeline builds an object per
+token and runs 10-40x slower on one-base and k-mer tokens (benchmarks/tokenization.py), so a single
+sequence is also cut to max_length here (keep the first, or last, max_length - 2 tokens). Padding goes
+through the library's `pad()`; pairs, overflowing windows and stride go through the `tokenizers` pipeline
+(template, every truncation strategy, padding). The saved `tokenizer.json` also carries the policy's
+mapping as a `tokenizers` normalizer (strip, lowercase -> uppercase, IUPAC -> N), so a folder loaded by
+plain `transformers` without `import modeling` still folds case and IUPAC codes -- it just cannot raise on
+bad characters. `import modeling` registers `DNATokenizerFast` with `AutoTokenizer`, so
 `AutoTokenizer.from_pretrained(folder)` returns it without `trust_remote_code`. Pretokenized input
 (`is_split_into_words=True`) is rejected: DNA has no words.
 
@@ -73,15 +104,21 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import AutoTokenizer, PreTrainedConfig, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 
-from dnalm_core.policy import IUPAC_AMBIGUITY, NUCLEOTIDES, PreparedBatch, is_batch, normalize_batch, normalize_sequence  # noqa: F401
-from dnalm_core.registry import TOKENIZERS, TokenizerEntry
+try:  # inside this repository / the installed package
+    from dnalm_core.policy import (  # noqa: F401  (normalize_*: part of this module's API)
+        IUPAC_AMBIGUITY, NUCLEOTIDES, PreparedBatch, is_batch, normalize_batch, normalize_sequence,
+    )
+except ImportError:  # a model folder loaded with trust_remote_code carries the policy beside this file
+    from .dna_policy import (  # noqa: F401
+        IUPAC_AMBIGUITY, NUCLEOTIDES, PreparedBatch, is_batch, normalize_batch, normalize_sequence,
+    )
 
 # ----------------------------------------------------------------------------------------------------
 # Vocabulary constants
@@ -338,13 +375,16 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
     `AutoTokenizer.from_pretrained(folder)` after `import modeling`. The family and its parameters live in
     `dnalm_family`, `dnalm_k`, `dnalm_overlapping`, `dnalm_corpus` (saved in tokenizer_config.json).
 
-    Encoding runs in `_encode_plus` (the one method `__call__`, `encode` and `tokenize` reach in
-    transformers 5): validate + normalise in Python, encode (numpy for char / k-mer, the Rust BPE model for
-    bpe), then add [CLS]/[SEP], truncate, pad and build masks/offsets with numpy. The results match what
-    `PreTrainedTokenizerFast` gives with the same `tokenizer.json` (tests compare them). Two things stay on
-    the generic `tokenizers` path: `return_overflowing_tokens` / `stride` (not available for overlapping
-    k-mers), and `BatchEncoding.encodings` (`word_ids()`, `char_to_token()`), which the fast path does not
-    build.
+    `_encode_plus` (the one method `__call__`, `encode` and `tokenize` reach in transformers 5) first applies
+    the policy, then takes one of two paths:
+    - single sequences (what `datasets.map`, the collators and the pipelines send): the DNA is encoded with
+      numpy (char, k-mers) or the Rust BPE model, each sequence keeps its first max_length - 2 tokens,
+      [CLS]/[SEP] go around, and the library's `pad()` pads the rows (tensors are written straight into a
+      padded array: pad() on Python lists would cost 10-15x there);
+    - pairs, `return_overflowing_tokens` and `stride`: the `tokenizers` pipeline does it all (template,
+      every truncation strategy, padding), on the policy-clean text; overlapping k-mers enter it as words.
+    Both give what `PreTrainedTokenizerFast` gives with the same `tokenizer.json` (tests compare them).
+    `BatchEncoding.encodings` (`word_ids()`, `char_to_token()`) exist on the second path only.
     """
 
     model_input_names = ["input_ids", "attention_mask"]
@@ -439,14 +479,6 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
 
     # -- encoding ------------------------------------------------------------------------------------
 
-    def _encode_flat(self, prepared: PreparedBatch, offsets: bool):
-        if self.dnalm_family == "char":
-            return _encode_char(prepared.codes, prepared.lengths, offsets)
-        if self.dnalm_family == "kmer":
-            fn = _encode_kmer_overlapping if self.dnalm_overlapping else _encode_kmer_nonoverlapping
-            return fn(prepared.codes, prepared.lengths, self.dnalm_k, offsets)
-        return _encode_bpe(self._tokenizer, prepared.normalized(), offsets)
-
     def _encode_plus(
         self,
         text,
@@ -475,6 +507,21 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
                 "is_split_into_words=True is not supported by DNA tokenizers: DNA has no words; pass whole "
                 "sequences (a str or a list of str)"
             )
+        batched, first, second = self._apply_policy(text, text_pair, split_special_tokens)
+        options = dict(
+            add_special_tokens=add_special_tokens, padding_strategy=padding_strategy,
+            truncation_strategy=truncation_strategy, max_length=max_length, stride=stride,
+            pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side, return_tensors=return_tensors,
+            return_token_type_ids=return_token_type_ids, return_attention_mask=return_attention_mask,
+            return_overflowing_tokens=return_overflowing_tokens, return_special_tokens_mask=return_special_tokens_mask,
+            return_offsets_mapping=return_offsets_mapping, return_length=return_length, verbose=verbose,
+        )
+        if second is not None or return_overflowing_tokens or stride:
+            return self._encode_with_pipeline(first, second, batched, options)
+        return self._encode_single(first, batched, **options)
+
+    def _apply_policy(self, text, text_pair, split_special_tokens):
+        """(batched, first, second): the inputs as `PreparedBatch`es; raises the policy's errors."""
         if text is None:
             raise ValueError("no DNA sequence given (text is None)")
         # a batch is any iterable of strings: list, tuple, a `datasets` Column, a numpy array, a pandas Series
@@ -489,274 +536,212 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
             pairs = list(text_pair) if batched else [text_pair]
             if len(pairs) != len(texts):
                 raise ValueError(f"batch length of text ({len(texts)}) and text_pair ({len(pairs)}) differ")
+        # Special tokens written in the text ("AC[MASK]GT") are tokens; split_special_tokens=True reads them as
+        # text instead, which the policy then refuses (DNA has no '[').
+        split = self.split_special_tokens if split_special_tokens is None else split_special_tokens
+        specials = () if split else SPECIAL_TOKENS
+        first = PreparedBatch(texts, batched, specials)
+        second = PreparedBatch(pairs, batched, specials) if pairs is not None else None
+        return batched, first, second
 
-        first = PreparedBatch(texts, batched)
-        second = PreparedBatch(pairs, batched) if pairs is not None else None
+    def _content(self, batch: PreparedBatch, spans: bool):
+        """(ids, counts, starts, ends): the tokens of all sequences joined, tokens per sequence, and (if `spans`)
+        each token's [start, end) in its stripped sequence.
 
-        if return_overflowing_tokens or stride:
-            if not self._backend_is_exact:
-                raise ValueError(
-                    "return_overflowing_tokens / stride are not available for overlapping k-mer tokenizers; "
-                    "split long sequences into windows before tokenizing"
-                )
-            # Rare path: the exact `tokenizers` pipeline (its normalizer applies the policy's mapping;
-            # the inputs were validated above, so nothing invalid reaches it).
-            return super()._encode_plus(
-                text, text_pair=text_pair, add_special_tokens=add_special_tokens, padding_strategy=padding_strategy,
-                truncation_strategy=truncation_strategy, max_length=max_length, stride=stride,
-                pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side, return_tensors=return_tensors,
-                return_token_type_ids=return_token_type_ids, return_attention_mask=return_attention_mask,
-                return_overflowing_tokens=return_overflowing_tokens, return_special_tokens_mask=return_special_tokens_mask,
-                return_offsets_mapping=return_offsets_mapping, return_length=return_length, verbose=verbose,
-                split_special_tokens=split_special_tokens,
-            )
-
-        if return_token_type_ids is None:
-            return_token_type_ids = "token_type_ids" in self.model_input_names
-        if return_attention_mask is None:
-            return_attention_mask = "attention_mask" in self.model_input_names
-        truncate = truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None
-
-        a = self._encode_flat(first, return_offsets_mapping)
-        lead_a = first.leads() if return_offsets_mapping else None
-        if second is None:
-            flat, lengths = _assemble_single(
-                a, lead_a, add_special_tokens, truncation_strategy if truncate else None, max_length,
-                self.truncation_side, return_special_tokens_mask,
-            )
+        Each run of DNA is encoded on its own (numpy for char and k-mers, the Rust BPE model for bpe); a special
+        token written in the text is one token between the runs around it.
+        """
+        codes, lengths = batch.codes, batch.run_lengths
+        spans = spans or bool(batch.found)  # placing special tokens needs the spans
+        if self.dnalm_family == "char":
+            ids, counts, starts, ends = _encode_char(codes, lengths, spans)
+        elif self.dnalm_family == "kmer":
+            encode = _encode_kmer_overlapping if self.dnalm_overlapping else _encode_kmer_nonoverlapping
+            ids, counts, starts, ends = encode(codes, lengths, self.dnalm_k, spans)
         else:
-            b = self._encode_flat(second, return_offsets_mapping)
-            lead_b = second.leads() if return_offsets_mapping else None
-            flat, lengths = _assemble_pairs(
-                a, b, lead_a, lead_b, add_special_tokens, truncation_strategy if truncate else None, max_length,
-                self.truncation_side, return_offsets_mapping,
-            )
-        if not truncate and verbose and lengths.size and int(lengths.max()) > self.model_max_length:
-            self._eventual_warn_about_too_long_sequence(range(int(lengths.max())), max_length, verbose)
+            ids, counts, starts, ends = _encode_bpe(self._tokenizer, batch.run_strings(), spans)
+        if not batch.found:
+            return ids, counts, starts, ends  # one run per sequence
+        run_of = np.repeat(np.arange(len(counts)), counts)
+        seq = np.concatenate([batch.run_seq[run_of], [s for s, _, _ in batch.found]])
+        special_starts = np.array([p for _, p, _ in batch.found], dtype=np.int64)
+        special_ends = special_starts + [len(t) for _, _, t in batch.found]
+        starts = np.concatenate([starts + batch.run_starts[run_of], special_starts])
+        ends = np.concatenate([ends + batch.run_starts[run_of], special_ends])
+        ids = np.concatenate([ids, [SPECIAL_TOKENS.index(t) for _, _, t in batch.found]])
+        order = np.lexsort((starts, seq))  # no two tokens of a sequence start at the same base
+        return ids[order], np.bincount(seq, minlength=len(batch.lengths)), starts[order], ends[order]
 
-        if padding_strategy == PaddingStrategy.LONGEST:
-            target = int(lengths.max())
-        elif padding_strategy == PaddingStrategy.MAX_LENGTH:
-            if max_length is None:
-                raise ValueError("padding='max_length' needs max_length")
-            target = int(max_length)
-        else:
-            target = None
-        if target is not None and pad_to_multiple_of and target % pad_to_multiple_of:
-            target = (target // pad_to_multiple_of + 1) * pad_to_multiple_of
-        side = padding_side if padding_side is not None else self.padding_side
-        if side not in ("left", "right"):
-            raise ValueError(f"padding_side must be 'left' or 'right', got {side!r}")
-
-        # key -> (flat values, or None for "all ones" / "all zeros" (built as cheap Python lists), pad value)
-        wanted = {"input_ids": (flat["input_ids"], self.pad_token_id)}
-        if return_token_type_ids:
-            wanted["token_type_ids"] = (flat.get("token_type_ids"), self.pad_token_type_id)
-        if return_attention_mask:
-            wanted["attention_mask"] = (None, 0)
+    def _encode_single(
+        self, batch, batched, add_special_tokens, padding_strategy, truncation_strategy, max_length, padding_side,
+        pad_to_multiple_of, return_tensors, return_token_type_ids, return_attention_mask, return_special_tokens_mask,
+        return_offsets_mapping, return_length, verbose, **_,
+    ) -> BatchEncoding:
+        """Single sequences: our content tokens, cut to max_length, [CLS] seq [SEP], then padded."""
+        content = self._content(batch, return_offsets_mapping)
+        n_special = 2 if add_special_tokens else 0
+        ids, counts, starts, ends = self._truncate(*content, n_special, truncation_strategy, max_length, verbose)
+        # per output: (content values, or one value for all content tokens; at [CLS]; at [SEP]; padding)
+        columns = {"input_ids": (ids, CLS_ID, SEP_ID, self.pad_token_id)}
+        if return_token_type_ids or (return_token_type_ids is None and "token_type_ids" in self.model_input_names):
+            columns["token_type_ids"] = (0, 0, 0, self.pad_token_type_id)
+        if return_attention_mask or (return_attention_mask is None and "attention_mask" in self.model_input_names):
+            columns["attention_mask"] = (1, 1, 1, 0)
         if return_special_tokens_mask:
-            wanted["special_tokens_mask"] = (flat["special_tokens_mask"], 1)
+            columns["special_tokens_mask"] = (0, 1, 1, 1)
         if return_offsets_mapping:
-            wanted["offset_mapping"] = (flat["offset_mapping"], 0)
-        data = _emit(wanted, lengths, target, side, as_arrays=return_tensors is not None)
+            shift = np.repeat(batch.leads(), counts)
+            columns["offset_mapping"] = (np.stack([starts + shift, ends + shift], axis=1), (0, 0), (0, 0), 0)
+        if not add_special_tokens:
+            columns = {key: (values, None, None, pad) for key, (values, _, _, pad) in columns.items()}
+
+        width = _rectangle(counts + n_special, padding_strategy, max_length, pad_to_multiple_of)
+        if return_tensors is not None and width is not None:
+            # Tensors: the rows go straight into one padded array. pad() would turn every id into a Python int
+            # and back (measured 10-15x slower for one-base tokens).
+            left = (padding_side or self.padding_side) == "left"
+            data = {key: _grid(*column, counts, width, left) for key, column in columns.items()}
+        else:
+            data = {key: _rows(values, first, last, counts) for key, (values, first, last, _) in columns.items()}
+            if padding_strategy != PaddingStrategy.DO_NOT_PAD:
+                data = self._pad_rows(data, padding_strategy, max_length, pad_to_multiple_of, padding_side)
         if return_length:
             data["length"] = [len(row) for row in data["input_ids"]]
-        encoded = BatchEncoding(data, tensor_type=return_tensors, n_sequences=2 if pairs is not None else 1)
-        if not batched and return_tensors is None:
-            # as transformers does: unwrap the rows; `length` stays a one-element list
-            encoded = BatchEncoding(
-                {key: value[0] if value and isinstance(value[0], list) else value for key, value in encoded.items()}
+        return _finish(data, batched, return_tensors, n_sequences=1)
+
+    def _truncate(self, ids, counts, starts, ends, n_special, strategy, max_length, verbose):
+        """Each sequence keeps its first (or, with truncation_side='left', last) max_length - n_special tokens.
+        For one sequence, `tokenizers` treats longest_first and only_first alike."""
+        if strategy == TruncationStrategy.DO_NOT_TRUNCATE or max_length is None:
+            if verbose and int(counts.max()) + n_special > self.model_max_length:
+                self._eventual_warn_about_too_long_sequence(range(int(counts.max()) + n_special), max_length, verbose)
+            return ids, counts, starts, ends
+        if strategy == TruncationStrategy.ONLY_SECOND:
+            raise ValueError("truncation='only_second' needs sequence pairs (text_pair); use truncation=True")
+        if max_length < n_special:
+            raise ValueError(f"max_length={max_length} leaves no room for the special tokens [CLS] and [SEP]")
+        keep = np.minimum(counts, max_length - n_special)
+        if (keep == counts).all():
+            return ids, counts, starts, ends
+        begin = _excl_cumsum(counts) + (counts - keep if self.truncation_side == "left" else 0)
+        kept = np.repeat(begin, keep) + _positions_in_sequence(keep)
+        if starts is not None:
+            starts, ends = starts[kept], ends[kept]
+        return ids[kept], keep, starts, ends
+
+    def _pad_rows(self, data, padding_strategy, max_length, pad_to_multiple_of, padding_side) -> dict:
+        """The library's `pad()` pads ids and masks; offsets (which it leaves alone) get (0, 0) likewise."""
+        offsets = data.pop("offset_mapping", None)
+        data = dict(self.pad(data, padding=padding_strategy, max_length=max_length, padding_side=padding_side,
+                             pad_to_multiple_of=pad_to_multiple_of, return_attention_mask="attention_mask" in data))
+        if offsets is not None:
+            left = (padding_side or self.padding_side) == "left"
+            pads = [[(0, 0)] * (len(ids) - len(spans)) for ids, spans in zip(data["input_ids"], offsets)]
+            data["offset_mapping"] = [p + s if left else s + p for p, s in zip(pads, offsets)]
+        return data
+
+    def _encode_with_pipeline(self, first, second, batched, options) -> BatchEncoding:
+        """Pairs, overflowing windows, stride: the `tokenizers` pipeline does the template, every truncation
+        strategy and the padding. It reads the policy-clean text at the caller's positions, so its offsets index
+        the caller's strings."""
+        if self._backend_is_exact:
+            text = first.positional_text()
+            pair = second.positional_text() if second is not None else None
+            if not batched:
+                text, pair = text[0], (pair[0] if pair is not None else None)
+            return self._run_pipeline(text, pair, **options)
+        # Overlapping k-mers are no pipeline (see the module docstring): our tokens go in as words, and the
+        # offsets, which the pipeline would count inside each word, come from our spans.
+        if options["return_overflowing_tokens"] or options["stride"]:
+            raise ValueError(
+                "return_overflowing_tokens / stride are not available for overlapping k-mer tokenizers; "
+                "split long sequences into windows before tokenizing"
             )
-        return encoded
+        with_offsets, tensors = options.pop("return_offsets_mapping"), options.pop("return_tensors")
+        words, spans = zip(*(self._words(b) if b is not None else (None, None) for b in (first, second)))
+        encoded = self._run_pipeline(words[0], words[1], is_split_into_words=True, **options)
+        data = dict(encoded)
+        if with_offsets:
+            data["offset_mapping"] = [
+                [(0, 0) if w is None else spans[s][i][w] for s, w in zip(encoded.sequence_ids(i), encoded.word_ids(i))]
+                for i in range(len(words[0]))
+            ]
+        return _finish(data, batched, tensors, n_sequences=1 if second is None else 2)
+
+    def _run_pipeline(self, text, pair, **options) -> BatchEncoding:
+        try:
+            return super()._encode_plus(text, pair, **options)
+        except Exception as err:  # `tokenizers` raises a bare Exception, e.g. when a truncation rule cannot be met
+            if type(err) is not Exception:
+                raise
+            raise ValueError(f"{err} (truncation={options['truncation_strategy'].value!r}, "
+                             f"max_length={options['max_length']})") from None
+
+    def _words(self, batch: PreparedBatch) -> tuple[list[list[str]], list[list[tuple[int, int]]]]:
+        """Per sequence: its tokens as strings, and each token's span in the caller's string."""
+        ids, counts, starts, ends = self._content(batch, spans=True)
+        shift = np.repeat(batch.leads(), counts)
+        tokens = self.convert_ids_to_tokens(ids.tolist())
+        spans = list(zip((starts + shift).tolist(), (ends + shift).tolist()))
+        bounds = np.cumsum(counts).tolist()
+        pieces = list(zip([0] + bounds[:-1], bounds))
+        return [tokens[a:b] for a, b in pieces], [spans[a:b] for a, b in pieces]
 
     def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs) -> list[str]:
         ids = self._encode_plus(text, text_pair=pair, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
         return self.convert_ids_to_tokens(ids)
 
 
-# ----------------------------------------------------------------------------------------------------
-# Assembly: special tokens, truncation, padding (all sequences at once, mirroring `tokenizers`' rules)
-# ----------------------------------------------------------------------------------------------------
+def _rows(values, first, last, counts: np.ndarray) -> list[list]:
+    """Row i: `first`, the next counts[i] content values, `last` (neither if `first` is None).
+    `values` is an array over all content tokens, or one number that all of them share (a mask)."""
+    if np.isscalar(values):
+        if first is None or first == last == values:
+            return [[values] * n for n in (counts + (0 if first is None else 2)).tolist()]
+        return [[first] + [values] * n + [last] for n in counts.tolist()]
+    if first is not None:  # place first/last around each row's values, then cut the rows
+        ends = np.cumsum(counts)
+        where = np.stack([ends - counts, ends], axis=1).ravel()
+        values = np.insert(values, where, np.array([first, last] * len(counts)), axis=0)
+        counts = counts + 2
+    # (start, end) pairs straight from two flat lists: a list per pair would cost 20x (the garbage collector)
+    items = values.tolist() if values.ndim == 1 else list(zip(values[:, 0].tolist(), values[:, 1].tolist()))
+    ends = np.cumsum(counts).tolist()
+    return [items[a:b] for a, b in zip([0] + ends[:-1], ends)]
 
 
-def _assemble_single(encoded, leads, add_special: bool, strategy, max_length, side, special_mask: bool):
-    """Flat arrays of the final sequences ([CLS] content [SEP], joined) and their lengths."""
-    ids, counts, starts, ends = encoded
-    n_special = 2 if add_special else 0
-    if strategy is not None:
-        if strategy == TruncationStrategy.ONLY_SECOND:
-            raise ValueError("truncation='only_second' needs sequence pairs (text_pair); use truncation=True")
-        budget = max_length - n_special
-        if budget < 0:
-            raise ValueError(f"max_length={max_length} leaves no room for the {n_special} special tokens [CLS] and [SEP]")
-        # longest_first and only_first are the same for one sequence (`tokenizers` never refuses here:
-        # a budget of 0 keeps [CLS] [SEP] only, and with a budget > 0 at least one token remains)
-        keep = np.minimum(counts, budget)
-        if np.any(keep < counts):
-            pos = _positions_in_sequence(counts)
-            if side == "left":
-                selected = pos >= np.repeat(counts - keep, counts)
-            else:
-                selected = pos < np.repeat(keep, counts)
-            ids = ids[selected]
-            if starts is not None:
-                starts, ends = starts[selected], ends[selected]
-            counts = keep
+def _rectangle(lengths: np.ndarray, padding_strategy, max_length, pad_to_multiple_of) -> int | None:
+    """The common row length after padding, as `pad()` computes it; None when the rows stay ragged."""
+    if padding_strategy == PaddingStrategy.DO_NOT_PAD:
+        return int(lengths[0]) if (lengths == lengths[0]).all() else None
+    width = int(lengths.max()) if padding_strategy == PaddingStrategy.LONGEST else max_length
+    if pad_to_multiple_of and width % pad_to_multiple_of:
+        width += pad_to_multiple_of - width % pad_to_multiple_of
+    return width if lengths.max() <= width else None  # pad() leaves longer rows as they are
+
+
+def _grid(values, first, last, pad, counts: np.ndarray, width: int, left: bool) -> np.ndarray:
+    """`_rows(...)` written into a [rows, width] array filled with `pad`, rows aligned right if `left`."""
+    n_special = 0 if first is None else 2
     lengths = counts + n_special
-    flat = {}
-    offsets = None
-    if starts is not None:
-        shift = np.repeat(leads, counts)
-        offsets = np.stack([starts + shift, ends + shift], axis=1)
-    if add_special:
-        # np.insert keeps the given order at equal indices: [SEP] of one sequence, then [CLS] of the next
-        seq_ends = np.cumsum(counts)
-        where = np.stack([seq_ends - counts, seq_ends], axis=1).ravel()
-        flat["input_ids"] = np.insert(ids, where, np.tile([CLS_ID, SEP_ID], len(counts)))
-        if special_mask:
-            flat["special_tokens_mask"] = np.insert(np.zeros(len(ids), dtype=np.int64), where, 1)
-        if offsets is not None:
-            offsets = np.insert(offsets, where, 0, axis=0)
-    else:
-        flat["input_ids"] = ids
-        if special_mask:
-            flat["special_tokens_mask"] = np.zeros(len(ids), dtype=np.int64)
-    if offsets is not None:
-        flat["offset_mapping"] = offsets
-    return flat, lengths
+    start = width - lengths if left else np.zeros(len(counts), dtype=np.int64)  # column of each row's first token
+    columns = np.arange(width)[None, :]
+    inner = (start + n_special // 2)[:, None]
+    content = (columns >= inner) & (columns < inner + counts[:, None])
+    grid = np.full(content.shape + np.shape(values)[1:], pad, dtype=np.int64)
+    grid[content] = values  # row-major order is token order
+    if first is not None:
+        rows = np.arange(len(counts))
+        grid[rows, start] = first
+        grid[rows, start + lengths - 1] = last
+    return grid
 
 
-def _truncate_pair(n1: int, n2: int, budget: int, strategy) -> tuple[int, int]:
-    """Token counts kept of a pair, by the rules of `tokenizers` (utils/truncation.rs)."""
-    if budget == 0:
-        return 0, 0
-    if n1 + n2 <= budget:
-        return n1, n2
-    if strategy == TruncationStrategy.LONGEST_FIRST:
-        short, long_, swap = (n2, n1, True) if n1 > n2 else (n1, n2, False)
-        long_ = short if short > budget else max(short, budget - short)
-        if short + long_ > budget:
-            short = budget // 2
-            long_ = short + budget % 2
-        return (long_, short) if swap else (short, long_)
-    to_remove = n1 + n2 - budget
-    target = n1 if strategy == TruncationStrategy.ONLY_FIRST else n2
-    if target <= to_remove:
-        raise ValueError(
-            f"truncation={strategy.value!r}: that sequence ({target} tokens) is too short to remove "
-            f"{to_remove} tokens and fit max_length; use truncation='longest_first'"
-        )
-    return (n1 - to_remove, n2) if strategy == TruncationStrategy.ONLY_FIRST else (n1, n2 - to_remove)
-
-
-def _assemble_pairs(enc_a, enc_b, lead_a, lead_b, add_special, strategy, max_length, side, offsets):
-    """Flat arrays of `[CLS] a [SEP] b [SEP]` per example (Python loop: pairs are the rare case)."""
-    ids_a, counts_a, st_a, en_a = enc_a
-    ids_b, counts_b, st_b, en_b = enc_b
-    base_a, base_b = _excl_cumsum(counts_a), _excl_cumsum(counts_b)
-    n_special = 3 if add_special else 0
-    parts: dict[str, list] = {"input_ids": [], "token_type_ids": [], "special_tokens_mask": [], "offset_mapping": []}
-    lengths = []
-
-    def cut(base, n, keep):
-        return slice(base + n - keep, base + n) if side == "left" else slice(base, base + keep)
-
-    for i in range(len(counts_a)):
-        n1, n2 = int(counts_a[i]), int(counts_b[i])
-        k1, k2 = n1, n2
-        if strategy is not None:
-            budget = max_length - n_special
-            if budget < 0:
-                raise ValueError(f"max_length={max_length} leaves no room for the {n_special} special tokens of a pair")
-            k1, k2 = _truncate_pair(n1, n2, budget, strategy)
-        sa, sb = cut(int(base_a[i]), n1, k1), cut(int(base_b[i]), n2, k2)
-        one = np.ones(1, dtype=np.int64)
-        if add_special:
-            ids = [one * CLS_ID, ids_a[sa], one * SEP_ID, ids_b[sb], one * SEP_ID]
-            types = [np.zeros(k1 + 2, dtype=np.int64), np.ones(k2 + 1, dtype=np.int64)]
-            special = [one, np.zeros(k1, dtype=np.int64), one, np.zeros(k2, dtype=np.int64), one]
-        else:
-            ids = [ids_a[sa], ids_b[sb]]
-            types = [np.zeros(k1, dtype=np.int64), np.ones(k2, dtype=np.int64)]
-            special = [np.zeros(k1 + k2, dtype=np.int64)]
-        parts["input_ids"] += ids
-        parts["token_type_ids"] += types
-        parts["special_tokens_mask"] += special
-        if offsets:
-            span_a = np.stack([st_a[sa], en_a[sa]], axis=1) + lead_a[i]
-            span_b = np.stack([st_b[sb], en_b[sb]], axis=1) + lead_b[i]
-            z = np.zeros((1, 2), dtype=np.int64)
-            parts["offset_mapping"] += [z, span_a, z, span_b, z] if add_special else [span_a, span_b]
-        lengths.append(k1 + k2 + n_special)
-    flat = {key: np.concatenate(val) for key, val in parts.items() if val}
-    return flat, np.asarray(lengths, dtype=np.int64)
-
-
-_INT_OBJECTS = np.array(range(1 << 17), dtype=object)  # the Python ints 0 .. 131071, made once
-
-
-def _to_lists(values: np.ndarray):
-    """`values.tolist()`, faster for large ids: Python caches only the ints up to 256, so `tolist()`
-    allocates one int object per large id; picking from a table of ready-made ints avoids that."""
-    if values.size and values.dtype != object and 256 < values.max() < len(_INT_OBJECTS) and values.min() >= 0:
-        return _INT_OBJECTS.take(values).tolist()
-    return values.tolist()
-
-
-def _emit(wanted: dict, lengths: np.ndarray, target: int | None, side: str, as_arrays: bool) -> dict:
-    """Split flat per-token arrays into rows, padding to `target` (None: no padding) on `side`.
-
-    `wanted[key] = (values, pad)`; values None means all ones (attention_mask) or all zeros (token types).
-    """
-    out = {}
-    if target is not None and int(lengths.max()) <= target:
-        # Rectangular: a boolean mask in row-major order receives the joined values in order.
-        columns = np.arange(target)
-        if side == "left":
-            filled = columns[None, :] >= (target - lengths)[:, None]
-        else:
-            filled = columns[None, :] < lengths[:, None]
-        for key, (values, pad) in wanted.items():
-            if values is None:
-                grid = filled.astype(np.int64) if key == "attention_mask" else np.zeros(filled.shape, dtype=np.int64)
-                if key != "attention_mask" and pad:
-                    grid[~filled] = pad
-            else:
-                grid = np.full(filled.shape + values.shape[1:], pad, dtype=np.int64)
-                grid[filled] = values
-            if as_arrays:
-                out[key] = grid
-            elif key == "offset_mapping":
-                out[key] = [[tuple(p) for p in row] for row in grid.tolist()]
-            else:
-                out[key] = _to_lists(grid)
-        return out
-    # Ragged rows (no padding, or padding='max_length' with rows longer than max_length left as they are,
-    # as `tokenizers` does). Tensors need equal rows: BatchEncoding then raises its own clear error.
-    sizes = lengths.tolist()
-    ends = np.cumsum(lengths).tolist()
-    bounds = list(zip([0] + ends[:-1], ends))
-    same = len(set(sizes)) == 1  # e.g. one GUE task: every row in one go, no slicing
-    for key, (values, pad) in wanted.items():
-        if values is None:
-            fill = 1 if key == "attention_mask" else 0
-            rows = [[fill] * n for n in sizes]
-        elif same and key != "offset_mapping":
-            rows = _to_lists(values.reshape(len(sizes), sizes[0]))
-        else:
-            if key == "offset_mapping":
-                items = list(zip(_to_lists(values[:, 0]), _to_lists(values[:, 1])))
-                pad = (0, 0)
-            else:
-                items = _to_lists(values)
-            rows = [items[a:b] for a, b in bounds]
-        if target is not None:  # [pad] * (negative) is []: longer rows stay as they are
-            if side == "left":
-                rows = [[pad] * (target - len(r)) + r for r in rows]
-            else:
-                rows = [r + [pad] * (target - len(r)) for r in rows]
-        out[key] = rows
-    return out
+def _finish(data: dict, batched: bool, tensor_type, n_sequences: int) -> BatchEncoding:
+    if not batched and tensor_type is None:
+        # as transformers does: unwrap the one row; `length` stays a one-element list
+        data = {key: value[0] if value and isinstance(value[0], list) else value for key, value in data.items()}
+    return BatchEncoding(data, tensor_type=tensor_type, n_sequences=n_sequences)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -946,40 +931,29 @@ def tokenizer_family(tokenizer) -> dict[str, Any]:
     )
 
 
-# ----------------------------------------------------------------------------------------------------
-# Registration
-# ----------------------------------------------------------------------------------------------------
 
 
-class _DNATokenizerRegistration(PreTrainedConfig):
-    """Key under which DNATokenizerFast is registered with AutoTokenizer.
-
-    `AutoTokenizer.register` needs a config class; the tokenizer families are not tied to one model, so a
-    marker class holds the registration. What matters is the side effect: AutoTokenizer then resolves the
-    `tokenizer_class: "DNATokenizerFast"` recorded in tokenizer_config.json without trust_remote_code.
-    """
-
-    model_type = "dnalm_tokenizer"
-
-
-AutoTokenizer.register(_DNATokenizerRegistration, tokenizer_class=DNATokenizerFast, exist_ok=True)
-
-
-def _build_bpe(path: str | os.PathLike | None = None, corpus_name: str | None = None) -> DNATokenizerFast:
-    if path is None:
+def bpe_tokenizer(
+    path: str | os.PathLike | None = None,
+    *,
+    sequences: Iterable[str] | None = None,
+    vocab_size: int | None = None,
+    corpus_name: str | None = None,
+    min_frequency: int = 0,
+) -> DNATokenizerFast:
+    """The "bpe" family: `path=` loads one (a folder or Hub id, as `load_tokenizer`), `sequences=` and
+    `vocab_size=` train one (`train_bpe`). `corpus_name` records the corpus either way."""
+    if (path is None) == (sequences is None):
         raise ValueError(
-            "the 'bpe' tokenizer needs path=: a folder with tokenizer.json (the published DNABERT-2 one, e.g. "
-            "../shared/data/dnabert2, or one saved from train_bpe(...).save_pretrained(folder))"
+            "the 'bpe' tokenizer needs path= (a folder with tokenizer.json: the published DNABERT-2 one, e.g. "
+            "../shared/data/dnabert2, or one saved with save_pretrained) or sequences= and vocab_size= "
+            "(to train one), not both"
         )
-    return load_bpe(path, corpus_name=corpus_name)
-
-
-TOKENIZERS.register("char", TokenizerEntry("char", build=char_tokenizer, description="single nucleotide A C G T N"))
-TOKENIZERS.register(
-    "kmer",
-    TokenizerEntry("kmer", build=kmer_tokenizer, description="k-mers, k=1..8, overlapping (stride 1) or not (stride k)"),
-)
-TOKENIZERS.register(
-    "bpe",
-    TokenizerEntry("bpe", build=_build_bpe, description="DNABERT-2-style BPE loaded from path= (published or trained)"),
-)
+    if sequences is not None:
+        if vocab_size is None:
+            raise ValueError("training a 'bpe' tokenizer needs vocab_size= as well as sequences=")
+        return train_bpe(sequences, vocab_size, corpus_name=corpus_name, min_frequency=min_frequency)
+    tok = load_tokenizer(path, corpus_name=corpus_name)
+    if tok.dnalm_family != "bpe":
+        raise ValueError(f"{path} holds a {tok._describe()} tokenizer, not a BPE")
+    return tok

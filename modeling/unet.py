@@ -21,7 +21,8 @@ the paper's convolutions are unpadded and the skips are cropped (output smaller 
 has no normalization; later U-Nets add one, and we default to a per-position LayerNorm over channels
 (see "Normalization"). The paper uses ReLU; the default here is GELU, as in ConvNova.
 
-Special tokens, padding and exactness (the project's char-token scheme, shared with ConvNova):
+Special tokens, padding and exactness (the project's char-token scheme, shared with ConvNova through
+`nucleotide.py`, which holds the token-id fields, the id -> channel table, the sequence mask and the heads):
 
 - Ids in `nucleotide_token_ids` (A C G T N = 5..9) are channels 0..4; `mask_token_id` and `unk_token_id`
   read as N (so a masked position looks like an unknown base). Every other id ([CLS], [SEP], [PAD]) and
@@ -56,10 +57,11 @@ Heads:
   predicting [CLS] or [PAD] is meaningless, and with -1e4 their softmax weight underflows to exactly 0 in
   float32, so the cross-entropy over the full vocabulary equals the 5-way one and stays finite. Logits are
   `[B, L, vocab_size]`, in tokenizer-id space like the other models. Loss: cross-entropy over the positions
-  whose label is not -100; labels must be nucleotide ids (a ValueError otherwise). Masking is the data
-  collator's job (train.py), as for the other models.
+  whose label is not -100; labels must be nucleotide ids (a ValueError otherwise); transformers'
+  `ForMaskedLMLoss`. Masking is the data collator's job (train.py), as for the other models.
 - `UNetForSequenceClassification`: mean of `last_hidden_state` over the kept positions -> dropout ->
-  linear; single-label, multi-label and regression losses by the standard `problem_type` logic.
+  linear; single-label, multi-label and regression losses by the standard `problem_type` logic (transformers'
+  `ForSequenceClassificationLoss`).
 
 Initialization (`_init_weights`): convolutions draw from N(0, 2/fan_in) with zero bias, the scheme
 Ronneberger et al. use (He et al. 2015); for the width-2 stride-2 transposed convolution each output
@@ -67,7 +69,8 @@ position receives `in_channels` inputs, so fan_in = in_channels. Norms start at 
 learned nucleotide embedding at N(0, 1) (PyTorch's default, the scale of a one-hot); the head linears at
 N(0, initializer_range) with zero bias, as in the other models of the suite.
 
-Presets (registered as `dnalm_core.registry.MODELS["unet"]`; counts are of `UNetModel`, the backbone):
+Presets (`UNET_PRESETS`, used through the suite's registry: `MODELS.get("unet").config(name)`; counts are of
+`UNetModel`, the backbone):
 
 - "small" (CPU): base 16, depth 3, channels 16-32-32-64, 2 convs/level, kernel 5: 93,472 params
   (+85 for the MLM head, +34 for a 2-class head); receptive field 184 bp.
@@ -84,35 +87,24 @@ import torch
 import torch.nn.functional as F
 from huggingface_hub.dataclasses import strict
 from torch import nn
-from transformers import (
-    PreTrainedConfig,
-    PreTrainedModel,
-)
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
-from transformers.utils import can_return_tuple
+from transformers.modeling_outputs import BaseModelOutput
 
-from .common import (
-    NON_NUCLEOTIDE_LOGIT,
-    check_char_inputs,
-    classification_loss,
-    masked_mean,
-    nucleotide_mlm_output,
-)
+from .nucleotide import EXCLUDED, N_CHANNEL, NUM_NUCLEOTIDE_CHANNELS, NucleotideConfig, NucleotideModel
+from .nucleotide import NucleotideForMaskedLM, NucleotideForSequenceClassification, NucleotidePreTrainedModel
+from .nucleotide import nucleotide_one_hot
 
-NUM_NUCLEOTIDE_CHANNELS = 5  # A C G T N
 NORMALIZATIONS = ("layernorm", "batchnorm", "none")
 INPUT_EMBEDDINGS = ("onehot", "embedding")
 
 
 @strict
-class UNetConfig(PreTrainedConfig):
+class UNetConfig(NucleotideConfig):
     r"""Configuration of the 1D DNA U-Net (see the module docstring for the architecture).
 
     Args:
-        vocab_size: size of the tokenizer vocabulary; MLM logits have this last dimension.
         base_channels: channels at the first level, which is also the width of `last_hidden_state`
             (also readable as `hidden_size`).
         depth: number of down-sampling (and up-sampling) levels; the bottleneck runs at 1/2^depth.
@@ -127,17 +119,15 @@ class UNetConfig(PreTrainedConfig):
         classifier_dropout: dropout before the classification linear; None means `dropout`.
         input_embedding: "onehot" or "embedding" (a learned `nn.Embedding(5, embedding_size)`).
         embedding_size: width of the learned embedding; None means `base_channels`.
-        nucleotide_token_ids: the ids of A, C, G, T, N, in that order (channels 0..4).
-        mask_token_id, unk_token_id: ids read as N (None: not used); any other id is excluded.
-        pad_token_id, cls_token_id, sep_token_id: the tokenizer's special ids, recorded for users of
-            the config; the model excludes them because they are not nucleotide, mask or unk ids.
         initializer_range: std of the head linears at initialization.
+
+    The token-id fields (`vocab_size`, `nucleotide_token_ids`, `mask_token_id`, `unk_token_id`, `pad_token_id`,
+    `cls_token_id`, `sep_token_id`) and their checks are `NucleotideConfig`'s.
     """
 
     model_type = "dna_unet"
     attribute_map = {"hidden_size": "base_channels"}
 
-    vocab_size: int = 10
     base_channels: int = 16
     depth: int = 3
     convs_per_level: int = 2
@@ -150,12 +140,6 @@ class UNetConfig(PreTrainedConfig):
     classifier_dropout: float | int | None = None
     input_embedding: str = "onehot"
     embedding_size: int | None = None
-    nucleotide_token_ids: list[int] | None = None
-    mask_token_id: int | None = 4
-    unk_token_id: int | None = 0
-    pad_token_id: int | None = 3
-    cls_token_id: int | None = 1
-    sep_token_id: int | None = 2
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
@@ -165,10 +149,6 @@ class UNetConfig(PreTrainedConfig):
             self.channel_multipliers = [2**i for i in range(self.depth + 1)] if self.depth >= 0 else []
         else:
             self.channel_multipliers = list(self.channel_multipliers)
-        if self.nucleotide_token_ids is None:
-            self.nucleotide_token_ids = [5, 6, 7, 8, 9]  # the char tokenizer's A C G T N
-        else:
-            self.nucleotide_token_ids = list(self.nucleotide_token_ids)
         if self.embedding_size is None:
             self.embedding_size = self.base_channels
         if self.classifier_dropout is None:
@@ -177,19 +157,9 @@ class UNetConfig(PreTrainedConfig):
 
     def validate_unet(self):
         """Reject configurations that cannot build a working U-Net, naming the field and the fix."""
-
-        def positive_int(name):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"UNetConfig.{name} must be a positive integer, got {value!r}")
-
-        for name in ("vocab_size", "base_channels", "convs_per_level", "kernel_size", "embedding_size"):
-            positive_int(name)
-        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 0:
-            raise ValueError(f"UNetConfig.depth must be an integer >= 0, got {self.depth!r}")
-        if self.kernel_size % 2 == 0:
-            # An even kernel cannot be centred: "same" padding would shift the sequence by half a base.
-            raise ValueError(f"UNetConfig.kernel_size must be odd (centred 'same' padding), got {self.kernel_size}")
+        self.require_positive_ints("base_channels", "convs_per_level", "kernel_size", "embedding_size")
+        self.require_positive_ints("depth", minimum=0)
+        self.require_odd("kernel_size")  # an even kernel would shift the sequence by half a base
         mults = self.channel_multipliers
         if len(mults) != self.depth + 1 or any(isinstance(m, bool) or not isinstance(m, int) or m < 1 for m in mults):
             raise ValueError(
@@ -204,18 +174,7 @@ class UNetConfig(PreTrainedConfig):
             )
         if self.hidden_act not in ACT2FN:
             raise ValueError(f"UNetConfig.hidden_act {self.hidden_act!r} is not a transformers activation name")
-        for name in ("dropout", "classifier_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"UNetConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
-        ids = self.nucleotide_token_ids
-        if len(ids) != NUM_NUCLEOTIDE_CHANNELS or len(set(ids)) != NUM_NUCLEOTIDE_CHANNELS:
-            raise ValueError(f"UNetConfig.nucleotide_token_ids must be 5 distinct ids (A C G T N), got {ids!r}")
-        as_n = [i for i in (self.mask_token_id, self.unk_token_id) if i is not None]
-        for token_id in list(ids) + as_n:
-            if not 0 <= token_id < self.vocab_size:
-                raise ValueError(f"token id {token_id} in UNetConfig is outside the vocabulary [0, {self.vocab_size})")
-        if set(as_n) & set(ids):
-            raise ValueError("UNetConfig.mask_token_id / unk_token_id must differ from the nucleotide ids")
+        self.require_probabilities("dropout", "classifier_dropout")
 
     @property
     def level_channels(self) -> list[int]:
@@ -246,7 +205,8 @@ class UNetConfig(PreTrainedConfig):
 
 
 class UNetInputLayer(nn.Module):
-    """Token ids -> nucleotide features [B, L, C_in] (one-hot or learned), zero at excluded positions.
+    """Nucleotide channels [B, L] (0..4, EXCLUDED) -> features [B, L, C_in] (one-hot or learned), zero at
+    excluded positions.
 
     A module (even with no parameters, for one-hot input) so `get_input_embeddings()` has something to
     return: `enable_input_require_grads` (gradient checkpointing with adapters) hooks its output.
@@ -259,11 +219,12 @@ class UNetInputLayer(nn.Module):
         if not self.onehot:
             self.embedding = nn.Embedding(NUM_NUCLEOTIDE_CHANNELS, config.embedding_size)
 
-    def forward(self, channels: torch.Tensor, keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        # Excluded positions carry channel -1; clamp to a valid index, then zero them through `keep`.
-        idx = channels.clamp(min=0)
-        feats = F.one_hot(idx, NUM_NUCLEOTIDE_CHANNELS).to(dtype) if self.onehot else self.embedding(idx)
-        return feats * keep.unsqueeze(-1).to(feats.dtype)
+    def forward(self, channels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        if self.onehot:
+            return nucleotide_one_hot(channels, dtype)  # all-zero rows at excluded positions
+        # Excluded positions carry channel EXCLUDED, which has no row: look up N there, then zero it.
+        feats = self.embedding(channels.clamp(max=N_CHANNEL))
+        return feats * (channels != EXCLUDED).unsqueeze(-1).to(feats.dtype)
 
 
 class UNetConvUnit(nn.Module):
@@ -307,17 +268,6 @@ class UNetConvBlock(GradientCheckpointingLayer):
         return x
 
 
-def _reject_unsupported(inputs_embeds, output_attentions, output_hidden_states) -> None:
-    """Generic callers (PEFT's sequence-classification wrapper, pipelines) pass these as None; a U-Net
-    reads token ids, has no attention and its levels have different lengths, so a request is an error."""
-    if inputs_embeds is not None:
-        raise ValueError("the U-Net reads token ids (one-hot or embedded inside the model); inputs_embeds is not supported")
-    if output_attentions:
-        raise ValueError("the U-Net has no attention to return (output_attentions=True)")
-    if output_hidden_states:
-        raise ValueError("the U-Net's levels have different lengths; output_hidden_states is not supported")
-
-
 def _masked_max_pool(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Max over windows of 2 that ignores excluded positions. x [B, C, L] (L even), mask [B, 1, L] float.
 
@@ -329,15 +279,11 @@ def _masked_max_pool(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor,
     return pooled.masked_fill(coarse_mask == 0, 0.0), coarse_mask
 
 
-class UNetPreTrainedModel(PreTrainedModel):
+class UNetPreTrainedModel(NucleotidePreTrainedModel):
     config_class = UNetConfig
     config: UNetConfig
     base_model_prefix = "unet"
-    main_input_name = "input_ids"
-    supports_gradient_checkpointing = True
     _no_split_modules = ["UNetConvBlock"]
-    # forward takes no **kwargs; stated anyway so the Trainer never passes num_items_in_batch.
-    accepts_loss_kwargs = False
 
     def _init_weights(self, module: nn.Module):
         """He et al. (2015) normal init for convolutions, as in Ronneberger et al.; see the module docstring."""
@@ -364,8 +310,9 @@ class UNetPreTrainedModel(PreTrainedModel):
                 init.zeros_(module.num_batches_tracked)
 
 
-class UNetModel(UNetPreTrainedModel):
-    """The U-Net backbone: `last_hidden_state [B, L, base_channels]`, zero at excluded positions."""
+class UNetModel(NucleotideModel, UNetPreTrainedModel):
+    """The U-Net backbone: `last_hidden_state [B, L, base_channels]`, zero at excluded positions. `forward` is
+    `NucleotideModel`'s (input checks, token ids -> channels), which calls `encode`."""
 
     def __init__(self, config: UNetConfig):
         super().__init__(config)
@@ -388,50 +335,22 @@ class UNetModel(UNetPreTrainedModel):
     def get_input_embeddings(self) -> nn.Module:
         return self.embeddings
 
-    def _channel_table(self, device: torch.device) -> torch.Tensor:
-        # Built per call from the config (a 10-entry tensor) rather than kept as a buffer: non-persistent
-        # buffers are not restored when from_pretrained builds the model on the meta device.
-        cfg = self.config
-        table = torch.full((cfg.vocab_size,), -1, dtype=torch.long)
-        table[torch.tensor(cfg.nucleotide_token_ids)] = torch.arange(NUM_NUCLEOTIDE_CHANNELS)
-        for token_id in (cfg.mask_token_id, cfg.unk_token_id):
-            if token_id is not None:
-                table[token_id] = NUM_NUCLEOTIDE_CHANNELS - 1  # the N channel
-        return table.to(device)
-
-    def sequence_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Bool [B, L]: True at the positions that are part of the sequence (nucleotide, mask or unk ids
-        with attention_mask 1); these are the positions the model processes and the heads pool over."""
-        check_char_inputs(input_ids, attention_mask, self.config.vocab_size, "UNetModel")
-        keep = self._channel_table(input_ids.device)[input_ids.long()] >= 0
-        if attention_mask is not None:
-            keep = keep & attention_mask.bool()
-        return keep
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-    ) -> BaseModelOutput:
-        r"""token_type_ids: accepted and ignored (one segment), so tokenizer output can be passed as is."""
-        keep = self.sequence_mask(input_ids, attention_mask)
-        channels = self._channel_table(input_ids.device)[input_ids.long()]
-        batch, length = input_ids.shape
+    def encode(self, channels: torch.Tensor, output_hidden_states: bool | None = None) -> BaseModelOutput:
+        r"""The network on channels [B, L] (0..4, EXCLUDED; `NucleotideModel.forward` maps the token ids).
+        output_hidden_states: accepted as None/False (generic callers pass it); the levels have different
+        lengths, so a request raises."""
+        if output_hidden_states:
+            raise ValueError("the U-Net's levels have different lengths; output_hidden_states is not supported")
+        length = channels.shape[1]
 
         # Compact: stable sort puts the kept positions first, in order (see the module docstring).
-        order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)
-        keep_c = keep.gather(1, order)
-        channels_c = channels.gather(1, order)
+        order = torch.argsort((channels == EXCLUDED).to(torch.int8), dim=1, stable=True)
         # Pad the length to a multiple of 2^depth with excluded positions so every pooling is by exactly 2.
         unit = 2**self.config.depth
-        padded = -(-length // unit) * unit
-        keep_c = F.pad(keep_c, (0, padded - length), value=False)
-        channels_c = F.pad(channels_c, (0, padded - length), value=-1)
+        channels_c = F.pad(channels.gather(1, order), (0, -(-length // unit) * unit - length), value=EXCLUDED)
 
-        x = self.embeddings(channels_c, keep_c, self.dtype).transpose(1, 2)  # [B, C, L]
-        mask = keep_c.unsqueeze(1).to(x.dtype)  # [B, 1, L]
+        x = self.embeddings(channels_c, self.dtype).transpose(1, 2)  # [B, C, L]
+        mask = (channels_c != EXCLUDED).unsqueeze(1).to(x.dtype)  # [B, 1, L]
         skips = []
         for block in self.down_blocks:
             x = block(x, mask)
@@ -449,10 +368,9 @@ class UNetModel(UNetPreTrainedModel):
         return BaseModelOutput(last_hidden_state=hidden)
 
 
-class UNetForMaskedLM(UNetPreTrainedModel):
-    """Per-position vocabulary logits [B, L, vocab_size]; only the nucleotide ids get learned scores."""
-
-    NON_NUCLEOTIDE_LOGIT = NON_NUCLEOTIDE_LOGIT  # finite; its softmax weight is exactly 0 in float32 (module docstring)
+class UNetForMaskedLM(NucleotideForMaskedLM, UNetPreTrainedModel):
+    """Per-position vocabulary logits [B, L, vocab_size] from `lm_head` = Linear(base_channels, 5) (A C G T N, the
+    paper's final 1x1 convolution); forward, logits and loss are `NucleotideForMaskedLM`'s."""
 
     def __init__(self, config: UNetConfig):
         super().__init__(config)
@@ -460,60 +378,23 @@ class UNetForMaskedLM(UNetPreTrainedModel):
         self.lm_head = nn.Linear(config.base_channels, NUM_NUCLEOTIDE_CHANNELS)
         self.post_init()
 
-    def get_output_embeddings(self):
-        return None  # nothing to tie: the input is one-hot or a 5-row embedding, not the vocabulary
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-    ) -> MaskedLMOutput:
-        r"""labels: [B, L] token ids, -100 where no prediction is scored; the others must be nucleotide ids."""
-        _reject_unsupported(inputs_embeds, output_attentions, output_hidden_states)
-        hidden = self.unet(input_ids, attention_mask=attention_mask).last_hidden_state
-        scores = self.lm_head(hidden)  # [B, L, 5]
-        logits, loss = nucleotide_mlm_output(scores, self.config, input_ids, labels)
-        return MaskedLMOutput(loss=loss, logits=logits)
+    def nucleotide_scores(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(hidden)
 
 
-class UNetForSequenceClassification(UNetPreTrainedModel):
-    """Mean of the U-Net output over the kept positions -> dropout -> linear (num_labels)."""
+class UNetForSequenceClassification(NucleotideForSequenceClassification, UNetPreTrainedModel):
+    """Mean of the U-Net output over the kept positions -> dropout -> `classifier` Linear(base_channels,
+    num_labels); forward and losses are `NucleotideForSequenceClassification`'s."""
 
     def __init__(self, config: UNetConfig):
         super().__init__(config)
-        self.num_labels = config.num_labels
         self.unet = UNetModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.base_channels, config.num_labels)
         self.post_init()
 
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-    ) -> SequenceClassifierOutput:
-        r"""labels: class ids [B] (single-label), multi-hot [B, num_labels] (multi-label) or values (regression)."""
-        _reject_unsupported(inputs_embeds, output_attentions, output_hidden_states)
-        hidden = self.unet(input_ids, attention_mask=attention_mask).last_hidden_state
-        pooled = masked_mean(hidden, self.unet.sequence_mask(input_ids, attention_mask))
-        logits = self.classifier(self.dropout(pooled))
-
-        loss = None
-        if labels is not None:
-            loss = classification_loss(self.config, logits, labels)
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(pooled))
 
 
 UNET_PRESETS = {

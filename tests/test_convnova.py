@@ -24,7 +24,10 @@ from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelF
 
 import modeling
 from modeling import ConvNovaConfig, ConvNovaForMaskedLM, ConvNovaForSequenceClassification, ConvNovaModel
-from modeling.convnova import NON_NUCLEOTIDE_LOGIT, _ChannelsLastConv1d, load_official_state_dict
+from modeling.convert_convnova import config_from_official_args, load_official_state_dict
+from modeling.convert_convnova import main as convert_main
+from modeling.convnova import _ChannelsLastConv1d
+from modeling.nucleotide import NON_NUCLEOTIDE_LOGIT
 from dnalm_core.registry import MODELS
 
 # The char tokenizer's fixed vocabulary.
@@ -53,8 +56,12 @@ def golden(shared_data):
     }
 
 
+def preset(name: str, **overrides) -> ConvNovaConfig:
+    return MODELS.get("convnova").config(name, **overrides)  # the suite's one way to a preset
+
+
 def tiny(**overrides) -> ConvNovaConfig:
-    return ConvNovaConfig.from_preset("tiny", **overrides)
+    return preset("tiny", **overrides)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -231,7 +238,7 @@ def test_load_official_state_dict_rejects_mismatches(golden):
     with pytest.raises(KeyError, match="out_linear"):  # MLM model without the MLM head
         load_official_state_dict(ConvNovaForMaskedLM(tiny()), golden["backbone"])
     with pytest.raises(ValueError, match="shape mismatch"):  # hidden 32 weights into hidden 128
-        load_official_state_dict(ConvNovaModel(ConvNovaConfig.from_preset("hg38_pretrain")), sd)
+        load_official_state_dict(ConvNovaModel(preset("hg38_pretrain")), sd)
     with pytest.raises(ValueError, match="not tensors"):
         load_official_state_dict(ConvNovaModel(tiny()), {**sd, "hyper_parameters": 1})
     # Nothing was half-loaded by a failed call: the model keeps its own weights.
@@ -390,6 +397,51 @@ def test_sequence_classification_pooling_and_losses(problem):
     assert abs(out.loss.item() - expected.item()) < 1e-5
 
 
+def test_losses_prepared_for_the_library_loss_functions():
+    """The heads' losses go through transformers' loss functions on prepared inputs (nucleotide.py, common.py):
+    int32 class ids and integer multi-hot targets work, and a bfloat16 model's losses are float32."""
+    torch.manual_seed(0)
+    ids = torch.tensor([[CLS, A, C, G, SEP], [CLS, T, T, N, SEP]])
+    clf = ConvNovaForSequenceClassification(tiny(num_labels=3)).eval()
+    labels = torch.tensor([2, 0])
+    assert torch.equal(clf(ids, labels=labels.int()).loss, clf(ids, labels=labels).loss)
+    multi = ConvNovaForSequenceClassification(tiny(num_labels=3, problem_type="multi_label_classification")).eval()
+    hot = torch.tensor([[1, 0, 1], [0, 1, 0]])
+    assert torch.equal(multi(ids, labels=hot).loss, multi(ids, labels=hot.float()).loss)
+    with pytest.raises(ValueError, match="multi-label labels"):
+        multi(ids, labels=torch.ones(2, 4))
+    mlm_labels = torch.full_like(ids, -100)
+    mlm_labels[:, 2] = torch.tensor([C, T])
+    mlm = ConvNovaForMaskedLM(tiny()).eval()
+    for model, target in [(clf, labels), (mlm, mlm_labels)]:
+        with torch.no_grad():
+            full = model(ids, labels=target).loss
+            out = model.to(torch.bfloat16)(ids, labels=target)
+        assert out.logits.dtype == torch.bfloat16 and out.loss.dtype == torch.float32
+        assert abs(out.loss.item() - full.item()) < 0.1 * full.item()
+
+
+def test_convert_command_line_writes_a_folder_the_auto_classes_load(golden, tmp_path):
+    """Official Lightning checkpoint + experiment yaml -> save_pretrained folder; the loaded model keeps parity."""
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({"state_dict": {"model." + k: v for k, v in golden["pretrain"].items()}, "epoch": 3}, ckpt)
+    experiment = tmp_path / "convnova.yaml"
+    experiment.write_text(  # the tiny fixture's model: section, in the official experiment layout
+        "# @package _global_\nmodel:\n  _name_: convnova\n  alphabet_size: 5\n  pretrain: true\n  dilation: 4\n"
+        "  kernel_size: 9\n  num_conv1d: 5\n  d_inner: 2\n  ffn: true\n"
+        "  args:\n    hidden_dim: 32\n    num_cnn_stacks: 1\n    dropout: 0.0\n"
+    )
+    convert_main([str(ckpt), str(experiment), str(tmp_path / "out")])
+    model = AutoModelForMaskedLM.from_pretrained(tmp_path / "out").eval()
+    assert isinstance(model, ConvNovaForMaskedLM) and (tmp_path / "out" / "tokenizer_config.json").is_file()
+    with torch.no_grad():
+        logits = model(OFFICIAL_TO_OURS[golden["io"]["input_ids"]]).logits
+    assert (logits[..., NUC_IDS] - golden["io"]["mlm_logits"]).abs().max() <= 1e-5
+    with pytest.raises(SystemExit) as exit_info:
+        convert_main(["--help"])
+    assert exit_info.value.code == 0
+
+
 def test_rows_without_nucleotides_and_bad_inputs_raise():
     model = ConvNovaForSequenceClassification(tiny())
     with pytest.raises(ValueError, match="row 1 has no nucleotide positions"):
@@ -491,20 +543,20 @@ def n_params(model) -> int:
 
 def test_preset_parameter_counts_match_the_official_configs():
     # reference-architectures.md section 2.4 (counted from the official code)
-    assert n_params(ConvNovaForMaskedLM(ConvNovaConfig.from_preset("hg38_pretrain"))) == 1_772_933
-    nt = ConvNovaConfig.from_preset("nt_benchmark", num_labels=2)
-    gb = ConvNovaConfig.from_preset("genomic_benchmark", num_labels=2)
+    assert n_params(ConvNovaForMaskedLM(preset("hg38_pretrain"))) == 1_772_933
+    nt = preset("nt_benchmark", num_labels=2)
+    gb = preset("genomic_benchmark", num_labels=2)
     assert n_params(ConvNovaForSequenceClassification(nt)) == 1_688_706
     assert n_params(ConvNovaForSequenceClassification(gb)) == 378_050
     # MLM head 128*5+5 = 645; hand count of the nt backbone: stems 2*(128*5*9+128), 10 convs of 128*128*9+128,
     # 10 LayerNorms of 256, milinear (128*256+256) + 2*(256*256+256) + (256*128+128) + 512 + 256
     stems, convs, norms = 2 * (128 * 45 + 128), 10 * (128 * 128 * 9 + 128), 10 * 256
     milinear = (128 * 256 + 256) + 2 * (256 * 256 + 256) + (256 * 128 + 128) + 512 + 256
-    assert n_params(ConvNovaModel(ConvNovaConfig.from_preset("nt_benchmark"))) == stems + convs + norms + milinear
+    assert n_params(ConvNovaModel(preset("nt_benchmark"))) == stems + convs + norms + milinear
 
 
 def test_config_dilations_receptive_field_and_presets():
-    cfg = ConvNovaConfig.from_preset("hg38_pretrain")
+    cfg = preset("hg38_pretrain")
     assert cfg.dilations == [1, 1, 1, 4, 16]
     assert cfg.receptive_field == 9 + 8 * 23 == 193
     assert ConvNovaConfig(num_stacks=2).dilations == [1, 1, 1, 1, 1, 1, 4, 4, 16, 16]
@@ -516,7 +568,7 @@ def test_config_dilations_receptive_field_and_presets():
     cfg = entry.config("tiny", vocab_size=10, pad_token_id=3, num_labels=3, problem_type="single_label_classification")
     assert isinstance(cfg, ConvNovaConfig) and cfg.hidden_size == 32 and cfg.num_labels == 3
     with pytest.raises(ValueError, match="valid presets"):
-        ConvNovaConfig.from_preset("huge")
+        preset("huge")
 
 
 def test_from_official_args_reads_the_experiment_yaml():
@@ -524,25 +576,25 @@ def test_from_official_args_reads_the_experiment_yaml():
     yaml_model = dict(_name_="convnova", for_representation=False, alphabet_size=5, d_model=128, pretrain=True,
                       kernel_size=9, final_conv=False, dilation=4, num_conv1d=5, d_inner=2, ffn=True,
                       args=dict(hidden_dim=128, num_cnn_stacks=1, dropout=0.0))
-    cfg = ConvNovaConfig.from_official_args(**yaml_model)
-    preset = ConvNovaConfig.from_preset("hg38_pretrain")
+    cfg = config_from_official_args(**yaml_model)
+    expected = preset("hg38_pretrain")
     for field in ("hidden_size", "kernel_size", "dilation_base", "num_conv_blocks", "num_stacks", "d_inner", "ffn",
                   "final_conv", "dropout"):
-        assert getattr(cfg, field) == getattr(preset, field), field
+        assert getattr(cfg, field) == getattr(expected, field), field
     # Direct arguments and the official defaults (dilation 2, kernel 9, 5 blocks, ffn on)
-    cfg = ConvNovaConfig.from_official_args(hidden_dim=32, num_cnn_stacks=2, dropout=0.1, num_labels=3)
+    cfg = config_from_official_args(hidden_dim=32, num_cnn_stacks=2, dropout=0.1, num_labels=3)
     got = (cfg.dilation_base, cfg.kernel_size, cfg.num_conv_blocks, cfg.ffn, cfg.num_stacks, cfg.num_labels)
     assert got == (2, 9, 5, True, 2, 3)
-    cfg = ConvNovaConfig.from_official_args(args=types.SimpleNamespace(hidden_dim=64, num_cnn_stacks=1, dropout=0.0))
+    cfg = config_from_official_args(args=types.SimpleNamespace(hidden_dim=64, num_cnn_stacks=1, dropout=0.0))
     assert cfg.hidden_size == 64
     with pytest.raises(ValueError, match="alphabet_size=5"):
-        ConvNovaConfig.from_official_args(hidden_dim=32, num_cnn_stacks=1, dropout=0.0, alphabet_size=6)
+        config_from_official_args(hidden_dim=32, num_cnn_stacks=1, dropout=0.0, alphabet_size=6)
     with pytest.raises(ValueError, match="needs args.hidden_dim"):
-        ConvNovaConfig.from_official_args(num_cnn_stacks=1, dropout=0.0)
+        config_from_official_args(num_cnn_stacks=1, dropout=0.0)
     with pytest.raises(ValueError, match="given twice"):
-        ConvNovaConfig.from_official_args(hidden_dim=32, args=dict(hidden_dim=64, num_cnn_stacks=1, dropout=0.0))
+        config_from_official_args(hidden_dim=32, args=dict(hidden_dim=64, num_cnn_stacks=1, dropout=0.0))
     with pytest.raises(TypeError, match="unknown arguments \\['hiden_dim'\\]"):
-        ConvNovaConfig.from_official_args(hidden_dim=32, num_cnn_stacks=1, dropout=0.0, hiden_dim=3)
+        config_from_official_args(hidden_dim=32, num_cnn_stacks=1, dropout=0.0, hiden_dim=3)
 
 
 @pytest.mark.parametrize(
@@ -564,7 +616,7 @@ def test_bad_configs_raise(bad, message):
 
 def test_init_is_pytorch_default_uniform():
     torch.manual_seed(0)
-    model = ConvNovaForSequenceClassification(ConvNovaConfig.from_preset("hg38_pretrain"))
+    model = ConvNovaForSequenceClassification(preset("hg38_pretrain"))
     for name, fan_in in [("convnova.convs.0", 128 * 9), ("convnova.linear", 5 * 9), ("convnova.milinear.2", 256),
                          ("classifier", 128)]:
         module = model.get_submodule(name)
@@ -601,13 +653,13 @@ def test_public_names_and_lora_targets():
     assert modeling.ConvNovaConfig is ConvNovaConfig and modeling.ConvNovaForMaskedLM is ConvNovaForMaskedLM
     targets = MODELS.get("convnova").lora_target_modules
     # PEFT 0.21 drops a conv's dilation in its LoRA branch (huggingface/peft#3697): only undilated convs.
-    for preset in MODELS.get("convnova").presets:
-        model = ConvNovaModel(ConvNovaConfig.from_preset(preset, hidden_size=8))
+    for preset_name in MODELS.get("convnova").presets:
+        model = ConvNovaModel(preset(preset_name, hidden_size=8))
         matched = [n for n, m in model.named_modules() if any(n == t or n.endswith("." + t) for t in targets)]
-        assert {"convs.0", "gates.2", "milinear.6"} <= set(matched), preset
+        assert {"convs.0", "gates.2", "milinear.6"} <= set(matched), preset_name
         for name in matched:
             module = model.get_submodule(name)
-            assert isinstance(module, torch.nn.Linear) or module.dilation == (1,), (preset, name)
+            assert isinstance(module, torch.nn.Linear) or module.dilation == (1,), (preset_name, name)
     peft = pytest.importorskip("peft")
     torch.manual_seed(0)
     model = ConvNovaForSequenceClassification(tiny()).eval()

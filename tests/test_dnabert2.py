@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 
@@ -447,6 +448,54 @@ def test_classifier_last_layer_shortcut_gives_the_same_logits():
     assert (fast - by_hand).abs().max().item() <= 1e-6
 
 
+def test_last_layer_positions_computes_those_positions_only():
+    model = tiny_model(num_hidden_layers=3)
+    gen = torch.Generator().manual_seed(9)
+    ids = torch.randint(5, 4096, (3, 14), generator=gen)
+    mask = torch.ones_like(ids)
+    mask[2, 6:] = 0
+    positions = torch.rand(3, 14, generator=gen) < 0.3
+    positions[:, 0] = True
+    with torch.no_grad():
+        full = model(input_ids=ids, attention_mask=mask)
+        part = model(input_ids=ids, attention_mask=mask, last_layer_positions=positions)
+        recorded = model(input_ids=ids, attention_mask=mask, last_layer_positions=positions, output_hidden_states=True)
+    assert part.last_hidden_state.shape == full.last_hidden_state.shape
+    assert (part.last_hidden_state - full.last_hidden_state)[positions].abs().max().item() <= 1e-6
+    assert torch.all(part.last_hidden_state[~positions] == 0)
+    assert (part.pooler_output - full.pooler_output).abs().max().item() <= 1e-6  # [CLS] was computed
+    # with hidden states recorded, every output stays complete
+    assert torch.equal(recorded.last_hidden_state, full.last_hidden_state)
+    assert torch.equal(recorded.hidden_states[-1], full.last_hidden_state)
+    with pytest.raises(ValueError, match="last_layer_positions has shape"):
+        model(input_ids=ids, last_layer_positions=positions[:, :5])
+
+
+def test_heads_return_tuples_and_requested_outputs():
+    ids = torch.randint(5, 4096, (2, 12), generator=torch.Generator().manual_seed(10))
+    labels = torch.full_like(ids, -100)
+    labels[0, 3], labels[1, 7] = 77, 4000
+    mlm = tiny_model(cls=DNABert2ForMaskedLM)
+    with torch.no_grad():
+        sparse = mlm(input_ids=ids, labels=labels)
+        recorded = mlm(input_ids=ids, labels=labels, output_hidden_states=True, output_attentions=True)
+        as_tuple = mlm(input_ids=ids, labels=labels, return_dict=False)
+    assert torch.all(sparse.logits[labels == -100] == 0)
+    # requested hidden states / attentions: the last layer ran everywhere, so logits are complete
+    assert len(recorded.hidden_states) == 3 and len(recorded.attentions) == 2
+    assert torch.all(recorded.logits[labels == -100].abs().sum(-1) > 0)  # (the [PAD] column is 0: a zero row, tied)
+    assert abs(recorded.loss.item() - sparse.loss.item()) <= 1e-6
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 2
+    assert torch.equal(as_tuple[0], sparse.loss) and torch.equal(as_tuple[1], sparse.logits)
+
+    clf = tiny_model(cls=DNABert2ForSequenceClassification)
+    clf.config.return_dict = False
+    with torch.no_grad():
+        out = clf(input_ids=ids, labels=torch.tensor([0, 1]), output_hidden_states=True)
+    assert isinstance(out, tuple) and len(out) == 3  # loss, logits, hidden states
+    assert out[1].shape == (2, 2) and len(out[2]) == 3
+
+
 def test_inputs_embeds_and_batch_encoding(shared_data):
     model = tiny_model()
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(shared_data / "dnabert2" / "tokenizer.json"), pad_token="[PAD]")
@@ -530,6 +579,27 @@ def test_sequence_classification_problem_types():
     assert abs(out.loss.item() - ((out.logits[:, 0] - target) ** 2).mean().item()) <= 1e-6
 
 
+def test_sequence_classification_loss_dtypes():
+    ids = torch.randint(5, 4096, (4, 10), generator=torch.Generator().manual_seed(11))
+    model = tiny_model(cls=DNABert2ForSequenceClassification, num_labels=3)
+    labels = torch.tensor([0, 2, 1, 2])
+    with torch.no_grad():
+        reference = model(input_ids=ids, labels=labels).loss
+        assert torch.equal(model(input_ids=ids, labels=labels.int()).loss, reference)  # int32 class ids
+        model.to(torch.bfloat16)
+        out = model(input_ids=ids, labels=labels)
+    # half-precision logits, fp32 loss (of those logits)
+    assert out.logits.dtype == torch.bfloat16 and out.loss.dtype == torch.float32
+    manual = -out.logits.float().log_softmax(-1)[torch.arange(4), labels].mean()
+    assert abs(out.loss.item() - manual.item()) <= 1e-6
+
+    # integer 0/1 targets when the config says multi-label
+    model = tiny_model(cls=DNABert2ForSequenceClassification, num_labels=3, problem_type="multi_label_classification")
+    multi = torch.tensor([[1, 0, 1], [0, 0, 0], [1, 1, 1], [0, 1, 0]])
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=ids, labels=multi).loss, model(input_ids=ids, labels=multi.float()).loss)
+
+
 def test_random_init_is_bert_style():
     config = MODELS.get("dnabert2").config("small", num_labels=2)
     torch.manual_seed(0)
@@ -561,6 +631,51 @@ def test_saved_model_reloads_through_auto_classes(tmp_path):
     ids = torch.randint(5, 4096, (2, 8), generator=torch.Generator().manual_seed(6))
     with torch.no_grad():
         assert torch.equal(model(input_ids=ids).logits, loaded(input_ids=ids).logits)
+
+
+REMOTE_CODE_CHECK = """
+import importlib.abc, sys, torch
+
+class NoProject(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("modeling", "dnalm_core", "data_scripts", "training"):
+            raise ImportError(f"the remote code imported {name}")
+
+sys.meta_path.insert(0, NoProject())
+from transformers import AutoModelForMaskedLM
+folder = sys.argv[1]
+model = AutoModelForMaskedLM.from_pretrained(folder, trust_remote_code=True).eval()
+ids, expected = torch.load(f"{folder}/expected.pt")
+with torch.no_grad():
+    assert torch.equal(model(input_ids=ids).logits, expected)
+print(type(model).__module__)
+"""
+
+
+def test_saved_as_remote_code_loads_without_this_project(tmp_path):
+    import subprocess
+    import sys
+
+    model = tiny_model(cls=DNABert2ForMaskedLM)
+    DNABert2Config.register_for_auto_class()
+    DNABert2ForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
+    try:
+        model.save_pretrained(tmp_path)
+    finally:  # the registration is class-wide: other tests save plain folders
+        DNABert2Config._auto_class = DNABert2ForMaskedLM._auto_class = None
+    assert {"dnabert2.py", "common.py", "config.json", "model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
+    assert json.loads((tmp_path / "config.json").read_text())["auto_map"] == {
+        "AutoConfig": "dnabert2.DNABert2Config", "AutoModelForMaskedLM": "dnabert2.DNABert2ForMaskedLM"
+    }
+    ids = torch.randint(5, 4096, (2, 9), generator=torch.Generator().manual_seed(12))
+    with torch.no_grad():
+        torch.save((ids, model(input_ids=ids).logits), tmp_path / "expected.pt")
+    run = subprocess.run(
+        [sys.executable, "-c", REMOTE_CODE_CHECK, str(tmp_path)], capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().startswith("transformers_modules.") and run.stdout.strip().endswith(".dnabert2")
 
 
 def test_tied_decoder_is_not_saved_and_untied_decoder_is(tmp_path):

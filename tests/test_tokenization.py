@@ -1,4 +1,5 @@
-"""Tests of modeling/tokenization.py: input policy, the three families, save/load, provenance.
+"""Tests of modeling/tokenization.py: input policy, the three families, special tokens written in the text,
+save/load, provenance, the registry, loading as remote code.
 
 References used (independent of the code under test):
 - hand-computed ids and spans (k-mer ids as base-4 numbers, written out below);
@@ -6,7 +7,8 @@ References used (independent of the code under test):
 - the published DNABERT-2 `tokenizer.json` run through `tokenizers` itself (ids on all shared GUE sequences,
   and the 17 ids of the DNABERT-2 README sequence);
 - plain `transformers.PreTrainedTokenizerFast` on the same `tokenizer.json` (padding, truncation, pairs,
-  masks, offsets), against which the numpy fast path must agree option by option;
+  masks, offsets, special tokens written in the text), against which the numpy path for single sequences
+  must agree option by option;
 - short pure-Python re-implementations of overlapping / non-overlapping k-mers in this file.
 """
 
@@ -18,6 +20,7 @@ import json
 import os
 import pickle
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -637,6 +640,137 @@ def test_load_bpe_errors(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------------
+# special tokens written in the text
+# --------------------------------------------------------------------------------------------------
+
+SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+SPECIAL_ID = {tok: i for i, tok in enumerate(SPECIALS)}
+
+
+def with_specials(rng: random.Random, n: int) -> list[str]:
+    """Messy DNA with special tokens written in it (never whitespace inside, sometimes around the whole)."""
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rng.randint(1, 4)):
+            parts.append("".join(rng.choice("ACGT" * 4 + "acgtNnRy") for _ in range(rng.randint(0, 12))))
+            parts.append(rng.choice(SPECIALS))
+        if rng.random() < 0.5:
+            parts.append("".join(rng.choice("ACGT") for _ in range(rng.randint(1, 9))))
+        text = "".join(parts)
+        out.append(rng.choice(["", " ", "\t "]) + text + rng.choice(["", "\n"]) if rng.random() < 0.3 else text)
+    return out
+
+
+def ref_with_specials(text: str, k: int):
+    """Overlapping k-mers of each DNA stretch on its own, special tokens in between: (id, start, end)."""
+    lead = len(text) - len(text.lstrip())
+    body = text.strip()
+    pieces = re.split(r"(\[UNK\]|\[CLS\]|\[SEP\]|\[PAD\]|\[MASK\])", body)
+    out, pos = [], lead
+    for piece in pieces:
+        if piece in SPECIAL_ID:
+            out.append((SPECIAL_ID[piece], pos, pos + len(piece)))
+        elif piece:
+            out += [(t, a + pos, b + pos) for t, a, b in ref_overlapping(piece, k)]
+        pos += len(piece)
+    return out
+
+
+@pytest.mark.parametrize("name", ["char", "kmer3-nonoverlapping", "kmer6-nonoverlapping", "bpe-published"])
+def test_special_tokens_in_text_match_the_pipeline(name, request):
+    """Exact families: what the `tokenizers` pipeline does with added tokens in the text (split there,
+    encode each side on its own), offsets and special-token masks included."""
+    tok = build_family(name, request)
+    ref = PreTrainedTokenizerFast(tokenizer_object=tok.backend_tokenizer, pad_token="[PAD]",
+                                  model_input_names=["input_ids", "attention_mask"])
+    seqs = with_specials(random.Random(20), 60)
+    opts = {"return_offsets_mapping": True, "return_special_tokens_mask": True}
+    assert_same_encoding(tok(seqs, **opts), ref(seqs, **opts), name)
+    padded = {"padding": True, "return_tensors": "np"}
+    assert_same_encoding(tok(seqs, **padded), ref(seqs, **padded), name)
+    bare = {"add_special_tokens": False, **opts}
+    assert_same_encoding(tok(seqs[0], **bare), ref(seqs[0], **bare), name)
+    assert_same_encoding(tok(seqs[:30], seqs[30:], truncation=True, max_length=20, **opts),
+                         ref(seqs[:30], seqs[30:], truncation=True, max_length=20, **opts), name)
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_special_tokens_in_text_overlapping(k):
+    tok = kmer_tokenizer(k, True)
+    seqs = with_specials(random.Random(21 + k), 80)
+    for pairs in (False, True):
+        if pairs:
+            enc = tok(seqs[:40], seqs[40:], return_offsets_mapping=True)
+        else:
+            enc = tok(seqs, return_offsets_mapping=True)
+        for i, (ids, offs) in enumerate(zip(enc["input_ids"], enc["offset_mapping"])):
+            expected = ref_with_specials(seqs[i], k)
+            if pairs:
+                second = ref_with_specials(seqs[40 + i], k)
+                expected = [(1, 0, 0)] + expected + [(2, 0, 0)] + second + [(2, 0, 0)]
+            else:
+                expected = [(1, 0, 0)] + expected + [(2, 0, 0)]
+            assert ids == [t for t, _, _ in expected], (seqs[i], k)
+            assert offs == [(a, b) for _, a, b in expected]
+
+
+def test_special_token_meaning_per_family(published):
+    text = "ACGTA[MASK]CCGTT"
+    assert char_tokenizer().tokenize(text) == ["A", "C", "G", "T", "A", "[MASK]", "C", "C", "G", "T", "T"]
+    # a boundary: each side is cut (non-overlapping) or windowed (overlapping) on its own
+    assert kmer_tokenizer(3, False).tokenize(text) == ["ACG", "T", "A", "[MASK]", "CCG", "T", "T"]
+    assert kmer_tokenizer(3, True).tokenize(text) == ["ACG", "CGT", "GTA", "[MASK]", "CCG", "CGT", "GTT"]
+    assert kmer_tokenizer(3, True).tokenize("AC[MASK]GTTA") == ["A", "C", "[MASK]", "GTT", "TTA"]
+    # BPE: each side alone, so no merge crosses the mask
+    assert published.tokenize("ACGTAC[MASK]TTGCA") == (published.tokenize("ACGTAC") + ["[MASK]"]
+                                                          + published.tokenize("TTGCA"))
+    # the template still adds [CLS] ... [SEP] around written ones, as BERT does
+    char = char_tokenizer()
+    assert char("[CLS]AC[SEP]")["input_ids"] == [1, 1, 5, 6, 2, 2]
+    assert char("[CLS]AC[SEP]", add_special_tokens=False)["input_ids"] == [1, 5, 6, 2]
+    assert char("[MASK]")["input_ids"] == [1, 4, 2] and char(["[MASK][MASK]"])["input_ids"] == [[1, 4, 4, 2]]
+
+
+def test_special_tokens_in_text_keep_the_policy(any_tokenizer):
+    tok = any_tokenizer
+    cases = [
+        ("AC[MASK]GX", r"'X' at position 9"),
+        ("  AC[MASK]GU", r"RNA base 'U' at position 11"),
+        ("AC [MASK]G", r"' ' at position 2"),  # no whitespace next to a special token inside
+        ("AC[MASK] G", r"' ' at position 8"),
+        ("AC[mask]G", r"'\[' at position 2 .*spelled exactly"),  # not a special token: lower case
+        ("AC[MASK", r"'\[' at position 2"),
+        ("ACG]", r"'\]' at position 3"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=message):
+            tok(bad)
+        with pytest.raises(ValueError, match="sequence 1 of the batch: .*" + message):
+            tok(["AC[MASK]GT", bad], return_offsets_mapping=True)
+        with pytest.raises(ValueError, match=message):
+            tok("ACGT", bad)
+    # a special token never spans two sequences of a batch
+    with pytest.raises(ValueError, match=r"sequence 0 of the batch: invalid character '\[' at position 2"):
+        tok(["AC[MA", "SK]GT"])
+    # split_special_tokens=True reads the brackets as text, which the policy refuses
+    with pytest.raises(ValueError, match=r"'\[' at position 2"):
+        tok("AC[MASK]GT", split_special_tokens=True)
+    # lowercase and IUPAC codes around a special token fold as anywhere else
+    assert tok("acgr[MASK]tn")["input_ids"] == tok("ACGN[MASK]TN")["input_ids"]
+
+
+def test_decoding_gives_dna_without_spaces(published):
+    for tok in (char_tokenizer(), kmer_tokenizer(3, False), kmer_tokenizer(6, False), published):
+        ids = tok("ACGTAC[MASK]TTGCA")["input_ids"]
+        assert tok.decode(ids) == "[CLS]ACGTAC[MASK]TTGCA[SEP]"
+        assert tok.decode(ids, skip_special_tokens=True) == "ACGTACTTGCA"
+    # overlapping windows are no DNA to concatenate: they decode as space-separated k-mers
+    tok = kmer_tokenizer(3, True)
+    assert tok.decode(tok("ACGTA[MASK]CC")["input_ids"]) == "[CLS] ACG CGT GTA [MASK] C C [SEP]"
+
+
+# --------------------------------------------------------------------------------------------------
 # save / load, registry, provenance
 # --------------------------------------------------------------------------------------------------
 
@@ -685,12 +819,60 @@ def test_kmer_provenance_and_family():
         tokenizer_family(PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"x": 0}, unk_token="x"))))
 
 
-def test_registry():
+def test_registry(shared_data, tmp_path):
     assert {"char", "kmer", "bpe"} <= set(TOKENIZERS.names())
     assert TOKENIZERS.get("char").build()("ACGT")["input_ids"] == [1, 5, 6, 7, 8, 2]
     assert tokenizer_family(TOKENIZERS.get("kmer").build(k=6, overlapping=False))["overlapping"] is False
+    kmer6 = TOKENIZERS.get("kmer").build(k=6, overlapping=True)
+    assert tokenizer_family(kmer6) == {"family": "kmer", "k": 6, "overlapping": True}
     with pytest.raises(ValueError, match="needs path="):
         TOKENIZERS.get("bpe").build()
+    published = TOKENIZERS.get("bpe").build(path=shared_data / "dnabert2")
+    assert tokenizer_family(published)["fingerprint"] == PUBLISHED_DNABERT2_FINGERPRINT
+    trained = TOKENIZERS.get("bpe").build(sequences=["ACGTACGTTTGACA"] * 20, vocab_size=14, corpus_name="toy")
+    assert tokenizer_family(trained)["corpus"] == "toy" and len(trained) == 14
+    with pytest.raises(ValueError, match="needs path="):
+        TOKENIZERS.get("bpe").build(path=shared_data / "dnabert2", sequences=["ACGT"], vocab_size=12)
+    with pytest.raises(ValueError, match="vocab_size="):
+        TOKENIZERS.get("bpe").build(sequences=["ACGT"])
+    char_tokenizer().save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="char tokenizer, not a BPE"):
+        TOKENIZERS.get("bpe").build(path=tmp_path)
+
+
+def test_tokenization_module_imports_only_the_policy_from_the_suite():
+    """So that a model folder can carry tokenization.py (+ dna_policy.py) as remote code."""
+    import ast
+
+    tree = ast.parse((ROOT / "modeling" / "tokenization.py").read_text())
+    suite = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+             and node.module.split(".")[0] in {"dnalm_core", "modeling", "training", "data_scripts", "assess"}]
+    assert suite == ["dnalm_core.policy"]
+
+
+REMOTE_SCRIPT = """
+import sys
+sys.modules["dnalm_core"] = None  # as in a model folder used elsewhere: the suite is not importable
+from transformers.dynamic_module_utils import get_class_from_dynamic_module
+cls = get_class_from_dynamic_module("tokenization.DNATokenizerFast", {folder!r})
+module = sys.modules[cls.__module__]
+print("POLICY", module.PreparedBatch.__module__.rsplit(".", 1)[-1])
+print("IDS", module.kmer_tokenizer(3, True)(" acgtA[MASK]CCGTT")["input_ids"])
+"""
+
+
+def test_tokenization_loads_as_remote_code(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "tokenization.py").write_text((ROOT / "modeling" / "tokenization.py").read_text())
+    (folder / "dna_policy.py").write_text((ROOT / "dnalm_core" / "policy.py").read_text())
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", REMOTE_SCRIPT.format(folder=str(folder))], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.startswith(("POLICY", "IDS")))
+    assert lines["POLICY"] == "dna_policy"
+    assert lines["IDS"] == str(kmer_tokenizer(3, True)(" acgtA[MASK]CCGTT")["input_ids"])
 
 
 @pytest.mark.parametrize("k, overlapping", [(0, True), (9, False), (True, True), ("6", True), (2.0, False), (3, None), (3, "yes")])
@@ -714,13 +896,16 @@ def test_wrong_vocabulary_is_refused(tmp_path):
 # --------------------------------------------------------------------------------------------------
 
 
-def test_benchmark_runs(shared_data, capsys):
+def test_benchmark_runs(shared_data, capsys, tmp_path):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("dnalm_benchmark_tokenization", ROOT / "benchmarks" / "tokenization.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    rows = bench.main(["--data", str(shared_data), "--mbp", "0.02", "--repeats", "1", "--batch-size", "50"])
+    small = ["--data", str(shared_data), "--mbp", "0.02", "--repeats", "1", "--batch-size", "50"]
+    rows = bench.main(small + ["--save", str(tmp_path / "before.json")])
     assert [r["family"] for r in rows] == list(bench.FAMILIES)
     assert all(r["mbp"] >= 0.02 and r["mbp_per_s"] > 0 for r in rows)
     assert "Mbp/s" in capsys.readouterr().out
+    again = bench.main(small + ["--padded", "--families", "char", "--baseline", str(tmp_path / "before.json")])
+    assert again[0]["x_baseline"] > 0 and "x baseline" in capsys.readouterr().out
