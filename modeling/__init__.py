@@ -21,12 +21,23 @@ from . import embeddings  # noqa: F401
 
 
 def _register(entry: ModelEntry, model_class, mlm_class, classifier_class) -> None:
-    """Register a config and its models with the Auto classes and the suite's model registry."""
+    """Register a config and its models with the Auto classes and the suite's model registry, and make saved
+    folders carry their code: `register_for_auto_class` copies the model file (and its relative imports) into
+    every folder saved, and the family's full `auto_map` goes into its config, so the folder loads with
+    `trust_remote_code=True` where this package is not installed."""
     AutoConfig.register(entry.config_class.model_type, entry.config_class)
     AutoModel.register(entry.config_class, model_class)
     AutoModelForMaskedLM.register(entry.config_class, mlm_class)
     AutoModelForSequenceClassification.register(entry.config_class, classifier_class)
     MODELS.register(entry.name, entry)
+    family = {"AutoConfig": entry.config_class, "AutoModel": model_class, "AutoModelForMaskedLM": mlm_class,
+              "AutoModelForSequenceClassification": classifier_class}
+    for auto_class, cls in family.items():
+        cls.register_for_auto_class(auto_class)
+    module = model_class.__module__.rsplit(".", 1)[-1]  # the file name the folder will hold
+    auto_map = {auto_class: f"{module}.{cls.__name__}" for auto_class, cls in family.items()}
+    for cls in (model_class, mlm_class, classifier_class):
+        cls.family_auto_map = auto_map
 
 
 _register(

@@ -1,4 +1,4 @@
-"""Pieces every model file shares: the sequence-classification loss.
+"""Pieces every model file shares: the sequence-classification loss and the saving of a family's auto_map.
 
 Kept here so that the three model files (`dnabert2.py`, `convnova.py`, `unet.py`) stay one readable file
 each without three copies of the same logic; the one-hot nucleotide input that ConvNova and the U-Net share is
@@ -38,3 +38,22 @@ def sequence_classification_loss(model, logits: torch.Tensor, labels: torch.Tens
             f"floats, got {tuple(labels.shape)}"
         )
     return model.loss_function(labels=labels, pooled_logits=logits, config=config)
+
+
+class SavesFamilyAutoMap:
+    """Mixed into each model family's PreTrainedModel base: a saved folder's `auto_map` names every Auto class of
+    the family, not only the saving class's.
+
+    `register_for_auto_class` (done on `import modeling`) makes `save_pretrained` copy the model file and its
+    relative imports into the folder and record the saving class in `config.auto_map`; so a folder saved by the
+    masked-LM class would only say `AutoModelForMaskedLM`, and a user could not load that pretrained checkpoint
+    as a classifier with `trust_remote_code=True`. `modeling/__init__.py` fills `family_auto_map`; in a process
+    that loaded the code from a folder it stays empty and the folder's own `auto_map` is kept as it is.
+    """
+
+    family_auto_map: dict = {}
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        if self.family_auto_map:
+            self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **self.family_auto_map}
+        return super().save_pretrained(save_directory, *args, **kwargs)

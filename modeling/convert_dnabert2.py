@@ -11,8 +11,9 @@ native layout, which `AutoModel*`, `AutoTokenizer` and `pipeline` read after `im
 
 SRC holds `config.json` (no `model_type`), `pytorch_model.bin` or `model.safetensors` (a `BertForMaskedLM`
 state dict) and `tokenizer.json` (+ `tokenizer_config.json`). DST gets `model.safetensors` (the same tensors
-under the same names, the tied decoder stored once), `config.json` (`model_type: dnabert2`, no `auto_map`),
-the tokenizer saved by our `DNATokenizerFast` (same ids), a model card `README.md` (provenance, license,
+under the same names, the tied decoder stored once), `config.json` (`model_type: dnabert2`, its `auto_map`
+naming the model code the folder carries instead of the reference's), the tokenizer saved by our
+`DNATokenizerFast` (same ids, its code carried too), a model card `README.md` (provenance, license,
 paper, usage; template `hub_cards/converted_model_card.md`) and SRC's `LICENSE`.
 
 DST is never overwritten (an existing non-empty DST is an error). The folder is written as a hidden sibling

@@ -69,7 +69,7 @@ from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 from transformers.utils.output_capturing import capture_outputs
 
-from .common import sequence_classification_loss
+from .common import SavesFamilyAutoMap, sequence_classification_loss
 
 __all__ = [
     "DNABert2Config",
@@ -510,7 +510,7 @@ def _batch_input(input_ids, inputs_embeds) -> torch.Tensor | None:
     return reference if isinstance(reference, torch.Tensor) and reference.dim() >= 2 else None
 
 
-class DNABert2PreTrainedModel(PreTrainedModel):
+class DNABert2PreTrainedModel(SavesFamilyAutoMap, PreTrainedModel):
     config_class = DNABert2Config
     config: DNABert2Config
     base_model_prefix = "bert"

@@ -32,7 +32,7 @@ from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
 from transformers.utils import can_return_tuple
 
-from .common import sequence_classification_loss
+from .common import SavesFamilyAutoMap, sequence_classification_loss
 
 NUM_NUCLEOTIDE_CHANNELS = 5  # A C G T N (the official ConvNova alphabet_size)
 N_CHANNEL = 4
@@ -142,7 +142,7 @@ def masked_mean(hidden: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return (hidden * keep.unsqueeze(-1).to(hidden.dtype)).sum(dim=1) / counts.to(hidden.dtype)
 
 
-class NucleotidePreTrainedModel(PreTrainedModel):
+class NucleotidePreTrainedModel(SavesFamilyAutoMap, PreTrainedModel):
     """Base of the one-hot nucleotide models' PreTrainedModel classes: reading the ids and scoring nucleotides."""
 
     main_input_name = "input_ids"

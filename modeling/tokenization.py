@@ -368,6 +368,30 @@ def _bpe_fingerprint(backend: Tokenizer) -> str:
 _FAMILIES = ("char", "kmer", "bpe")
 
 
+# A saved tokenizer folder carries this file and the input policy, so that `AutoTokenizer.from_pretrained(folder,
+# trust_remote_code=True)` gives the same ids where this package is not installed. transformers'
+# `register_for_auto_class` cannot do it here: its copier follows `from .x import` lines to files beside this one,
+# and the policy lives in `dnalm_core/` (torch-free, shared with the data layer), saved as `dna_policy.py`.
+REMOTE_CODE_FILE, REMOTE_POLICY_FILE = "tokenization_dna.py", "dna_policy.py"
+
+
+def save_tokenizer_code(folder: str | os.PathLike) -> list[str]:
+    """Copy this module and the policy into `folder` and point tokenizer_config.json's auto_map at them."""
+    import shutil
+    import sys
+
+    folder = Path(folder)
+    policy_file = sys.modules[normalize_sequence.__module__].__file__
+    written = [str(folder / REMOTE_CODE_FILE), str(folder / REMOTE_POLICY_FILE)]
+    shutil.copyfile(__file__, written[0])
+    shutil.copyfile(policy_file, written[1])
+    cfg_path = folder / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["auto_map"] = {"AutoTokenizer": [None, f"{REMOTE_CODE_FILE[:-3]}.DNATokenizerFast"]}
+    cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+    return written
+
+
 class DNATokenizerFast(PreTrainedTokenizerFast):
     """A `PreTrainedTokenizerFast` for DNA that applies the input policy on every path.
 
@@ -390,6 +414,11 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
     model_input_names = ["input_ids", "attention_mask"]
     padding_side = "right"
     truncation_side = "right"
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """The library's save, plus this class's code and the policy (`save_tokenizer_code`)."""
+        files = super().save_pretrained(save_directory, *args, **kwargs)
+        return (*files, *save_tokenizer_code(save_directory))
 
     def __init__(
         self,

@@ -81,7 +81,11 @@ def test_converted_folder_layout(converted):
     }
     assert not (dst / "pytorch_model.bin").exists()
     saved = json.loads((dst / "config.json").read_text())
-    assert saved["model_type"] == "dnabert2" and "auto_map" not in saved
+    # no auto_map to the reference's remote code: the one saved names the code this folder carries
+    assert saved["model_type"] == "dnabert2" and saved["auto_map"] == {"AutoConfig": "dnabert2.DNABert2Config", "AutoModel": "dnabert2.DNABert2Model",
+        "AutoModelForMaskedLM": "dnabert2.DNABert2ForMaskedLM",
+        "AutoModelForSequenceClassification": "dnabert2.DNABert2ForSequenceClassification"}
+    assert (dst / "dnabert2.py").is_file() and (dst / "tokenization_dna.py").is_file()
     assert type(AutoConfig.from_pretrained(dst)) is DNABert2Config
     # the tied decoder is stored once, as the word embedding
     assert "cls.predictions.decoder.weight" not in load_file(str(dst / "model.safetensors"))

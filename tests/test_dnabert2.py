@@ -169,7 +169,10 @@ def test_published_config_loads_and_resaves_without_remote_code(shared_data, tmp
     assert not hasattr(config, "auto_map")
     config.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["model_type"] == "dnabert2" and "auto_map" not in saved
+    # the published auto_map (to the reference's bert_layers.py) is gone; the saved one names this code, which
+    # the folder now carries
+    assert saved["model_type"] == "dnabert2" and saved["auto_map"] == {"AutoConfig": "dnabert2.DNABert2Config"}
+    assert (tmp_path / "dnabert2.py").is_file()
     assert type(AutoConfig.from_pretrained(tmp_path)) is DNABert2Config
 
 
@@ -624,8 +627,10 @@ def test_saved_model_reloads_through_auto_classes(tmp_path):
     model = tiny_model(cls=DNABert2ForMaskedLM)
     model.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["model_type"] == "dnabert2" and "auto_map" not in saved
-    loaded = AutoModelForMaskedLM.from_pretrained(tmp_path).eval()
+    assert saved["model_type"] == "dnabert2" and saved["auto_map"] == {"AutoConfig": "dnabert2.DNABert2Config", "AutoModel": "dnabert2.DNABert2Model",
+        "AutoModelForMaskedLM": "dnabert2.DNABert2ForMaskedLM",
+        "AutoModelForSequenceClassification": "dnabert2.DNABert2ForSequenceClassification"}
+    loaded = AutoModelForMaskedLM.from_pretrained(tmp_path).eval()  # no trust_remote_code: the registered class
     assert type(loaded) is DNABert2ForMaskedLM
     assert loaded.cls.predictions.decoder.weight.data_ptr() == loaded.bert.embeddings.word_embeddings.weight.data_ptr()
     ids = torch.randint(5, 4096, (2, 8), generator=torch.Generator().manual_seed(6))
@@ -657,16 +662,11 @@ def test_saved_as_remote_code_loads_without_this_project(tmp_path):
     import sys
 
     model = tiny_model(cls=DNABert2ForMaskedLM)
-    DNABert2Config.register_for_auto_class()
-    DNABert2ForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
-    try:
-        model.save_pretrained(tmp_path)
-    finally:  # the registration is class-wide: other tests save plain folders
-        DNABert2Config._auto_class = DNABert2ForMaskedLM._auto_class = None
+    model.save_pretrained(tmp_path)  # `import modeling` registered the classes for the Auto classes' remote code
     assert {"dnabert2.py", "common.py", "config.json", "model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
-    assert json.loads((tmp_path / "config.json").read_text())["auto_map"] == {
-        "AutoConfig": "dnabert2.DNABert2Config", "AutoModelForMaskedLM": "dnabert2.DNABert2ForMaskedLM"
-    }
+    assert json.loads((tmp_path / "config.json").read_text())["auto_map"] == {"AutoConfig": "dnabert2.DNABert2Config", "AutoModel": "dnabert2.DNABert2Model",
+        "AutoModelForMaskedLM": "dnabert2.DNABert2ForMaskedLM",
+        "AutoModelForSequenceClassification": "dnabert2.DNABert2ForSequenceClassification"}
     ids = torch.randint(5, 4096, (2, 9), generator=torch.Generator().manual_seed(12))
     with torch.no_grad():
         torch.save((ids, model(input_ids=ids).logits), tmp_path / "expected.pt")

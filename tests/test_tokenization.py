@@ -572,9 +572,15 @@ def test_train_bpe_hand_example():
 
 TRAIN_SCRIPT = """
 import hashlib, json, sys
-from transformers import AutoTokenizer
-plain = AutoTokenizer.from_pretrained({char_dir!r})  # before `import modeling`: plain transformers
-print("PLAIN", type(plain).__name__, plain("  acgtr")["input_ids"])
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+# before `import modeling`: the folder's own code is only run when asked for ...
+try:
+    print("ASKS", "loaded", type(AutoTokenizer.from_pretrained({char_dir!r})).__name__)
+except ValueError as err:
+    print("ASKS", "trust_remote_code=True" in str(err))
+# ... and the plain library class reads its tokenizer.json, whose normalizer folds case and IUPAC codes
+plain = PreTrainedTokenizerFast.from_pretrained({char_dir!r})
+print("PLAIN", plain("  acgtr")["input_ids"])
 sys.path.insert(0, {root!r})
 from modeling.tokenization import train_bpe
 seqs = json.load(open({corpus!r}))
@@ -603,11 +609,12 @@ def test_train_bpe(gue_sequences, tmp_path):
     char_tokenizer().save_pretrained(tmp_path / "char")
     script = TRAIN_SCRIPT.format(root=str(ROOT), corpus=str(tmp_path / "corpus.json"), char_dir=str(tmp_path / "char"))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONHASHSEED": "123"})
+                         env={**os.environ, "PYTHONHASHSEED": "123"}, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.startswith(("TRAINED", "PLAIN")))
     assert lines["TRAINED"] == hashlib.sha256(tok.backend_tokenizer.to_str().encode()).hexdigest()
-    assert lines["PLAIN"] == "TokenizersBackend [1, 5, 6, 7, 8, 9, 2]"
+    assert lines["PLAIN"] == "[1, 5, 6, 7, 8, 9, 2]"
+    assert "ASKS True" in out.stdout  # (after transformers' own "[y/N]" prompt, on the same line)
     # save, reload through load_bpe and AutoTokenizer: same ids, provenance kept
     tok.save_pretrained(tmp_path / "bpe")
     config = json.loads((tmp_path / "bpe" / "tokenizer_config.json").read_text())
@@ -782,7 +789,9 @@ def test_save_and_load_with_autotokenizer(name, tmp_path, request):
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert config["tokenizer_class"] == "DNATokenizerFast"
     assert config["dnalm_family"] == tok.dnalm_family
-    assert "auto_map" not in config
+    # the folder carries this tokenizer's code for trust_remote_code=True (tests/test_remote_code.py)
+    assert config["auto_map"] == {"AutoTokenizer": [None, "tokenization_dna.DNATokenizerFast"]}
+    assert (tmp_path / "tokenization_dna.py").is_file() and (tmp_path / "dna_policy.py").is_file()
     loaded = AutoTokenizer.from_pretrained(tmp_path)  # no trust_remote_code
     assert type(loaded) is DNATokenizerFast
     assert tokenizer_family(loaded) == tokenizer_family(tok)
