@@ -16,20 +16,15 @@ newest complete one after a crash).
 
 from __future__ import annotations
 
-import argparse
-import difflib
 import json
-import math
 import resource
 import shutil
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
-
-import yaml
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # run from a clone without `pip install -e .` too
@@ -42,21 +37,20 @@ from transformers import (  # noqa: E402
     AutoModelForSequenceClassification,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
-    HfArgumentParser,
-    TrainingArguments,
 )
 
-import data_scripts  # noqa: E402,F401  (registers tasks and corpora)
-import modeling  # noqa: E402,F401  (registers models and tokenizers)
-from data_scripts.corpora import corpus_from_fasta, corpus_from_task, draw_windows  # noqa: E402
-from data_scripts.fasta import content_hash  # noqa: E402
-from data_scripts.tasks import HUB_REPOS, load_task  # noqa: E402
-from dnalm_core.policy import normalize_sequence  # noqa: E402
-from dnalm_core.registry import CORPORA, MODELS, TASKS, TOKENIZERS  # noqa: E402
+from dnalm_core.registry import MODELS, TOKENIZERS  # noqa: E402
 from modeling import tokenization  # noqa: E402
 from training import run_folder  # noqa: E402
+from training.arguments import (  # noqa: E402
+    ConfigError, DNATrainingArguments, RunArguments, default_output_dir, parse_args, settings_of, validate,
+)
 from training.cards import render_model_card  # noqa: E402
 from training.collator import DNAMaskingCollator  # noqa: E402
+from training.data import (  # noqa: E402
+    check_loadable, choose_max_length, content_hash, dataset_fingerprint, dataset_info, load_finetune_data,
+    overlap_warnings, pretraining_corpus, token_lengths, tokenize_splits, truncation_counts,
+)
 from training.flops import train_flops  # noqa: E402
 from training.hub import HubUnreachableError, check_hub_reachable, push_folder  # noqa: E402
 from training.records import RECORD_NAME, build_record, write_record  # noqa: E402
@@ -66,260 +60,10 @@ logger = transformers.logging.get_logger("dnalm_assess.train")
 # pin_memory is on by default for GPU runs; on a CPU-only machine torch warns at every evaluation
 warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true but no accelerator.*")
 
-STAGES = ("finetune", "pretrain")
-INITS = ("random", "pretrained")
-MODES = ("full", "lora", "probe")
 # Settings that may differ on --resume without changing what the run computes.
 RESUME_MAY_CHANGE = {"resume", "resume_with_changes", "keep_checkpoints", "disable_tqdm", "report_to", "output_dir",
                      "logging_steps", "logging_first_step", "push_to_hub", "hub_model_id", "hub_private_repo",
                      "dataloader_num_workers", "local_rank"}
-# Attention memory grows with the square of the length: one 12-head layer's fp32 scores for 8,192 tokens
-# take 3 GiB per sequence. Longer inputs are refused with advice rather than crashing the allocator.
-TRANSFORMER_MAX_TOKENS = 8192
-
-
-class ConfigError(ValueError):
-    """A bad configuration, found before any training starts."""
-
-
-@dataclass
-class RunArguments:
-    """What to run. The Trainer's own knobs (learning_rate, num_train_epochs, seed, ...) sit beside these."""
-
-    stage: str = field(default="finetune", metadata={"help": "finetune | pretrain (masked-LM)", "choices": STAGES})
-    model: str = field(default="convnova", metadata={"help": "registered model: " + ", ".join(MODELS.names())})
-    preset: Optional[str] = field(default=None, metadata={"help": "size preset of the model (default: the model's default)"})
-    model_config: Optional[str] = field(
-        default=None, metadata={"help": 'JSON dict of config overrides, e.g. \'{"num_hidden_layers": 2}\''}
-    )
-    init: str = field(default="random", metadata={"help": "random | pretrained", "choices": INITS})
-    pretrained: Optional[str] = field(
-        default=None,
-        metadata={"help": "init=pretrained: a folder saved by train.py, the published DNABERT-2 layout, or a Hub id"},
-    )
-    tokenizer: str = field(default="char", metadata={"help": "char | kmer | bpe"})
-    kmer_k: int = field(default=6, metadata={"help": "tokenizer=kmer: k (1-8)"})
-    kmer_overlapping: bool = field(default=True, metadata={"help": "tokenizer=kmer: stride 1 (True) or stride k (False)"})
-    bpe_path: Optional[str] = field(
-        default=None, metadata={"help": "tokenizer=bpe: a tokenizer folder (e.g. the published DNABERT-2 one); "
-                                "when pretraining without it, a BPE is trained on the corpus"}
-    )
-    bpe_vocab_size: int = field(default=4096, metadata={"help": "vocabulary size of a BPE trained on the corpus"})
-    mode: str = field(default="full", metadata={"help": "full | lora | probe (frozen backbone)", "choices": MODES})
-    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
-    task: Optional[str] = field(
-        default=None, metadata={"help": "finetune: a registered task (e.g. gue/prom_core_tata) or a dataset folder"}
-    )
-    data_dir: Optional[str] = field(default=None, metadata={"help": "folder holding built benchmark datasets"})
-    max_train_samples: Optional[int] = field(
-        default=None, metadata={"help": "use a fixed random subset of this many training examples (smoke tests)"}
-    )
-    max_eval_samples: Optional[int] = field(
-        default=None, metadata={"help": "use a fixed random subset of this many validation examples (the test "
-                                "split is always used whole)"}
-    )
-    max_length: Optional[int] = field(
-        default=None, metadata={"help": "max tokens per sequence; longer ones are truncated and counted in the record "
-                                "(default: the longest sequence of the task with this tokenizer, so none is truncated)"}
-    )
-    pretrain_fasta: Optional[list[str]] = field(
-        default=None, metadata={"help": "pretrain: FASTA files (plain or .gz) to draw windows from"}
-    )
-    pretrain_task: Optional[str] = field(
-        default=None, metadata={"help": "pretrain: draw windows from a task's train split instead of FASTA"}
-    )
-    corpus: Optional[str] = field(
-        default=None, metadata={"help": "pretrain: a registered corpus (" + ", ".join(CORPORA.names()) + "), see modeling/corpora.py"}
-    )
-    corpus_scale: str = field(default="cpu", metadata={"help": "corpus: cpu (built from ../shared/data) | paper (corpus_fasta)",
-                                                        "choices": ("cpu", "paper")})
-    corpus_fasta: Optional[list[str]] = field(default=None, metadata={"help": "corpus at paper scale: the genome FASTA files"})
-    shared_data: Optional[str] = field(
-        default=None, metadata={"help": "the shared real-data folder for CPU-scale corpora (default ../shared/data)"}
-    )
-    corpus_name: Optional[str] = field(default=None, metadata={"help": "pretrain: name recorded for the corpus"})
-    leakage_tasks: Optional[list[str]] = field(
-        default=None, metadata={"help": "pretrain: tasks whose dev and test sequences no pretraining (or BPE) sequence may "
-                                "share a 32-mer with, either strand (default: every GUE task in the shared data; "
-                                "an empty list switches the filter off, which the record says)"}
-    )
-    eval_fraction: float = field(default=0.05, metadata={"help": "pretrain: fraction of the corpus set aside for the "
-                                                         "held-out windows (disjoint from the training windows)"})
-    window_length: int = field(default=1024, metadata={"help": "pretrain: window length in bp"})
-    num_windows: int = field(default=20000, metadata={"help": "pretrain: training windows per epoch"})
-    eval_windows: int = field(default=512, metadata={"help": "pretrain: held-out windows for the eval loss"})
-    mlm_probability: float = field(default=0.15, metadata={"help": "pretrain: fraction of tokens masked"})
-    early_stopping_patience: Optional[int] = field(
-        default=None, metadata={"help": "stop after this many evaluations without improvement (None: off)"}
-    )
-    onecycle: bool = field(
-        default=False,
-        metadata={"help": "the paper's recipe: AdamW with a one-cycle schedule (Smith 2017; torch OneCycleLR) peaking "
-                          "at learning_rate after warmup_steps (fraction or count; default 0.3 of the steps), instead of lr_scheduler_type"},
-    )
-    arm: Optional[str] = field(
-        default=None, metadata={"help": "label of the experiment arm this run belongs to (grids set it; the report groups by it)"}
-    )
-    resume: bool = field(default=False, metadata={"help": "continue from the newest complete checkpoint in output_dir"})
-    resume_with_changes: bool = field(
-        default=False, metadata={"help": "with --resume: accept settings that differ from the first launch (each change "
-                                 "is listed in the log and recorded); without it a changed setting is an error"}
-    )
-    keep_checkpoints: bool = field(
-        default=False, metadata={"help": "keep the Trainer's checkpoint-* folders after a finished run"}
-    )
-
-
-@dataclass
-class DNATrainingArguments(TrainingArguments):
-    """TrainingArguments with defaults suited to these experiments; every field stays settable."""
-
-    output_dir: Optional[str] = field(
-        default=None, metadata={"help": "run folder (default: runs/<stage>/<task>/<model>-<init>-<tokenizer>-<mode>-seed<seed>)"}
-    )
-    eval_strategy: str = field(default="epoch", metadata={"help": "when to evaluate: no | steps | epoch"})
-    save_strategy: str = field(default="epoch", metadata={"help": "when to checkpoint: no | steps | epoch | best"})
-    logging_steps: float = field(default=50, metadata={"help": "log every N steps"})
-    load_best_model_at_end: bool = field(default=True, metadata={"help": "select the best validation checkpoint"})
-    save_total_limit: Optional[int] = field(default=2, metadata={"help": "checkpoints kept while running"})
-    per_device_train_batch_size: int = field(default=32, metadata={"help": "train batch size per device"})
-    per_device_eval_batch_size: int = field(default=64, metadata={"help": "eval batch size per device"})
-    report_to: Optional[str] = field(default="none", metadata={"help": "none | tensorboard | wandb | ..."})
-    ddp_find_unused_parameters: Optional[bool] = field(
-        default=False, metadata={"help": "DDP: search for unused parameters (every model here uses all of its own)"}
-    )
-
-    def __post_init__(self):
-        # TrainingArguments(push_to_hub=True) contacts the Hub while the arguments are built, which fails
-        # offline before training even starts (hf5-notes). We push ourselves after training instead.
-        self.push_after_training = bool(self.push_to_hub)
-        self.push_to_hub = False
-        # The token stays in memory for our own push; the Trainer (and so nothing it writes) never sees it.
-        self.push_token, self.hub_token = self.hub_token, None
-        if not self.use_cpu and not torch.cuda.is_available() and not torch.backends.mps.is_available():
-            # Without an accelerator, only use_cpu makes accelerate form a gloo process group when launched
-            # with several processes (otherwise each rank silently trains alone); one process is unaffected.
-            self.use_cpu = True
-        super().__post_init__()
-
-
-# ------------------------------------------------------------------------------------------ config
-
-
-def _valid_keys() -> set[str]:
-    return {f.name for dc in (RunArguments, DNATrainingArguments) for f in fields(dc) if f.init}
-
-
-def _unknown(key: str, where: str) -> ConfigError:
-    close = difflib.get_close_matches(key, _valid_keys(), n=1)
-    hint = f"; did you mean {'--' if where == 'command line' else ''}{close[0]}?" if close else ""
-    return ConfigError(f"unknown {'flag --' if where == 'command line' else 'config key '}{key}"
-                       f"{' in ' + where if where != 'command line' else ''}{hint} (see `python train.py --help`)")
-
-
-def parse_args(argv: list[str] | None = None) -> tuple[RunArguments, DNATrainingArguments, set[str]]:
-    """YAML (--config) then command line; returns the dataclasses and the set of keys the user set."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # allow_abbrev=False: `--metric_for_best` must not silently mean --metric_for_best_model
-    parser = HfArgumentParser((RunArguments, DNATrainingArguments), allow_abbrev=False)
-    parser.add_argument("--config", default=None, help="YAML file with any of the fields below")
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    pre.add_argument("--config", default=None)
-    known, _ = pre.parse_known_args(argv)
-    given: set[str] = set()
-    if known.config:
-        cfg = yaml.safe_load(Path(known.config).read_text()) or {}
-        if not isinstance(cfg, dict):
-            raise ConfigError(f"{known.config}: expected a mapping of field: value, got {type(cfg).__name__}")
-        for key in cfg:
-            if key not in _valid_keys():
-                raise _unknown(key, known.config)
-        parser.set_defaults(**cfg)
-        given |= set(cfg)
-    flags = {a[2:].split("=")[0] for a in argv if a.startswith("--")} - {"config"}
-    for flag in sorted(flags):
-        if flag not in _valid_keys() and flag != "help":
-            raise _unknown(flag, "command line")
-    given |= flags
-    try:
-        run, targs = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)[:2]
-    except ValueError as err:  # TrainingArguments' own checks (e.g. an unknown eval_strategy)
-        raise ConfigError(str(err).splitlines()[0]) from None
-    return run, targs, given
-
-
-def _check_range(name: str, value, low=None, high=None, low_open=False) -> None:
-    if value is None:
-        return
-    ok = isinstance(value, (int, float)) and math.isfinite(value)
-    ok = ok and (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high)
-    if not ok:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
-        hi = "" if high is None else f"<= {high}"
-        raise ConfigError(f"{name} must be a number {' and '.join(x for x in (lo, hi) if x)}, got {value!r}")
-
-
-def validate(run: RunArguments, targs: DNATrainingArguments) -> None:
-    """Everything that can be checked before touching the disk, the data or a model."""
-    entry = MODELS.get(run.model)  # an unknown model is an error that lists the valid ones
-    TOKENIZERS.get(run.tokenizer)
-    if run.tokenizer not in entry.tokenizers:
-        raise ConfigError(
-            f"model {run.model!r} takes tokenizers {list(entry.tokenizers)}, not {run.tokenizer!r} "
-            f"(its input is {'one-hot single nucleotides' if entry.tokenizers == ('char',) else 'token ids'})"
-        )
-    if run.tokenizer == "kmer" and not 1 <= run.kmer_k <= 8:
-        raise ConfigError(f"kmer_k must be 1..8, got {run.kmer_k}")
-    if run.init == "pretrained" and not run.pretrained:
-        raise ConfigError("init=pretrained needs `pretrained`: a folder saved by train.py, the DNABERT-2 layout, or a Hub id")
-    if run.init == "random" and run.pretrained:
-        raise ConfigError("`pretrained` is set but init=random; set init: pretrained or drop `pretrained`")
-    if run.stage == "finetune" and not run.task:
-        raise ConfigError("stage=finetune needs `task` (a registered task such as gue/prom_core_tata, or a dataset folder)")
-    if run.stage == "pretrain":
-        if sum(map(bool, (run.pretrain_fasta, run.pretrain_task, run.corpus))) != 1:
-            raise ConfigError("stage=pretrain needs exactly one of `corpus` (a registered corpus), `pretrain_fasta` "
-                              "(FASTA files) or `pretrain_task` (a task's train split)")
-        if run.corpus:
-            CORPORA.get(run.corpus)
-        if run.mode != "full":
-            raise ConfigError(f"stage=pretrain trains the whole model; mode={run.mode!r} applies to fine-tuning only")
-    if run.model_config:
-        try:
-            if not isinstance(json.loads(run.model_config), dict):
-                raise ValueError
-        except ValueError:
-            raise ConfigError(f"model_config must be a JSON object, got {run.model_config!r}") from None
-    if run.resume_with_changes and not run.resume:
-        raise ConfigError("resume_with_changes only applies together with --resume")
-    _check_range("learning_rate", targs.learning_rate, 0, low_open=True)
-    _check_range("weight_decay", targs.weight_decay, 0)
-    _check_range("num_train_epochs", targs.num_train_epochs, 0, low_open=True)
-    _check_range("per_device_train_batch_size", targs.per_device_train_batch_size, 1)
-    _check_range("per_device_eval_batch_size", targs.per_device_eval_batch_size, 1)
-    _check_range("gradient_accumulation_steps", targs.gradient_accumulation_steps, 1)
-    _check_range("mlm_probability", run.mlm_probability, 0, 1, low_open=True)
-    _check_range("eval_fraction", run.eval_fraction, 0, 0.5, low_open=True)
-    for name in ("max_train_samples", "max_eval_samples", "window_length", "num_windows", "eval_windows", "lora_r"):
-        _check_range(name, getattr(run, name), 1)
-    _check_range("max_length", run.max_length, 3)  # [CLS] + one token + [SEP]
-    if targs.max_steps is not None and targs.max_steps == 0:
-        raise ConfigError("max_steps must be positive (or -1 to train num_train_epochs)")
-
-
-def default_output_dir(run: RunArguments, seed: int) -> str:
-    where = (run.task or "").replace("/", "_") if run.stage == "finetune" else (run.corpus_name or run.corpus or "corpus")
-    init = "random" if run.init == "random" else "pre-" + Path(run.pretrained.rstrip("/")).name
-    tok = run.tokenizer + (f"{run.kmer_k}{'o' if run.kmer_overlapping else 'n'}" if run.tokenizer == "kmer" else "")
-    return str(ROOT / "runs" / run.stage / where / f"{run.model}-{run.preset or 'default'}-{init}-{tok}-{run.mode}-seed{seed}")
-
-
-def settings_of(run: RunArguments, targs: DNATrainingArguments) -> dict:
-    """What the run was asked to do (no secrets): compared on --resume, kept in the record."""
-    return {"run": asdict(run), "training": public_training_args(targs)}
-
 
 # ----------------------------------------------------------------------------------------- run folder
 
@@ -473,118 +217,6 @@ def count_params(model) -> tuple[int, int]:
     return total, trainable
 
 
-# -------------------------------------------------------------------------------------------- data
-
-
-def task_info(run: RunArguments, ds) -> dict:
-    """Classes, problem type and primary metric: the registry's for a registered task, else from the data."""
-    entry = TASKS.get(run.task) if run.task in TASKS else None
-    if entry is not None:
-        return dict(num_labels=entry.num_labels, problem_type=entry.problem_type, metric=entry.metric,
-                    label_names=list(entry.label_names), entry=entry)
-    feat = ds["train"].features["label"]
-    if isinstance(feat, datasets.ClassLabel):
-        num_labels, problem_type, names = feat.num_classes, "single_label_classification", feat.names
-    elif isinstance(feat, datasets.Value) and feat.dtype.startswith("float"):
-        num_labels, problem_type, names = 1, "regression", ["value"]
-    else:  # integer labels of a plain folder: the classes of its train split (load_task checked the rest)
-        n = int(max(ds["train"]["label"])) + 1
-        num_labels, problem_type, names = n, "single_label_classification", [str(i) for i in range(n)]
-    metric = "pearson" if problem_type == "regression" else "mcc"
-    return dict(num_labels=num_labels, problem_type=problem_type, metric=metric, label_names=names, entry=None)
-
-
-def load_finetune_data(run: RunArguments):
-    ds = load_task(run.task, data_dir=run.data_dir)
-    for split, limit in (("train", run.max_train_samples), ("validation", run.max_eval_samples)):
-        if limit is not None and limit < len(ds[split]):
-            # seed 0, not the run's seed: every seed of an experiment sees the same subset. Test is never cut.
-            ds[split] = ds[split].shuffle(seed=0).select(range(limit))
-    return ds, task_info(run, ds)
-
-
-def overlap_warnings(ds) -> dict[str, int]:
-    """Exact duplicates between the train split and the evaluation splits (after the input policy)."""
-    train = {normalize_sequence(s) for s in ds["train"]["sequence"]}
-    out = {}
-    for split in ("validation", "test"):
-        n = sum(normalize_sequence(s) in train for s in ds[split]["sequence"])
-        out[split] = n
-        if n:
-            logger.warning(f"{n} of {len(ds[split])} {split} sequences also occur in the train split (exact "
-                           "duplicates after upper-casing): the task's splits are not disjoint")
-    return out
-
-
-def dataset_fingerprint(ds, label: bool = True) -> dict:
-    out = {}
-    for split in ds:
-        rows = (f"{s}\t{l}" for s, l in zip(ds[split]["sequence"], ds[split]["label"])) if label else ds[split]["sequence"]
-        out[split] = {"rows": len(ds[split]), "sha256": content_hash(rows)}
-    return out
-
-
-def token_lengths(ds, tok, targs: TrainingArguments) -> dict[str, list[int]]:
-    """Tokens per sequence ([CLS] and [SEP] included) of every split, untruncated."""
-    with targs.main_process_first(desc="counting tokens"):
-        counted = ds.map(lambda b: {"n_tokens": [len(x) for x in tok(b["sequence"])["input_ids"]]}, batched=True,
-                         remove_columns=ds["train"].column_names, desc="Counting tokens")
-    return {split: counted[split]["n_tokens"] for split in counted}
-
-
-def choose_max_length(run: RunArguments, lengths: dict[str, list[int]], model_name: str) -> int:
-    """The run's max_length, or the longest sequence of any split (nothing truncated); refused past the
-    model's limit with advice."""
-    longest = max(max(v) for v in lengths.values() if v)
-    max_len = run.max_length or longest
-    limit = TRANSFORMER_MAX_TOKENS if model_name == "dnabert2" else None
-    if limit is not None and max_len > limit:
-        split, row = next((s, i) for s, v in lengths.items() for i, n in enumerate(v) if n == longest)
-        raise ConfigError(f"the longest sequence ({split} row {row}) is {longest:,} tokens; {model_name} accepts at "
-                          f"most {limit:,} (attention memory grows with the square of the length). Set --max_length "
-                          f"<= {limit} to truncate (the count of truncated sequences is recorded), or cut the "
-                          "sequences into shorter windows before building the task")
-    return max_len
-
-
-def truncation_counts(lengths: dict[str, list[int]], max_len: int) -> dict[str, int]:
-    out = {split: sum(n > max_len for n in v) for split, v in lengths.items()}
-    for split, n in out.items():
-        if n:
-            logger.warning(f"{n} of {len(lengths[split])} {split} sequences are longer than max_length={max_len} "
-                           "tokens and are truncated (recorded as dataset.truncated)")
-    return out
-
-
-def tokenize_splits(ds, tok, max_len: int, targs: TrainingArguments, keep_label: bool = True):
-    def encode(batch):
-        return tok(batch["sequence"], truncation=True, max_length=max_len)
-
-    cols = [c for c in ds["train"].column_names if not (keep_label and c == "label")]
-    with targs.main_process_first(desc="tokenizing"):
-        out = ds.map(encode, batched=True, remove_columns=cols, desc=f"Tokenizing (max {max_len} tokens)")
-    if keep_label:
-        out = out.rename_column("label", "labels")
-    return out
-
-
-def pretraining_corpus(run: RunArguments, seed: int) -> tuple[list[str], list[str], list[str], dict]:
-    """The corpus (leakage-filtered pieces), the training and held-out windows drawn from disjoint parts of
-    it, and the corpus record with what the windows hold (`windows`: counts, distinct bp, passes, species)."""
-    where = dict(evaluate=run.leakage_tasks, shared_data=run.shared_data, data_dir=run.data_dir)
-    if run.corpus:
-        corpus = CORPORA.get(run.corpus).build(run.corpus_scale, run.shared_data, run.corpus_fasta, seed=0,
-                                               evaluate=run.leakage_tasks, data_dir=run.data_dir)
-    elif run.pretrain_fasta:
-        corpus = corpus_from_fasta(run.pretrain_fasta, name=run.corpus_name, **where)
-    else:
-        corpus = corpus_from_task(run.pretrain_task, name=run.corpus_name, **where)
-    train, held_out, windows = draw_windows(corpus, run.window_length, run.num_windows, run.eval_windows,
-                                            seed=seed, eval_fraction=run.eval_fraction)
-    info = {**corpus.record, "name": run.corpus_name or corpus.name, "windows": windows}
-    return corpus.sequences, train, held_out, info
-
-
 # ------------------------------------------------------------------------------------------ prepare
 
 
@@ -645,14 +277,6 @@ def prepare_pretrain(run: RunArguments, targs: DNATrainingArguments, given: set[
     dataset.update(max_length=max_len, n={"train": len(train_windows), "validation": len(eval_windows)})
     return Job(data=data, tok=tok, model=model, collator=DNAMaskingCollator(tok, mlm_probability=run.mlm_probability),
                compute_metrics=None, problem_type="masked_lm", metric="loss", dataset=dataset, corpus=corpus)
-
-
-def dataset_info(run: RunArguments, entry, fingerprint: dict) -> dict:
-    info = {"name": run.task or run.pretrain_task or "fasta", "fingerprint": fingerprint}
-    if entry is not None:
-        info.update(hub_id=HUB_REPOS[entry.benchmark], config=entry.config_name, benchmark=entry.benchmark,
-                    pretty_name=f"{entry.benchmark.upper()} {entry.config_name}")
-    return info
 
 
 def prepare(run: RunArguments, targs: DNATrainingArguments, given: set[str]) -> Job:
@@ -805,41 +429,6 @@ def disk_full(err: BaseException) -> bool:
             return True
         err = err.__cause__ or err.__context__
     return False
-
-
-def check_loadable(folder: str) -> None:
-    """Name the damaged file of a pretrained folder (a truncated copy, an interrupted download) up front,
-    instead of a deserializer's traceback later."""
-    path = Path(folder)
-    if not path.is_dir():
-        return  # a Hub id: from_pretrained reports its own errors
-    for name in ("model.safetensors", "adapter_model.safetensors"):
-        if (path / name).is_file():
-            try:
-                _check_safetensors_length(path / name)
-            except (OSError, ValueError) as err:
-                raise ConfigError(f"{path / name} is damaged ({str(err).splitlines()[0]}); copy it again or point "
-                                  "`pretrained` at an intact folder") from None
-    for name in ("tokenizer.json", "config.json", "tokenizer_config.json"):
-        if (path / name).is_file():
-            try:
-                json.loads((path / name).read_text())
-            except ValueError as err:
-                raise ConfigError(f"{path / name} is damaged (not valid JSON: {err}); copy it again or point "
-                                  "`pretrained` at an intact folder") from None
-
-
-def _check_safetensors_length(path: Path) -> None:
-    """The header states where the last tensor ends: a shorter file was cut off."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        n = int.from_bytes(fh.read(8), "little")
-        if n > size:
-            raise ValueError(f"the header claims {n:,} bytes in a file of {size:,}")
-        header = json.loads(fh.read(n))
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    if size < 8 + n + end:
-        raise ValueError(f"the file has {size:,} bytes, its header needs {8 + n + end:,}")
 
 
 def check_push_target(targs: DNATrainingArguments) -> None:
