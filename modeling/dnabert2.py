@@ -94,6 +94,10 @@ def _maps_to_this_file(auto_map: dict) -> bool:
     return all(r is None or r.split("--")[-1].rsplit(".", 1)[0] == this_module for r in references)
 
 
+# Largest [batch, heads, seq, seq] fp32 attention tensor a forward pass may allocate (see _check_inputs).
+MAX_ATTENTION_BYTES = 64 * 2**30
+
+
 @strict
 class DNABert2Config(PreTrainedConfig):
     r"""Configuration of a DNABERT-2 model; the defaults are the published DNABERT-2-117M sizes.
@@ -610,6 +614,15 @@ class DNABert2Model(DNABert2PreTrainedModel):
             shape = tuple(inputs_embeds.shape[:2])
         if shape[1] == 0:
             raise ValueError("empty input: every sequence needs at least one token")
+        # The ALiBi bias and the attention scores are [batch, heads, seq, seq]: memory grows with the square of
+        # the length (1 Mbp of single-nucleotide tokens would ask for 360 GB). Refuse before allocating.
+        bias_bytes = shape[0] * self.config.num_attention_heads * shape[1] ** 2 * 4
+        if bias_bytes > MAX_ATTENTION_BYTES:
+            raise ValueError(
+                f"input of {shape[1]:,} tokens (batch {shape[0]}) needs {bias_bytes / 2**30:,.0f} GiB for each "
+                f"[batch, heads, seq, seq] attention tensor, over the {MAX_ATTENTION_BYTES / 2**30:.0f} GiB this model "
+                "allows; cut long sequences into windows (e.g. a few thousand tokens) or use a smaller batch"
+            )
         if attention_mask is not None and tuple(attention_mask.shape) != shape:
             raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but the input is {shape}")
 

@@ -738,3 +738,15 @@ def test_bf16_runs_and_stays_close_to_fp32():
     with torch.no_grad():
         empty = model.bert(input_ids=ids, attention_mask=torch.zeros_like(ids)).last_hidden_state
     assert torch.isfinite(empty).all()
+
+
+def test_an_input_too_long_for_attention_memory_is_refused_before_allocating():
+    """1 Mbp of single-nucleotide tokens would ask for hundreds of GB of attention scores: a clear error
+    instead, raised before any large tensor exists (the check is on the shape alone)."""
+    model = tiny_model(cls=DNABert2ForMaskedLM)
+    ids = torch.full((1, 1_000_000), 5, dtype=torch.long)
+    heads = model.config.num_attention_heads
+    with pytest.raises(ValueError, match=r"input of 1,000,000 tokens \(batch 1\) needs 14,901 GiB") as err:
+        model(input_ids=ids)
+    assert heads * 10**12 * 4 / 2**30 == pytest.approx(14901, abs=1)  # the hand computation behind the message
+    assert "cut long sequences into windows" in str(err.value)
