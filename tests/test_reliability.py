@@ -103,23 +103,29 @@ def test_lock_is_exclusive_and_a_killed_holders_lock_is_taken_over(tmp_path):
 # ------------------------------------------------------------------------------------ resume from any crash
 
 
-def kill_after(out, proc, path):
-    assert wait_for(lambda: path.exists(), proc), f"{path} never appeared"
+def start_and_kill(out, step, *extra):
+    """Start a run and kill -9 it as soon as its checkpoint at `step` is complete."""
+    proc = subprocess.Popen(cmd(out, *extra), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = out / f"checkpoint-{step}" / run_folder.CHECKPOINT_MARKER
+    assert wait_for(marker.exists, proc), f"{marker} never appeared"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "results.json").exists(), "the run finished before it could be killed"
 
 
-@pytest.mark.parametrize("kill_at", [5, 9])
-def test_kill_minus_9_then_resume_gives_the_uninterrupted_result(tmp_path, reference, kill_at):
-    """Killed at a point between checkpoints (after the step-4 or step-8 checkpoint is complete)."""
+def resume(out, *extra):
+    r = subprocess.run(cmd(out, "--resume", "true", *extra), env=ENV, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
+@pytest.mark.parametrize("step", [4, 8])
+def test_kill_minus_9_then_resume_gives_the_uninterrupted_result(tmp_path, reference, step):
+    """Killed while training on after the step-4 (or step-8) checkpoint."""
     _, ref = reference
     out = tmp_path / "run"
-    marker = out / f"checkpoint-{4 * ((kill_at - 1) // 4) or 4}" / run_folder.CHECKPOINT_MARKER
-    proc = subprocess.Popen(cmd(out), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    kill_after(out, proc, marker)
-    r = subprocess.run(cmd(out, "--resume", "true"), env=ENV, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
+    start_and_kill(out, step)
+    resume(out)
     same_result(finished(out), ref)
 
 
@@ -127,14 +133,12 @@ def test_half_written_checkpoint_is_skipped_and_kept_aside(tmp_path, reference):
     """A kill during a save (or a full disk) leaves the newest checkpoint without its completion marker."""
     _, ref = reference
     out = tmp_path / "run"
-    proc = subprocess.Popen(cmd(out), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    kill_after(out, proc, out / "checkpoint-8" / run_folder.CHECKPOINT_MARKER)
+    start_and_kill(out, 8)
     # what a kill between the weights and the optimizer state of checkpoint-8 leaves behind
     (out / "checkpoint-8" / run_folder.CHECKPOINT_MARKER).unlink()
     opt = out / "checkpoint-8" / "optimizer.pt"
     opt.write_bytes(opt.read_bytes()[:100])
-    r = subprocess.run(cmd(out, "--resume", "true"), env=ENV, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = resume(out)
     assert "half-written checkpoint(s) (checkpoint-8) cannot be resumed" in r.stderr
     assert "delete" not in r.stderr.lower()
     kept = list((out / run_folder.INCOMPLETE_DIR).iterdir())
@@ -159,8 +163,7 @@ def test_full_disk_during_a_save_then_resume(tmp_path, reference):
     assert r.returncode == 1
     assert "no space left to write" in r.stderr and "--resume" in r.stderr
     assert not (out / "results.json").exists()
-    r = subprocess.run(cmd(out, "--resume", "true"), env=ENV, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
+    resume(out)
     same_result(finished(out), ref)
 
 
@@ -168,11 +171,8 @@ def test_resume_from_the_final_checkpoint_trains_no_extra_step(tmp_path, referen
     """Killed after the last checkpoint but before the record: resuming evaluates, it does not train on."""
     ref_out, ref = reference
     out = tmp_path / "run"
-    proc = subprocess.Popen(cmd(out, "--keep_checkpoints", "true"), env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    kill_after(out, proc, out / "checkpoint-12" / run_folder.CHECKPOINT_MARKER)
-    r = subprocess.run(cmd(out, "--resume", "true"), env=ENV, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
+    start_and_kill(out, 12, "--keep_checkpoints", "true")
+    resume(out)
     rec = finished(out)
     assert rec["cost"]["global_steps"] == 12
     same_result(rec, ref)
@@ -180,15 +180,12 @@ def test_resume_from_the_final_checkpoint_trains_no_extra_step(tmp_path, referen
 
 def test_resume_refuses_changed_settings_unless_told(tmp_path, reference):
     out = tmp_path / "run"
-    proc = subprocess.Popen(cmd(out), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    kill_after(out, proc, out / "checkpoint-4" / run_folder.CHECKPOINT_MARKER)
+    start_and_kill(out, 4)
     r = subprocess.run(cmd(out, "--resume", "true", "--learning_rate", "5e-4"), env=ENV, capture_output=True, text=True)
     assert r.returncode == 2
     assert "training.learning_rate: 0.001 -> 0.0005" in r.stderr and "--resume_with_changes" in r.stderr
     assert (out / "checkpoint-4").is_dir()  # nothing was lost by the refusal
-    r = subprocess.run(cmd(out, "--resume", "true", "--learning_rate", "5e-4", "--resume_with_changes", "true"),
-                       env=ENV, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
+    resume(out, "--learning_rate", "5e-4", "--resume_with_changes", "true")
     rec = finished(out)
     assert rec["resume"]["changed_settings"] == {"training.learning_rate": [0.001, 0.0005]}
     assert rec["config"]["training"]["learning_rate"] == 0.0005
