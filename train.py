@@ -273,9 +273,11 @@ def prepare_pretrain(run: RunArguments, targs: DNATrainingArguments, given: set[
         targs.greater_is_better = False
     fingerprint = {"train_windows": {"rows": len(train_windows), "sha256": content_hash(train_windows)},
                    "validation_windows": {"rows": len(eval_windows), "sha256": content_hash(eval_windows)}}
+    collator = DNAMaskingCollator(tok, mlm_probability=run.mlm_probability)
     dataset = dataset_info(run, None, fingerprint)
-    dataset.update(max_length=max_len, n={"train": len(train_windows), "validation": len(eval_windows)})
-    return Job(data=data, tok=tok, model=model, collator=DNAMaskingCollator(tok, mlm_probability=run.mlm_probability),
+    dataset.update(max_length=max_len, n={"train": len(train_windows), "validation": len(eval_windows)},
+                   masking=collator.describe())
+    return Job(data=data, tok=tok, model=model, collator=collator,
                compute_metrics=None, problem_type="masked_lm", metric="loss", dataset=dataset, corpus=corpus)
 
 

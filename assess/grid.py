@@ -1,12 +1,31 @@
 """Expand a grid spec (configs/grid_*.yaml) into train.py runs and run them.
 
     python -m assess.grid configs/grid_cpu.yaml            # run everything not done yet
+    python -m assess.grid configs/grid_cpu.yaml --commit   # ... and commit the archive after each run
     python -m assess.grid configs/grid_cpu.yaml --list     # show the runs and which are done
+    python -m assess.grid configs/grid_paper.yaml --smoke  # every distinct arm, tiny, a few steps, on CPU
 
 A run is done when its folder holds its record (`training.records.RECORD_NAME`, written atomically by
-train.py, never replaced), so the runner can be interrupted at any point and restarted: finished runs are
-skipped, a run killed mid-training continues from its last checkpoint (`--resume`), and no record is
-duplicated or lost.
+train.py, never replaced) or when the grid's archive holds a copy of it, so the runner can be interrupted at
+any point and restarted, on this machine or another: finished runs are skipped, a run killed mid-training
+continues from its last checkpoint (`--resume`), and no record is duplicated or lost.
+
+The archive (`archive:` in the spec, a folder in the repository) keeps what a later session needs: after each
+finished run the runner copies its record there, and for a pretraining run its `model/` folder too (the
+fine-tuning arms start from the archived model when runs_dir is gone). With `--commit` it then commits the
+archive, and only the archive (`git commit -- <archive>`: other changes, staged or not, stay out), one commit
+per run, so a grid interrupted anywhere resumes where it stopped on a fresh clone.
+
+Progress: each run prints `[done/total]`, the elapsed time of this pass and an ETA from the mean duration of
+the runs of the same kind (pretraining, fine-tuning) in this pass, or from the archived records before one
+has finished.
+
+`--smoke` runs every distinct arm of a spec once (each pretraining run, each fine-tuning arm with its first
+sweep value, the first seed, one small shipped task) for a few steps with tiny stand-ins: tiny presets, small
+FASTA corpora from the shared genomes, and for published weights a folder in the published DNABERT-2 layout
+made on the spot (random tiny weights with the published key names, the published tokenizer); then it builds
+the report from those records. It works in a temporary folder, removes it, and exits non-zero at the first
+failure, naming the arm.
 
 The spec's keys, their validation and the expansion of tasks and arms live in assess/spec.py.
 """
@@ -14,32 +33,39 @@ The spec's keys, their validation and the expansion of tasks and arms live in as
 from __future__ import annotations
 
 import argparse
+import copy
 import fnmatch
+import json
+import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.records import has_record
+from training.records import RECORD_NAME, has_record, read_record
 
-from .spec import (QUESTIONS, ROOT, SPEC_KEYS, expand_arms, expand_tasks, load_spec,  # noqa: F401  (re-exported)
-                   pretrain_fields, runs_dir_of, safe)
+from .spec import (QUESTIONS, ROOT, SPEC_KEYS, archive_dir, expand_arms, expand_tasks, load_spec,  # noqa: F401
+                   pretrain_fields, runs_dir_of, safe, validate_spec)
 
 
 @dataclass
 class Run:
     kind: str  # "pretrain" | "finetune"
-    name: str  # arm or pretraining-run name
+    name: str  # arm (sweep member) or pretraining-run name
     task: str | None
     seed: int
     out: Path
     fields: dict = field(default_factory=dict)
+    archived: Path | None = None  # where the archive keeps this run (None: the grid has no archive)
+    needs: dict = field(default_factory=dict)  # train.py field -> pretraining Run whose model/ it reads
 
     @property
     def done(self) -> bool:
-        return has_record(self.out)
+        return has_record(self.out) or (self.archived is not None and has_record(self.archived))
 
     def args(self) -> list[str]:
         argv = []
@@ -51,43 +77,149 @@ class Run:
                 argv.extend(str(v) for v in value)
             elif isinstance(value, bool):
                 argv.append("true" if value else "false")
+            elif isinstance(value, dict):
+                argv.append(json.dumps(value))
             else:
                 argv.append(str(value))
         return argv
+
+    def label(self) -> str:
+        return f"{self.kind} {self.name}" + (f" {self.task}" if self.task else "") + f" seed {self.seed}"
+
+
+def _leakage_tasks(value, tasks: list[str]):
+    """`@tasks`: the grid's tasks; patterns (`gue/*`) expand over the task registry; a list is kept."""
+    if value == "@tasks":
+        return list(tasks)
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list) and any(any(c in str(v) for c in "*?[") for v in value):
+        return expand_tasks([str(v) for v in value])
+    return value
 
 
 def expand(spec: dict) -> list[Run]:
     """Pretraining runs first (fine-tuning arms depend on them), then seeds x tasks x arms."""
     runs_dir = runs_dir_of(spec)
+    archive = archive_dir(spec)
+    tasks, arms = expand_tasks(spec["tasks"]), expand_arms(spec["arms"])
+
+    def archived(out: Path) -> Path | None:
+        return archive / out.relative_to(runs_dir) if archive is not None else None
+
     pre_runs = {}
     for name, f in pretrain_fields(spec).items():
         f.setdefault("stage", "pretrain")
         if not f.get("corpus"):  # a registered corpus keeps its own name (the report groups regimes by it)
             f.setdefault("corpus_name", name)
+        if "leakage_tasks" in f:
+            f["leakage_tasks"] = _leakage_tasks(f["leakage_tasks"], tasks)
         seed = int(f.pop("seed", 0))
         out = runs_dir / "pretrain" / safe(name)
-        pre_runs[name] = Run("pretrain", name, None, seed, out, {**f, "seed": seed, "arm": name, "output_dir": str(out)})
+        pre_runs[name] = Run("pretrain", name, None, seed, out, {**f, "seed": seed, "arm": name, "output_dir": str(out)},
+                             archived(out))
     runs = list(pre_runs.values())
-    tasks, arms = expand_tasks(spec["tasks"]), expand_arms(spec["arms"])
     for seed in spec["seeds"]:
         for task in tasks:
             per_task = {k: v for pat, o in (spec.get("task_overrides") or {}).items()
                         if fnmatch.fnmatch(task, pat) for k, v in o.items()}
             for arm, arm_fields in arms.items():
                 f = {**(spec.get("common") or {}), **per_task, **arm_fields}
-                pre = f.get("pretrained")
-                if isinstance(pre, str) and pre.startswith("@"):
-                    if pre[1:] not in pre_runs:
-                        raise ValueError(f"arm {arm!r} refers to unknown pretraining run {pre!r}")
-                    f["pretrained"] = str(pre_runs[pre[1:]].out / "model")
+                needs = {}
+                for key in ("pretrained", "bpe_path"):
+                    ref = f.get(key)
+                    if isinstance(ref, str) and ref.startswith("@"):
+                        if ref[1:] not in pre_runs:
+                            raise ValueError(f"arm {arm!r} refers to unknown pretraining run {ref!r}")
+                        needs[key] = pre_runs[ref[1:]]
+                        f[key] = str(pre_runs[ref[1:]].out / "model")
+                if "pretrained" in needs:
                     f.setdefault("init", "pretrained")
-                bpe = f.get("bpe_path")
-                if isinstance(bpe, str) and bpe.startswith("@"):
-                    f["bpe_path"] = str(pre_runs[bpe[1:]].out / "model")
                 out = runs_dir / "finetune" / safe(task) / arm / f"seed{seed}"
                 runs.append(Run("finetune", arm, task, int(seed), out,
-                                {**f, "stage": "finetune", "task": task, "seed": seed, "arm": arm, "output_dir": str(out)}))
+                                {**f, "stage": "finetune", "task": task, "seed": seed, "arm": arm, "output_dir": str(out)},
+                                archived(out), needs))
     return runs
+
+
+# ------------------------------------------------------------------------------------------------ archive
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    """Copy a file or folder to `dst` through a temporary sibling, so `dst` is whole or absent. The sibling's
+    name is fixed: one left by a killed copy is replaced by the next copy (the runner copies every finished but
+    unarchived run before it commits anything)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.parent / f".{dst.name}.partial"
+    if tmp.exists():
+        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+    if src.is_dir():
+        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("checkpoint-*", "*.lock"))
+    else:
+        shutil.copy2(src, tmp)
+    os.replace(tmp, dst)
+
+
+def archive_run(run: Run) -> bool:
+    """Copy a finished run's record (and a pretraining run's model/) into the archive. The record goes last:
+    an archived record means the archived run is complete. Returns whether anything was copied."""
+    if run.archived is None or has_record(run.archived) or not has_record(run.out):
+        return False
+    if run.kind == "pretrain":
+        model = run.out / "model"
+        if not model.is_dir():
+            raise FileNotFoundError(f"{run.label()}: finished, but {model} is missing; the archive needs it")
+        if not (run.archived / "model").is_dir():
+            _copy_atomic(model, run.archived / "model")
+    _copy_atomic(run.out / RECORD_NAME, run.archived / RECORD_NAME)
+    return True
+
+
+def model_folder(run: Run) -> Path:
+    """A pretraining run's model folder: in runs_dir, or the archived copy when runs_dir lacks it."""
+    local = run.out / "model"
+    if (local / "config.json").is_file() or run.archived is None:
+        return local
+    return run.archived / "model" if (run.archived / "model" / "config.json").is_file() else local
+
+
+def resolve_needs(run: Run) -> None:
+    """Point a fine-tuning run at its pretraining run's model where it is now (runs_dir or the archive)."""
+    for key, pre in run.needs.items():
+        run.fields[key] = str(model_folder(pre))
+
+
+def _git(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"`git {shlex.join(args)}` failed in {cwd}: {(proc.stderr or proc.stdout).strip()}")
+    return proc
+
+
+def check_committable(archive: Path) -> Path:
+    """The top of the git work tree holding `archive`; errors when there is none or git ignores the archive."""
+    archive.mkdir(parents=True, exist_ok=True)
+    top = Path(_git(["rev-parse", "--show-toplevel"], archive).stdout.strip())
+    probe = archive.relative_to(top) / RECORD_NAME
+    if _git(["check-ignore", "-q", "--no-index", str(probe)], top, check=False).returncode == 0:
+        raise RuntimeError(f"git ignores {archive} (a .gitignore pattern matches it); choose an `archive` folder that "
+                           "is not ignored (e.g. reports/<grid>/records)")
+    return top
+
+
+def commit_archive(archive: Path, message: str) -> bool:
+    """Commit the archive folder and nothing else: `git add -- <archive>`, then `git commit -- <archive>` (a
+    pathspec commit takes only those paths, whatever else is staged). Returns False when nothing changed."""
+    top = check_committable(archive)
+    rel = str(archive.relative_to(top))
+    _git(["add", "--", rel], top)
+    if _git(["diff", "--cached", "--quiet", "--", rel], top, check=False).returncode == 0:
+        return False
+    _git(["commit", "-q", "-m", message, "--", rel], top)
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ running
 
 
 def _run_in_process(argv: list[str], log) -> int:
@@ -100,12 +232,30 @@ def _run_in_process(argv: list[str], log) -> int:
         sys.path.insert(0, str(ROOT))
     import train
 
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        try:
-            return train.main(argv)
-        except Exception:  # a crash fails this run (logged), like a subprocess's non-zero exit
-            traceback.print_exc()
-            return 1
+    # Loggers that hold the original stderr (transformers') and native code write to file descriptors 1 and 2:
+    # point those at the log too for the run, so the runner's own lines stay readable.
+    sys.stdout.flush(), sys.stderr.flush()
+    saved = []
+    try:
+        for fd in (1, 2):
+            saved.append((fd, os.dup(fd)))
+            os.dup2(log.fileno(), fd)
+    except (OSError, ValueError, AttributeError):  # no real descriptors (an embedding host): Python-level only
+        for fd, copy_ in saved:
+            os.dup2(copy_, fd), os.close(copy_)
+        saved = []
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            try:
+                return train.main(argv)
+            except Exception:  # a crash fails this run (logged), like a subprocess's non-zero exit
+                traceback.print_exc()
+                return 1
+    finally:
+        log.flush()
+        for fd, copy_ in saved:
+            os.dup2(copy_, fd)
+            os.close(copy_)
 
 
 def launcher(spec: dict) -> list[str]:
@@ -115,32 +265,249 @@ def launcher(spec: dict) -> list[str]:
     return [*shlex.split(prefix), str(ROOT / "train.py")]
 
 
-def run_all(spec: dict, limit: int | None = None, dry: bool = False) -> list[Run]:
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """Runs done of the total, elapsed time of this pass, and an ETA per kind of run."""
+
+    def __init__(self, runs: list[Run]):
+        self.total = len(runs)
+        self.done = sum(r.done for r in runs)
+        self.t0 = time.perf_counter()
+        self.seconds: dict[str, list[float]] = {"pretrain": [], "finetune": []}
+        self.prior: dict[str, list[float]] = {"pretrain": [], "finetune": []}
+        for r in runs:  # before a run of this pass finishes, the archived records' own cost is the estimate
+            if r.done:
+                rec = read_record(r.out / RECORD_NAME if has_record(r.out) else r.archived / RECORD_NAME)
+                cost = rec.get("cost") or {}
+                self.prior[r.kind].append(float(cost.get("train_seconds") or 0) + float(cost.get("eval_seconds") or 0))
+
+    def finished(self, run: Run, seconds: float) -> None:
+        self.done += 1
+        self.seconds[run.kind].append(seconds)
+
+    def eta(self, todo: list[Run]) -> float | None:
+        total = 0.0
+        for kind in ("pretrain", "finetune"):
+            left = sum(1 for r in todo if r.kind == kind)
+            if not left:
+                continue
+            seen = self.seconds[kind] or self.prior[kind]
+            if not seen:
+                return None
+            total += left * sum(seen) / len(seen)
+        return total
+
+    def line(self, todo: list[Run]) -> str:
+        return (f"{self.done}/{self.total} done, elapsed {fmt_duration(time.perf_counter() - self.t0)}, "
+                f"ETA {fmt_duration(self.eta(todo))}")
+
+
+def run_one(spec: dict, run: Run, log_path: Path) -> int:
+    resume = run.out.is_dir() and any(run.out.glob("checkpoint-*"))
+    cmd = [*launcher(spec), *run.args(), *(["--resume", "true"] if resume else [])]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as fh:
+        if spec.get("launcher") == "inprocess":
+            return _run_in_process(cmd[2:], fh)
+        return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+
+
+def run_all(spec: dict, limit: int | None = None, dry: bool = False, commit: bool = False) -> list[Run]:
     runs = expand(spec)
+    archive = archive_dir(spec)
+    if commit:
+        if archive is None:
+            raise ValueError(f"--commit needs an `archive:` folder in the spec {spec['name']!r}")
+        check_committable(archive)
+    # finished runs whose archive copy is missing (a pass killed between the record and the copy)
+    synced = [r for r in runs if archive_run(r)]
+    if synced and commit:
+        commit_archive(archive, f"{spec['name']}: archive {len(synced)} finished run{'s' * (len(synced) != 1)}")
     todo = [r for r in runs if not r.done]
-    print(f"grid {spec['name']}: {len(runs)} runs, {len(runs) - len(todo)} done, {len(todo)} to run", flush=True)
+    progress = Progress(runs)
+    print(f"grid {spec['name']}: {len(runs)} runs, {len(runs) - len(todo)} done, {len(todo)} to run"
+          + (f"; archive {archive}" if archive else ""), flush=True)
     started = []
-    for i, run in enumerate(todo[:limit] if limit is not None else todo, 1):
+    batch = todo[:limit] if limit is not None else todo
+    for i, run in enumerate(batch, 1):
+        resolve_needs(run)
         resume = run.out.is_dir() and any(run.out.glob("checkpoint-*"))
-        cmd = [*launcher(spec), *run.args(), *(["--resume", "true"] if resume else [])]
-        label = f"[{i}/{len(todo)}] {run.kind} {run.name} {run.task or ''} seed {run.seed}".replace("  ", " ")
-        print(f"{label}{' (resuming)' if resume else ''}", flush=True)
+        print(f"[{progress.done + 1}/{progress.total}] {run.label()}{' (resuming)' if resume else ''}", flush=True)
         if dry:
-            print("   ", shlex.join(cmd))
+            print("   ", shlex.join([*launcher(spec), *run.args()]))
             continue
         t0 = time.perf_counter()
         log = run.out.parent / f"{run.out.name}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as fh:
-            if spec.get("launcher") == "inprocess":
-                rc = _run_in_process(cmd[2:], fh)
-            else:
-                rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+        rc = run_one(spec, run, log)
         if rc != 0:
-            raise RuntimeError(f"{label} failed (exit {rc}); see {log}. Rerun the grid to retry it.")
-        print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
+            raise RuntimeError(f"{run.label()} failed (exit {rc}); see {log}. Rerun the grid to retry it.")
+        seconds = time.perf_counter() - t0
+        copied = archive_run(run)
+        if commit and copied:
+            commit_archive(archive, f"{spec['name']}: {run.name}" + (f" {run.task}" if run.task else "") + f" seed {run.seed}")
+        progress.finished(run, seconds)
         started.append(run)
+        print(f"    done in {seconds:.0f} s{'; archived' if copied else ''}{' and committed' if commit and copied else ''}"
+              f" | {progress.line(batch[i:])}", flush=True)
     return started
+
+
+# ------------------------------------------------------------------------------------------------ smoke test
+
+SMOKE_TASK = "gue/prom_core_tata"  # ships in data/: nothing to build
+SMOKE_STEPS = 2
+# Fine-tuning and pretraining fields every smoke run gets (after the spec's own: these win).
+SMOKE_FINETUNE = dict(max_steps=SMOKE_STEPS, max_train_samples=32, max_eval_samples=32, per_device_train_batch_size=8,
+                      per_device_eval_batch_size=128, eval_strategy="steps", eval_steps=SMOKE_STEPS,
+                      save_strategy="steps", save_steps=SMOKE_STEPS, logging_steps=1, warmup_steps=0,
+                      disable_tqdm=True, report_to="none", dataloader_num_workers=0, fp16=False, bf16=False,
+                      num_train_epochs=1, gradient_accumulation_steps=1)
+SMOKE_PRETRAIN = dict(SMOKE_FINETUNE, window_length=128, num_windows=32, eval_windows=8, bpe_vocab_size=64)
+for _key in ("max_train_samples", "max_eval_samples"):
+    SMOKE_PRETRAIN.pop(_key)
+# Tiny presets; a model without one keeps its smallest.
+SMOKE_PRESETS = {"convnova": "tiny", "dnabert2": "tiny", "unet": "small"}
+# Small real FASTA (../shared/data/genomes) standing in for the paper-scale corpora: one file per species.
+SMOKE_FASTA = {"human": ["human_GRCh38_fragments_biopython.fa"],
+               "multispecies": ["human_GRCh38_fragments_biopython.fa", "A_thaliana_chloroplast_NC_000932.fa"]}
+# The published DNABERT-2 layout at tiny sizes (the tokenizer stays the published one: 4,096 tokens).
+SMOKE_PUBLISHED_SIZES = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+
+
+def _shared_data() -> Path:
+    return Path(os.environ.get("DNALM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def make_published_standin(folder: Path, shared: Path | None = None) -> Path:
+    """A folder laid out like the Hub's zhihan1996/DNABERT-2-117M at tiny sizes: its config.json (no model_type,
+    the remote-code auto_map), random weights of a DNABERT-2 masked LM under the published key names in
+    `pytorch_model.bin` (torch.save of a state dict, without the tied decoder weight and without a pooler, as
+    published), and the published tokenizer files."""
+    import torch
+
+    from modeling.dnabert2 import DNABert2Config, DNABert2ForMaskedLM
+
+    shared = shared or _shared_data()
+    src = shared / "dnabert2"
+    if not (src / "tokenizer.json").is_file():
+        raise FileNotFoundError(f"the published DNABERT-2 tokenizer is missing ({src}/tokenizer.json)")
+    folder.mkdir(parents=True, exist_ok=True)
+    config = json.loads((src / "config.json").read_text())
+    config.update(SMOKE_PUBLISHED_SIZES)
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy2(src / name, folder / name)
+    torch.manual_seed(0)
+    model = DNABert2ForMaskedLM(DNABert2Config(vocab_size=config["vocab_size"], **SMOKE_PUBLISHED_SIZES))
+    state = {k: v for k, v in model.state_dict().items() if k != "cls.predictions.decoder.weight"}
+    torch.save(state, folder / "pytorch_model.bin")
+    return folder
+
+
+def _is_hub_id(value) -> bool:
+    return (isinstance(value, str) and not value.startswith(("@", ".", "/", "~")) and value.count("/") == 1
+            and not Path(value).exists() and not (ROOT / value).exists())
+
+
+def _fasta(names: list[str], shared: Path) -> list[str]:
+    paths = [shared / "genomes" / n for n in names]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"smoke corpora need {missing} (../shared/data/genomes)")
+    return [str(p) for p in paths]
+
+
+def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK) -> tuple[dict, list[Run]]:
+    """The smoke version of a spec and its runs: every pretraining run, and one run per arm (first sweep value,
+    first seed, `task`), all with tiny stand-ins, writing under `workdir`."""
+    shared = _shared_data()
+    s = copy.deepcopy({k: v for k, v in spec.items() if not k.startswith("_")})
+    s.update(runs_dir=str(workdir / "runs"), launcher="inprocess", seeds=[spec["seeds"][0]], tasks=[task])
+    s.pop("archive", None)
+    s.pop("min_sweep", None)
+    s.pop("references", None)
+    for fields_ in s["arms"].values():
+        sweep = fields_.get("sweep")
+        if sweep:
+            (key, values), = sweep.items()
+            fields_["sweep"] = {key: values[:1]}
+    validate_spec(s, f"{spec['name']} (smoke)")
+    runs = expand(s)
+    published = None
+    data_dir = str(ROOT / "data")
+    for run in runs:
+        f = run.fields
+        for key in ("pretrained", "bpe_path"):
+            if key not in run.needs and _is_hub_id(f.get(key)):
+                if f.get("model") != "dnabert2":
+                    raise ValueError(f"{run.label()}: {key}={f[key]!r} is a Hub id; the smoke test only stands in for "
+                                     "the published DNABERT-2")
+                published = published or make_published_standin(workdir / "published-dnabert2", shared)
+                f[key] = str(published)
+        if f.get("init", "random") == "random" or run.kind == "pretrain":
+            f["preset"] = SMOKE_PRESETS.get(f.get("model"), f.get("preset"))
+            f.pop("model_config", None)
+        if run.kind == "pretrain":
+            f.update(SMOKE_PRETRAIN)
+            f["leakage_tasks"] = [task]
+            if f.get("corpus"):
+                f.update(corpus_scale="paper", corpus_fasta=_fasta(SMOKE_FASTA.get(f["corpus"], SMOKE_FASTA["human"]), shared))
+            elif f.get("pretrain_fasta"):
+                f["pretrain_fasta"] = _fasta(SMOKE_FASTA["human"], shared)
+            if f.get("tokenizer") == "bpe" and not f.get("bpe_path"):
+                f["bpe_vocab_size"] = SMOKE_PRETRAIN["bpe_vocab_size"]
+        else:
+            f.update(SMOKE_FINETUNE, data_dir=data_dir)
+    return s, runs
+
+
+def smoke(spec: dict, task: str = SMOKE_TASK, keep: bool = False, report: bool = True, out=None) -> int:
+    """Run every distinct arm of `spec` end to end, tiny and short. 0 when all pass; 1 at the first failure."""
+    out = out or sys.stdout
+    workdir = Path(tempfile.mkdtemp(prefix=f"smoke-{spec['name']}-"))
+    t_all = time.perf_counter()
+    try:
+        try:
+            s, runs = smoke_runs(spec, workdir, task)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"FAIL setup: {err}", file=out, flush=True)
+            return 1
+        n_pre = sum(r.kind == "pretrain" for r in runs)
+        print(f"smoke {spec['name']}: {n_pre} pretraining runs and {len(runs) - n_pre} fine-tuning arms on {task}, "
+              f"{SMOKE_STEPS} steps each, in {workdir}", file=out, flush=True)
+        for run in runs:
+            t0 = time.perf_counter()
+            resolve_needs(run)
+            log = workdir / "logs" / f"{run.kind}-{run.name}.log"
+            rc = run_one(s, run, log)
+            if rc != 0 or not has_record(run.out):
+                tail = log.read_text().strip().splitlines()[-15:] if log.is_file() else []
+                print(f"FAIL {run.kind} arm {run.name} (exit {rc}):\n    " + "\n    ".join(tail), file=out, flush=True)
+                return 1
+            print(f"ok   {run.kind:8s} {run.name} ({time.perf_counter() - t0:.1f} s)", file=out, flush=True)
+        if report:
+            from .report import build_report
+
+            t0 = time.perf_counter()
+            try:
+                build_report(s, workdir / "report")
+            except Exception as err:  # the report must read every arm's record and the spec's comparisons
+                print(f"FAIL report: {type(err).__name__}: {err}", file=out, flush=True)
+                return 1
+            print(f"ok   report   ({time.perf_counter() - t0:.1f} s)", file=out, flush=True)
+        print(f"smoke {spec['name']}: all {len(runs)} runs passed in {time.perf_counter() - t_all:.0f} s", file=out, flush=True)
+        return 0
+    finally:
+        if keep:
+            print(f"kept {workdir}", file=out)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv=None) -> int:
@@ -149,15 +516,30 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="list the runs and whether each is done")
     ap.add_argument("--dry-run", action="store_true", help="print the train.py commands without running them")
     ap.add_argument("--limit", type=int, default=None, help="run at most this many of the pending runs")
+    ap.add_argument("--commit", action="store_true",
+                    help="after each finished run, commit the spec's archive folder (only it) with git")
+    ap.add_argument("--smoke", action="store_true",
+                    help="run every distinct arm once, tiny and for a few steps, on CPU in a temporary folder")
+    ap.add_argument("--smoke-task", default=SMOKE_TASK, help=f"the task of --smoke (default {SMOKE_TASK}, shipped)")
+    ap.add_argument("--keep", action="store_true", help="--smoke: keep the temporary folder")
     args = ap.parse_args(argv)
     spec = load_spec(args.spec)
+    spec["_path"] = args.spec
+    if args.smoke:
+        return smoke(spec, task=args.smoke_task, keep=args.keep)
     if args.list:
-        for r in expand(spec):
-            print(f"{'done ' if r.done else 'todo '} {r.kind:8s} {r.name:28s} {r.task or '-':28s} seed {r.seed}")
+        runs = expand(spec)
+        for r in runs:
+            print(f"{'done ' if r.done else 'todo '} {r.kind:8s} {r.name:40s} {r.task or '-':24s} seed {r.seed}")
+        print(f"{sum(r.done for r in runs)}/{len(runs)} done")
         return 0
     t0 = time.perf_counter()
-    run_all(spec, limit=args.limit, dry=args.dry_run)
-    print(f"grid {spec['name']}: finished this pass in {time.perf_counter() - t0:.0f} s")
+    try:
+        run_all(spec, limit=args.limit, dry=args.dry_run, commit=args.commit)
+    except (RuntimeError, ValueError) as err:
+        print(f"grid: error: {err}", file=sys.stderr)
+        return 1
+    print(f"grid {spec['name']}: finished this pass in {fmt_duration(time.perf_counter() - t0)}")
     return 0
 
 

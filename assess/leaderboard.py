@@ -2,7 +2,7 @@
 
     python -m assess.leaderboard configs/grid_cpu.yaml --out reports/cpu/leaderboard
 
-Writes, for each fine-tuned checkpoint:
+Reads every fine-tuning record of the grid (runs_dir and archive). Writes, for each checkpoint on this machine:
   - `<checkpoint>/.eval_results/<benchmark>.yaml`: Hub eval-results entries (dataset id, task id, value,
     date, source), written with `huggingface_hub.eval_result_entries_to_yaml` and parsed back with
     `parse_eval_result_entries` as a check;
@@ -26,9 +26,7 @@ from huggingface_hub import EvalResultEntry, ModelCard, eval_result_entries_to_y
 
 from dnalm_core.registry import TASKS
 
-from training.records import iter_records
-
-from .spec import load_spec, runs_dir_of
+from .spec import grid_records, load_spec
 
 SOURCE_NAME = "dnalm-assess train.py"
 
@@ -103,14 +101,20 @@ def benchmark_eval_yaml(bench: str, tasks: list[str]) -> dict:
 
 
 def export(spec: dict, out: Path) -> dict:
-    fine = [rec for _, rec in iter_records(runs_dir_of(spec)) if rec["stage"] != "pretrain"]
+    """Every fine-tuning record of the grid (runs_dir and archive). Checkpoint files (`.eval_results`, the model
+    card check) are written for checkpoints on this machine; a run known only from the archive gets its
+    results file only (counted under `archived_only`)."""
+    fine = [rec for _, rec in grid_records(spec) if rec["stage"] != "pretrain"]
     if not fine:
         raise ValueError("no fine-tuning records to export")
     written = defaultdict(list)
     by_bench = defaultdict(set)
     for rec in fine:
-        written["eval_results"].append(write_checkpoint_eval_results(rec))
-        check_model_index(rec)
+        if (Path(rec["output_dir"]) / "model" / "README.md").is_file():
+            written["eval_results"].append(write_checkpoint_eval_results(rec))
+            check_model_index(rec)
+        else:
+            written["archived_only"].append(Path(rec["output_dir"]))
         path = out / "results" / (rec.get("arm") or rec["model"]) / f"{rec['task'].replace('/', '__')}__seed{rec['seed']}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results_json(rec), indent=2))

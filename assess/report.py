@@ -4,6 +4,9 @@
 
 Everything in the report is computed from the run records under the grid's runs_dir (read through
 training/records.py):
+- the learning rate (any swept field) chosen on validation: an arm swept over values (`sweep:` in the spec) is
+  one arm; per task its member with the best mean validation primary metric over seeds is selected (ties: the
+  value listed first in the spec), and that member's test scores are the arm's (`SELECTION_RULE`);
 - per arm x task: mean over seeds with a t interval (mean ± t_{n-1,0.975}·s/√n); runs that predict a
   single class are counted, and a cell with more such seeds than the spec's `max_one_class_seeds` (default 1)
   is reported as "did not learn" and kept out of means and tests; a measured cell's mean is over its
@@ -32,7 +35,8 @@ import numpy as np
 
 from training.records import iter_records, record_field
 
-from .spec import ROOT, declared_comparisons, load_spec, runs_dir_of  # noqa: F401  (ROOT: tests patch paths)
+from .spec import (ROOT, SELECTION_RULE, arm_pretraining, declared_comparisons, grid_records,  # noqa: F401  (ROOT: tests)
+                   load_spec, runs_dir_of, sweep_members)
 from .stats import (PAIRED_METHOD, T_METHOD, WELCH_METHOD, DiffCI, PairedT, PairedTest, combination_ci, holm,
                     paired_ci, paired_t, paired_wilcoxon, t_ci, welch_ci)
 
@@ -59,6 +63,58 @@ def load_records(runs_dir: Path) -> tuple[list[dict], list[dict]]:
     for _, rec in iter_records(runs_dir):
         (pre if rec["stage"] == "pretrain" else fine).append(rec)
     return fine, pre
+
+
+def load_grid_records(spec: dict) -> tuple[list[dict], list[dict]]:
+    """The grid's records from runs_dir and its archive (each run once)."""
+    fine, pre = [], []
+    for _, rec in grid_records(spec):
+        (pre if rec["stage"] == "pretrain" else fine).append(rec)
+    return fine, pre
+
+
+def validation_score(rec: dict) -> float | None:
+    """The primary metric on the validation split (x 100): what sweep members are chosen by."""
+    value = record_field(rec, f"metrics.validation.{rec['primary_metric']}")
+    return None if value is None or not math.isfinite(value) else 100.0 * value
+
+
+@dataclass
+class Selection:
+    """Which sweep member stands for an arm on one task, chosen on validation."""
+
+    arm: str
+    task: str
+    field: str
+    value: object
+    member: str
+    candidates: list[dict]  # per member: value, member, mean validation score, seeds, seeds with a score
+    complete: bool  # every member of the sweep has the same seeds
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "value": self.value, "member": self.member, "chosen_on": "validation",
+                "complete": self.complete, "candidates": self.candidates}
+
+
+def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]],
+                  members: dict[str, tuple]) -> Selection | None:
+    """The member with the highest mean validation score over its seeds; ties go to the value listed first."""
+    cands = []
+    for member, runs in runs_by_member.items():
+        _, fld, value, order = members[member]
+        vals = [v for r in runs.values() if (v := validation_score(r)) is not None]
+        cands.append({"member": member, "value": value, "order": order, "n_seeds": len(runs),
+                      "n_scored": len(vals), "validation_mean": float(np.mean(vals)) if vals else None})
+    scored = [c for c in cands if c["validation_mean"] is not None]
+    if not scored:
+        return None
+    best = max(scored, key=lambda c: (round(c["validation_mean"], 9), -c["order"]))
+    cands.sort(key=lambda c: c["order"])
+    n_values = len({m for m, (a, *_rest) in members.items() if a == arm})
+    seeds = {frozenset(runs) for runs in runs_by_member.values()}
+    return Selection(arm, task, members[best["member"]][1], best["value"], best["member"],
+                     [{k: v for k, v in c.items() if k != "order"} for c in cands],
+                     complete=len(cands) == n_values and len(seeds) == 1)
 
 
 def score(rec: dict) -> float:
@@ -166,13 +222,39 @@ class Cell:
 
 
 class Results:
-    def __init__(self, fine: list[dict], pre: list[dict], max_one_class: int = 1):
+    """The fine-tuning records by (task, arm). With `members` (sweep member -> (arm, field, value, order), from
+    `spec.sweep_members`), the records of a sweep's members are one arm: per task the member chosen on
+    validation (`select_member`) supplies the arm's records, and `selection` says which. `arm_pretrain` (arm ->
+    pretraining run name, `spec.arm_pretraining`) links arms to their pretraining records by name, which holds
+    wherever the runs were made; without it, by the path of the pretrained model folder."""
+
+    def __init__(self, fine: list[dict], pre: list[dict], max_one_class: int = 1, members: dict | None = None,
+                 arm_pretrain: dict | None = None):
+        members = members or {}
         self.by = defaultdict(dict)  # (task, arm) -> {seed: record}
+        swept = defaultdict(lambda: defaultdict(dict))  # (task, arm) -> member -> {seed: record}
+        order = []
         for r in fine:
-            self.by[(r["task"], r["arm"])][r["seed"]] = r
+            if r["arm"] in members:
+                arm = members[r["arm"]][0]
+                swept[(r["task"], arm)][r["arm"]][r["seed"]] = r
+            else:
+                arm = r["arm"]
+                self.by[(r["task"], arm)][r["seed"]] = r
+            order.append(arm)
+        self.selection: dict[tuple[str, str], Selection] = {}
+        for (task, arm), by_member in swept.items():
+            sel = select_member(arm, task, by_member, members)
+            if sel is not None:
+                self.selection[(task, arm)] = sel
+                self.by[(task, arm)] = dict(by_member[sel.member])
+        self.swept_arms = list(dict.fromkeys(arm for _, arm in swept))
         self.tasks = sorted({t for t, _ in self.by})
-        self.arms = list(dict.fromkeys(r["arm"] for r in fine))
+        self.arms = [a for a in dict.fromkeys(order) if any(arm == a for _, arm in self.by)]
         self.pre_by_model_dir = {str(Path(r["output_dir"]) / "model"): r for r in pre}
+        self.pre_by_name = {r.get("arm"): r for r in pre if r.get("arm")}
+        self.arm_pretrain = arm_pretrain or {}
+        self.members = members
         self.pre = pre
         self.fine = fine
         self.max_one_class = max_one_class
@@ -224,6 +306,9 @@ class Results:
         return None
 
     def pretraining_of(self, arm: str) -> dict | None:
+        name = self.arm_pretrain.get(arm)
+        if name in self.pre_by_name:
+            return self.pre_by_name[name]
         src = (self.record(arm) or {}).get("pretrained_from")
         return self.pre_by_model_dir.get(str(Path(src))) if src else None
 
@@ -239,7 +324,12 @@ class Results:
             return {"kind": "none", "flops": 0.0, "field": None}
         return {"kind": "published", "flops": None, "field": None}
 
+    def sweep_size(self, arm: str) -> int:
+        """How many values the arm's sweep has (1: not swept): the fine-tuning cost of choosing them all."""
+        return sum(1 for a, *_ in self.members.values() if a == arm) or 1
+
     def finetune_cost(self, arm: str) -> tuple[float, float]:
+        """Mean FLOPs and seconds of one fine-tuning run of the arm (the selected members' runs)."""
         recs = [r for (_, a), runs in self.by.items() if a == arm for r in runs.values()]
         return (float(np.mean([flops(r)[0] or 0.0 for r in recs])),
                 float(np.mean([r["cost"]["train_seconds"] for r in recs])))
@@ -739,7 +829,8 @@ def summary(res: Results, spec: dict, comps: list[Comparison], curves: dict) -> 
             "mean_all_seeds": float(np.mean(list(c.scores.values()))),
             "one_class_runs": len(c.one_class_seeds), "one_class_seeds": c.one_class_seeds,
             "one_class_unknown_runs": len(c.unknown_seeds), "truncated_test": c.truncated_test,
-            "scores": {str(s): v for s, v in sorted(c.scores.items())}}
+            "scores": {str(s): v for s, v in sorted(c.scores.items())},
+            "selected": res.selection[(c.task, c.arm)].as_dict() if (c.task, c.arm) in res.selection else None}
     comparisons = []
     for c in comps:
         w, t = c.wilcoxon, c.ttest
@@ -767,9 +858,58 @@ def summary(res: Results, spec: dict, comps: list[Comparison], curves: dict) -> 
     return _clean({
         "name": spec["name"], "methods": methods, "family_size": len(comps), "tasks": tasks, "cells": cells,
         "comparisons": comparisons, "corpora": corpora_summary(res), "compute_curves": curves,
+        "selection": {"rule": SELECTION_RULE,
+                      "arms": {arm: {task: res.selection[(task, arm)].as_dict() for task in res.tasks
+                                     if (task, arm) in res.selection} for arm in res.swept_arms}},
         "n_finetune_runs": len(res.fine), "n_pretrain_runs": len(res.pre),
         "n_one_class_runs": sum(len(c.one_class_seeds) for c in res.cells()),
     })
+
+
+def fmt_value(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def sweep_values(spec: dict) -> dict[str, tuple[str, list]]:
+    """Arm -> (swept field, values in spec order)."""
+    out = {}
+    for arm, fields_ in (spec.get("arms") or {}).items():
+        sweep = (fields_ or {}).get("sweep")
+        if sweep:
+            (key, values), = sweep.items()
+            out[arm] = (key, list(values))
+    return out
+
+
+def selection_sentence(res: Results) -> str:
+    if not res.selection:
+        return "no arm of this grid is swept."
+    return SELECTION_RULE + "; the chosen value per arm x task is in the table below the arms (and in summary.json)."
+
+
+def selection_table(res: Results) -> list[str]:
+    """Per swept arm x task: the chosen value and each member's mean validation score (n seeds)."""
+    if not res.selection:
+        return []
+    lines = ["", "## Learning rate chosen on validation", "", f"Rule: {SELECTION_RULE}. Each cell: the chosen value "
+             "(bold) and every value's mean validation score x 100 over its seeds (n). An incomplete sweep (a value "
+             "without runs, or values with different seeds) is marked *incomplete*.", "",
+             "| arm | " + " | ".join(res.tasks) + " |", "|---|" + "---|" * len(res.tasks)]
+    for arm in res.swept_arms:
+        row = []
+        for task in res.tasks:
+            sel = res.selection.get((task, arm))
+            if sel is None:
+                row.append("-")
+                continue
+            parts = []
+            for c in sel.candidates:
+                mean = f"{c['validation_mean']:.2f}" if c["validation_mean"] is not None else "n/a"
+                text = f"{fmt_value(c['value'])}: {mean} ({c['n_scored']})"
+                parts.append(f"**{text}**" if c["member"] == sel.member else text)
+            row.append("<br>".join(parts) + ("" if sel.complete else "<br>*incomplete*"))
+        lines.append(f"| `{arm}` | " + " | ".join(row) + " |")
+    return lines
 
 
 def one_class_rule(k: int) -> str:
@@ -792,10 +932,12 @@ def split_label(info: dict) -> str:
 
 def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -> Path:
     runs_dir = runs_dir_of(spec)
-    fine, pre = load_records(runs_dir)
+    fine, pre = load_grid_records(spec)
     if not fine:
-        raise ValueError(f"no fine-tuning records under {runs_dir}; run `python -m assess.grid` first")
-    res = Results(fine, pre, spec.get("max_one_class_seeds", 1))
+        where = f"{runs_dir}" + (f" or in the archive {spec['archive']}" if spec.get("archive") else "")
+        raise ValueError(f"no fine-tuning records under {where}; run `python -m assess.grid` first")
+    res = Results(fine, pre, spec.get("max_one_class_seeds", 1), members=sweep_members(spec["arms"]),
+                  arm_pretrain=arm_pretraining(spec))
     primary = spec.get("primary_test", "wilcoxon")
     out_dir.mkdir(parents=True, exist_ok=True)
     L = [f"# Assessment report: {spec['name']}", ""]
@@ -818,6 +960,7 @@ def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -
           f"- Multiplicity: Holm's step-down correction over the family of all {len(declared_comparisons(spec))} "
           "comparisons declared in the spec, for each test separately (a comparison with nothing to test enters with "
           "p = 1); raw and adjusted p are shown.",
+          f"- Learning rate chosen on validation: {selection_sentence(res)}",
           f"- One-class runs: {one_class_rule(res.max_one_class)}.",
           "- FLOPs: " + ", ".join(f"`{k}` in {v} records" for k, v in sorted(fields_used.items()))
           + " (`cost.flops`: analytic count with attention; `cost.train_flops`: the Trainer's 6 x parameters x tokens "
@@ -837,13 +980,19 @@ def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -
         L += ["", "Flagged tasks are scored on a fixed subsample of the test split (the grid capped it); their scores are "
               "not test-set scores and are not comparable to published ones."]
 
-    L += ["", "## Arms", "", "| arm | model, init, tokenizer, mode | fine-tuning FLOPs (mean) | pretraining FLOPs | pretraining time |",
-          "|---|---|---|---|---|"]
+    L += ["", "## Arms", "", "| arm | model, init, tokenizer, mode | swept (chosen on validation) | fine-tuning FLOPs per run "
+          "(mean) | pretraining FLOPs | pretraining time |", "|---|---|---|---|---|---|"]
+    sweeps = sweep_values(spec)
     for arm in res.arms:
         ff, _ = res.finetune_cost(arm)
         p = res.pretraining(arm)
         secs = f"{p['seconds']:.0f} s" if p.get("seconds") is not None else "-"
-        L.append(f"| `{arm}` | {res.arm_desc(arm)} | {fmt_flops(ff)} | {fmt_flops(p['flops'])} | {secs} |")
+        swept = f"{sweeps[arm][0]}: {', '.join(map(fmt_value, sweeps[arm][1]))}" if arm in sweeps else "-"
+        L.append(f"| `{arm}` | {res.arm_desc(arm)} | {swept} | {fmt_flops(ff)} | {fmt_flops(p['flops'])} | {secs} |")
+    if sweeps:
+        L += ["", "A swept arm is fine-tuned once per value for every task and seed: its fine-tuning compute is the sweep "
+              "size times the per-run figure."]
+    L += selection_table(res)
 
     one_class_total = sum(len(c.one_class_seeds) for c in res.cells())
     unknown_total = sum(len(c.unknown_seeds) for c in res.cells())
@@ -944,8 +1093,11 @@ def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -
 
     if answers:
         L += ["## The answers in short", ""] + [f"- **{QUESTION_TITLES[q]}** {t}" for q, t in answers] + [""]
-    L += ["## Reproduce", "", f"```bash\npython -m assess.grid {spec.get('_path', 'configs/<grid>.yaml')}\n"
-          f"python -m assess.report {spec.get('_path', 'configs/<grid>.yaml')} --out {out_dir}\n```", "",
+    path = spec.get('_path', 'configs/<grid>.yaml')
+    L += ["## Reproduce", "", f"```bash\npython -m assess.grid {path}" + (" --commit" if spec.get("archive") else "")
+          + f"\npython -m assess.report {path} --out {out_dir}\n```", "",
+          *([f"Finished runs are archived in `{spec['archive']}` (records, and the pretrained models); the report "
+             "reads the archive as well as runs_dir.", ""] if spec.get("archive") else []),
           "The numbers above, machine-readable: `summary.json`.", ""]
     (out_dir / "summary.json").write_text(json.dumps(summary(res, spec, comps, curves), indent=2, allow_nan=False))
     report = out_dir / "report.md"

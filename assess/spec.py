@@ -8,9 +8,19 @@ Spec keys:
   `gue/*`), `common` (fields of every fine-tuning run), `task_overrides` (pattern -> fields for matching
   tasks; arms still win), `pretrain_common` + `pretrain` (name -> train.py fields; run first, once each),
   `arms` (name -> fields; `pretrained: "@<pretrain name>"` points at that pretraining run's model;
-  `sweep: {field: [values]}` makes one arm per value, named `<arm>-<field>=<value>`), `launcher` (command
-  prefix, default: this Python; `inprocess` runs train.py in this process), `references` (`source` plus
-  `scores: {model: {task: score x 100}}`: published numbers shown beside ours, never an arm or a test).
+  `sweep: {field: [values]}` makes one run per value, a sweep *member* named `<arm>-<field>=<value>`; the
+  report treats the members as one arm, see below), `launcher` (command prefix, default: this Python;
+  `inprocess` runs train.py in this process), `references` (`source` plus `scores: {model: {task: score x 100}}`:
+  published numbers shown beside ours, never an arm or a test), `archive` (a folder, relative to the
+  repository root, where the runner copies each finished run's record, and each pretraining run's model/
+  folder; a run whose record is archived counts as done even when runs_dir is gone, see assess/grid.py).
+  In pretraining fields, `leakage_tasks: "@tasks"` means the grid's tasks (patterns such as `gue/*` expand too).
+Sweeps (the learning rate chosen on validation):
+  every swept arm sweeps one field over the same number of values (`min_sweep: N`: every arm of the spec is
+  swept, over at least N values); per arm x task the report picks the member with the best mean validation
+  primary metric over its seeds (ties: the value listed first in the spec's sweep), reports that member's
+  test scores as the arm's and states the chosen value. Comparisons and compute curves name arms, never a
+  member (the report selects per task).
 Statistics keys (read by the report):
   `comparisons`: question -> [[arm_a, arm_b], ...]; every pair declared here is one member of the family
       that Holm's correction runs over.
@@ -37,10 +47,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_KEYS = {"name", "description", "runs_dir", "seeds", "tasks", "common", "pretrain", "arms", "comparisons",
              "launcher", "pretrain_common", "task_overrides", "references",
-             "paired_seeds", "primary_test", "max_one_class_seeds", "compute_curve"}
+             "paired_seeds", "primary_test", "max_one_class_seeds", "compute_curve", "archive", "min_sweep"}
 QUESTIONS = ("architecture", "pretraining", "tokenizer", "corpus")
 PRIMARY_TESTS = ("wilcoxon", "t")
 MIN_CURVE_BUDGETS = 3
+SELECTION_RULE = ("per arm x task, the sweep member with the highest mean validation primary metric over its seeds "
+                  "(the validation split, never test); ties go to the value listed first in the spec's sweep; the "
+                  "arm's test scores are that member's")
 
 
 def _expand_env(value):
@@ -69,12 +82,17 @@ def validate_spec(spec: dict, where: str = "spec") -> None:
     for key in ("name", "seeds", "tasks", "arms"):
         if key not in spec:
             raise ValueError(f"{where}: missing grid key {key!r}")
-    arm_names = expand_arms(spec["arms"])
+    validate_sweeps(spec, where)
+    arm_names = report_arms(spec["arms"])
+    members = sweep_members(spec["arms"])
     for question, pairs in (spec.get("comparisons") or {}).items():
         if question not in QUESTIONS:
             raise ValueError(f"{where}: comparison {question!r} is not one of {QUESTIONS}")
         for a, b in pairs:
             for arm in (a, b):
+                if arm in members:
+                    raise ValueError(f"{where}: comparison {question} names the sweep member {arm!r}; name the arm "
+                                     f"{members[arm][0]!r} (the report picks its member per task on validation)")
                 if arm not in arm_names:
                     raise ValueError(f"{where}: comparison {question} names unknown arm {arm!r}")
     refs = spec.get("references") or {}
@@ -94,6 +112,41 @@ def validate_spec(spec: dict, where: str = "spec") -> None:
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise ValueError(f"{where}: `max_one_class_seeds` must be a whole number >= 0")
     validate_compute_curve(spec, arm_names, where)
+
+
+def validate_sweeps(spec: dict, where: str = "spec") -> None:
+    """One field per sweep, distinct values, the same number of values for every swept arm; with
+    `min_sweep: N`, every arm is swept over at least N values (so no arm gets a tuned rate the others lack)."""
+    arms = spec["arms"]
+    if not isinstance(arms, dict) or not arms:
+        raise ValueError(f"{where}: `arms` must map arm names to their fields")
+    min_sweep = spec.get("min_sweep")
+    if min_sweep is not None and (isinstance(min_sweep, bool) or not isinstance(min_sweep, int) or min_sweep < 2):
+        raise ValueError(f"{where}: `min_sweep` must be a whole number >= 2")
+    sizes = {}
+    for name, fields_ in arms.items():
+        if "-" in name and "=" in name:
+            raise ValueError(f"{where}: arm name {name!r} looks like a sweep member (`<arm>-<field>=<value>`); rename it")
+        sweep = (fields_ or {}).get("sweep")
+        if sweep is None:
+            if min_sweep is not None:
+                raise ValueError(f"{where}: arm {name!r} has no `sweep`, but `min_sweep: {min_sweep}` asks every arm "
+                                 "to choose its learning rate on validation")
+            continue
+        if not isinstance(sweep, dict) or len(sweep) != 1:
+            raise ValueError(f"{where}: arm {name!r}: `sweep` must be one field: {{field: [values]}}")
+        (key, values), = sweep.items()
+        if not isinstance(values, list) or not values or len(set(map(str, values))) != len(values):
+            raise ValueError(f"{where}: arm {name!r}: sweep {key!r} needs a list of distinct values")
+        if key in (fields_ or {}):
+            raise ValueError(f"{where}: arm {name!r} sets {key!r} and also sweeps it")
+        sizes[name] = len(values)
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{a}: {n}" for a, n in sizes.items())
+        raise ValueError(f"{where}: every swept arm must sweep the same number of values ({listed}): a larger sweep "
+                         "is a larger search, which favours its arm")
+    if min_sweep is not None and sizes and min(sizes.values()) < min_sweep:
+        raise ValueError(f"{where}: sweeps have {min(sizes.values())} values, fewer than `min_sweep: {min_sweep}`")
 
 
 def validate_compute_curve(spec: dict, arms: dict, where: str = "spec") -> None:
@@ -166,6 +219,60 @@ def expand_tasks(patterns: list[str]) -> list[str]:
     return out
 
 
+def sweep_members(arms: dict) -> dict[str, tuple[str, str, object, int]]:
+    """Sweep member name -> (arm, swept field, value, position of the value in the spec's list)."""
+    out = {}
+    for name, fields_ in arms.items():
+        sweep = (fields_ or {}).get("sweep")
+        if sweep:
+            (key, values), = sweep.items()
+            for i, v in enumerate(values):
+                out[member_name(name, key, v)] = (name, key, v, i)
+    return out
+
+
+def member_name(arm: str, field_: str, value) -> str:
+    return f"{arm}-{field_}={value}"
+
+
+def report_arms(arms: dict) -> dict:
+    """The arms the report compares: each swept arm once (its fields without `sweep`), unswept arms as given."""
+    return {name: {k: v for k, v in (fields_ or {}).items() if k != "sweep"} for name, fields_ in arms.items()}
+
+
+def archive_dir(spec: dict) -> Path | None:
+    """The grid's archive folder (`archive:`), resolved from the repository root; None without one."""
+    return (ROOT / spec["archive"]).resolve() if spec.get("archive") else None
+
+
+def grid_records(spec: dict) -> list[tuple[Path, dict]]:
+    """(path, record) of every finished run of the grid: under runs_dir, then those only in the archive (a run
+    is counted once: the same stage, arm, task and seed in both places is one run)."""
+    from training.records import iter_records
+
+    seen, out = set(), []
+    for folder in (runs_dir_of(spec), archive_dir(spec)):
+        if folder is None or not folder.is_dir():
+            continue
+        for path, rec in iter_records(folder):
+            key = (rec.get("stage"), rec.get("arm"), rec.get("task"), rec.get("seed"))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append((path, rec))
+    return out
+
+
+def arm_pretraining(spec: dict) -> dict[str, str]:
+    """Arm -> the name of the spec's pretraining run it is fine-tuned from (`pretrained: "@name"`)."""
+    out = {}
+    for name, fields_ in report_arms(spec.get("arms") or {}).items():
+        src = {**(spec.get("common") or {}), **fields_}.get("pretrained")
+        if isinstance(src, str) and src.startswith("@"):
+            out[name] = src[1:]
+    return out
+
+
 def expand_arms(arms: dict) -> dict:
     """An arm with `sweep: {field: [values]}` becomes one arm per value, named `<arm>-<field>=<value>`."""
     out = {}
@@ -177,5 +284,5 @@ def expand_arms(arms: dict) -> dict:
             continue
         (key, values), = sweep.items()  # one swept field per arm keeps names readable
         for v in values:
-            out[f"{name}-{key}={v}"] = {**fields_, key: v}
+            out[member_name(name, key, v)] = {**fields_, key: v}
     return out

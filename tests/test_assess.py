@@ -449,3 +449,186 @@ def test_architecture_labels_keep_tokenizers_apart():
     assert report.architecture(rec("dnabert2", family="kmer", k=6, overlapping=True)) == "dnabert2 (kmer-6o)"
     assert report.architecture(rec("dnabert2", family="kmer", k=6, overlapping=False)) == "dnabert2 (kmer-6n)"
     assert report.architecture(rec("dnabert2", family="bpe")) == "dnabert2 (bpe)"
+
+
+# ----------------------------------------------------------------------- sweeps: the learning rate chosen on validation
+
+
+def _swept(task, member, seed, val, test, out):
+    rec = _record(task, member, seed, test, out=out)
+    rec["metrics"]["validation"] = {"mcc": val}
+    return rec
+
+
+def test_report_selects_sweep_member_on_validation(tmp_path):
+    """Arm `a` sweeps 3 learning rates. On t/x the 2nd value has the best mean validation MCC (though the 3rd has
+    the best test MCC: test never chooses); on t/y the 1st and 2nd tie on validation (the 1st, listed first,
+    wins). The arm's test scores are the chosen member's, and the declared comparison uses them."""
+    runs = tmp_path / "runs"
+    lrs = [1e-4, 3e-4, 1e-3]
+    members = [f"a-learning_rate={v}" for v in lrs]
+    val = {"t/x": [0.30, 0.50, 0.40], "t/y": [0.45, 0.45, 0.20]}
+    test = {"t/x": [0.31, 0.52, 0.70], "t/y": [0.40, 0.60, 0.80]}
+    noise = [0.0, 0.01, -0.01]
+    recs = []
+    for task in val:
+        for j, m in enumerate(members):
+            for seed in range(3):
+                out = runs / task.replace("/", "_") / m / f"s{seed}"
+                recs.append(_swept(task, m, seed, val[task][j] + noise[seed], test[task][j] + noise[seed], out))
+        for seed in range(3):
+            recs.append(_record(task, "b", seed, 0.35 + noise[seed], out=runs / task.replace("/", "_") / "b" / f"s{seed}"))
+    _write(runs, recs)
+    spec = {"name": "sweep", "runs_dir": str(runs), "seeds": [0, 1, 2], "tasks": list(val),
+            "arms": {"a": {"sweep": {"learning_rate": lrs}}, "b": {}},
+            "comparisons": {"architecture": [["a", "b"]]}}
+    specmod.validate_spec(spec)
+    text = report.build_report(spec, tmp_path / "out").read_text()
+    summ = json.loads((tmp_path / "out" / "summary.json").read_text())
+    chosen = summ["selection"]["arms"]["a"]
+    assert (chosen["t/x"]["value"], chosen["t/x"]["member"]) == (3e-4, members[1])
+    assert chosen["t/y"]["value"] == 1e-4  # a tie on validation: the value listed first
+    assert chosen["t/x"]["chosen_on"] == "validation" and chosen["t/x"]["complete"] is True
+    assert [c["validation_mean"] for c in chosen["t/x"]["candidates"]] == pytest.approx([30.0, 50.0, 40.0])
+    assert "validation" in summ["selection"]["rule"] and "listed first" in summ["selection"]["rule"]
+    # the arm's cell is the chosen member's test scores
+    assert summ["cells"]["a"]["t/x"]["mean"] == pytest.approx(52.0)
+    assert summ["cells"]["a"]["t/y"]["mean"] == pytest.approx(40.0)
+    assert summ["cells"]["a"]["t/x"]["selected"]["value"] == 3e-4
+    assert set(summ["cells"]) == {"a", "b"}  # members are not arms of their own
+    # the comparison a - b per task uses the selected member: +17 on t/x, +5 on t/y
+    diffs = {t["task"]: t["difference"] for t in summ["comparisons"][0]["tasks"]}
+    assert diffs == {"t/x": pytest.approx(17.0), "t/y": pytest.approx(5.0)}
+    assert "## Learning rate chosen on validation" in text
+    assert "**0.0003: 50.00 (3)**" in text and "**0.0001: 45.00 (3)**" in text
+    assert "| `a` | convnova (p), random, char, full | learning_rate: 0.0001, 0.0003, 0.001 |" in text
+
+
+def test_sweep_spec_rules(tmp_path):
+    two = {"a": {"sweep": {"learning_rate": [1e-4, 1e-3]}}, "b": {"sweep": {"learning_rate": [1e-4, 1e-3, 1e-2]}}}
+    with pytest.raises(ValueError, match="same number of values"):
+        specmod.load_spec(_bad(tmp_path, arms=two))
+    with pytest.raises(ValueError, match="has no `sweep`, but `min_sweep: 3`"):
+        specmod.load_spec(_bad(tmp_path, arms={"a": {"sweep": {"learning_rate": [1, 2, 3]}}, "b": {}}, min_sweep=3))
+    with pytest.raises(ValueError, match="fewer than `min_sweep: 3`"):
+        specmod.load_spec(_bad(tmp_path, arms={"a": {"sweep": {"learning_rate": [1, 2]}}}, min_sweep=3))
+    with pytest.raises(ValueError, match="names the sweep member 'a-learning_rate=1'; name the arm 'a'"):
+        specmod.load_spec(_bad(tmp_path, arms={"a": {"sweep": {"learning_rate": [1, 2, 3]}}, "b": {}},
+                               comparisons={"pretraining": [["a-learning_rate=1", "b"]]}))
+    with pytest.raises(ValueError, match="sets 'learning_rate' and also sweeps it"):
+        specmod.load_spec(_bad(tmp_path, arms={"a": {"learning_rate": 1, "sweep": {"learning_rate": [1, 2, 3]}}}))
+    with pytest.raises(ValueError, match="distinct values"):
+        specmod.load_spec(_bad(tmp_path, arms={"a": {"sweep": {"learning_rate": [1, 1, 3]}}}))
+
+
+def test_shipped_specs_choose_every_learning_rate_on_validation():
+    for name in ("grid_cpu", "grid_paper"):
+        spec = specmod.load_spec(ROOT / "configs" / f"{name}.yaml")
+        assert spec["min_sweep"] >= 3 and spec.get("archive")
+        sizes = {arm: len(f["sweep"]["learning_rate"]) for arm, f in spec["arms"].items()}
+        assert len(set(sizes.values())) == 1 and min(sizes.values()) >= 3, sizes
+        members = specmod.sweep_members(spec["arms"])
+        for _, a, b in specmod.declared_comparisons(spec):
+            assert a in spec["arms"] and b in spec["arms"] and a not in members and b not in members
+        common = spec["common"]
+        assert common["eval_strategy"] == "steps" and 0 < common["eval_steps"] < 1 and common["early_stopping_patience"]
+        runs = grid.expand(spec)
+        tasks = specmod.expand_tasks(spec["tasks"])
+        for r in runs:
+            if r.kind == "pretrain":  # pretraining corpora are filtered against the grid's own tasks
+                assert r.fields["leakage_tasks"] == tasks
+        archive = specmod.archive_dir(spec)
+        assert "runs" not in archive.relative_to(ROOT).parts  # .gitignore ignores runs/ at any depth
+    paper = specmod.load_spec(ROOT / "configs" / "grid_paper.yaml")
+    assert len(specmod.expand_tasks(paper["tasks"])) == 28
+    assert set(paper["arms"]) >= {"dnabert2-published", "dnabert2-hg38", "dnabert2-multi", "dnabert2-random",
+                                  "convnova-hg38", "convnova-multi", "convnova-random", "unet-hg38", "unet-multi",
+                                  "unet-random", "dnabert2-char-hg38", "dnabert2-char-random"}
+    cpu = specmod.load_spec(ROOT / "configs" / "grid_cpu.yaml")
+    assert len(cpu["tasks"]) >= 8 and len(cpu["seeds"]) >= 3 and len(cpu["compute_curve"]) == 2
+
+
+# ----------------------------------------------------------------------- archive, --commit, resuming elsewhere
+
+
+def _git(repo, *args):
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def test_archive_commit_and_resume_on_a_new_machine(tmp_path, shared_data, capsys):
+    repo = (tmp_path / "repo").resolve()
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    _git(repo, "config", "user.email", "t@example.org")
+    _git(repo, "config", "user.name", "test")
+    (repo / "other.txt").write_text("v1\n")
+    (repo / "staged.txt").write_text("s1\n")
+    _git(repo, "add", "other.txt", "staged.txt")
+    _git(repo, "commit", "-q", "-m", "start")
+    (repo / "other.txt").write_text("v2, not for the grid's commits\n")  # modified, unstaged
+    (repo / "staged.txt").write_text("s2\n")
+    _git(repo, "add", "staged.txt")  # staged by someone else: must stay out of the grid's commits
+    fast = {"max_steps": 2, "eval_strategy": "steps", "eval_steps": 2, "save_strategy": "steps", "save_steps": 2,
+            "per_device_train_batch_size": 8, "disable_tqdm": True}
+    spec = {
+        "name": "arch", "runs_dir": str(tmp_path / "runs"), "archive": str(repo / "records"), "seeds": [1],
+        "tasks": ["gue/prom_core_tata"], "launcher": "inprocess",
+        "pretrain": {"p": {"model": "convnova", "preset": "tiny", "tokenizer": "char", "window_length": 128,
+                           "num_windows": 16, "eval_windows": 4, "leakage_tasks": "@tasks",
+                           "pretrain_fasta": [str(shared_data / "genomes" / "human_GRCh38_fragments_biopython.fa")], **fast}},
+        "common": {"model": "convnova", "tokenizer": "char", "max_train_samples": 32, "max_eval_samples": 32, **fast},
+        "arms": {"pre": {"pretrained": "@p"}, "rnd": {"preset": "tiny"}},
+        "comparisons": {"pretraining": [["pre", "rnd"]]},
+    }
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    spec = grid.load_spec(path)
+    runs = grid.expand(spec)
+    assert runs[0].fields["leakage_tasks"] == ["gue/prom_core_tata"]
+    assert len(grid.run_all(spec, commit=True)) == 3
+    printed = capsys.readouterr().out
+    assert "[1/3] pretrain p seed 0" in printed and "3/3 done" in printed and "ETA" in printed
+    log = _git(repo, "log", "--format=%s").splitlines()
+    assert log == ["arch: rnd gue/prom_core_tata seed 1", "arch: pre gue/prom_core_tata seed 1", "arch: p seed 0", "start"]
+    for sha in _git(repo, "log", "--format=%H", "-3").split():
+        files = _git(repo, "show", "--name-only", "--format=", sha).split()
+        assert files and all(f.startswith("records/") for f in files)
+    status = _git(repo, "status", "--porcelain")
+    assert " M other.txt" in status and "M  staged.txt" in status and "records" not in status
+    archived = repo / "records"
+    assert (archived / "pretrain" / "p" / "model" / "config.json").is_file()
+    assert (archived / "pretrain" / "p" / RECORD_NAME).is_file()
+    assert len(list(archived.rglob(RECORD_NAME))) == 3
+
+    # a new machine: runs_dir is gone; every run counts as done through the archive, the report reads it
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs")
+    assert all(r.done for r in grid.expand(spec))
+    assert grid.run_all(spec) == []
+    text = report.build_report(spec, tmp_path / "rep").read_text()
+    assert "2 fine-tuning runs and 1 pretraining runs" in text
+    summ = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    cost = summ["comparisons"][0]["cost"]
+    assert cost["pretraining_a"]["kind"] == "ours" and cost["added_flops"] > 0  # linked by name, not by path
+    # ... and a fine-tuning run lost from the archive is redone from the archived pretrained model
+    shutil.rmtree(archived / "finetune" / "gue__prom_core_tata" / "pre")
+    _git(repo, "add", "-A", "records")
+    _git(repo, "commit", "-q", "-m", "drop a run", "--", "records")
+    (redo,) = grid.run_all(spec, commit=True)
+    assert redo.name == "pre"
+    rec = read_record(archived / "finetune" / "gue__prom_core_tata" / "pre" / "seed1" / RECORD_NAME)
+    assert rec["pretrained_from"] == str(archived / "pretrain" / "p" / "model")
+    assert _git(repo, "log", "--format=%s", "-1").strip() == "arch: pre gue/prom_core_tata seed 1"
+
+
+def test_commit_refuses_an_ignored_archive(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("runs/\n")
+    with pytest.raises(RuntimeError, match="git ignores"):
+        grid.check_committable(repo / "reports" / "runs")
+    assert grid.check_committable(repo / "reports" / "records") == repo.resolve()

@@ -101,6 +101,7 @@ def test_pretrain_then_finetune_uses_the_checkpoint(model, family, tmp_path, sha
     pre, prec = run_main(["--model", model, "--preset", PRESET[model], "--pretrain_fasta", str(fasta), *tok,
                           *FASTA_ARGS], tmp_path, f"pre-{model}")
     assert prec["stage"] == "pretrain" and prec["corpus"]["bp"] == 154478
+    assert prec["dataset"]["masking"]["span_tokens"] == 1 and prec["dataset"]["masking"]["mlm_probability"] == 0.15
     assert prec["metrics"]["validation"]["loss"] > 0
     saved_cfg = json.loads((pre / "model" / "config.json").read_text())
     assert saved_cfg["dnalm_pretraining"]["corpus"]["sha256"] == prec["corpus"]["sha256"]
