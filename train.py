@@ -203,12 +203,23 @@ def apply_mode(model, run: RunArguments):
     if run.mode == "probe":
         for name, p in model.named_parameters():
             p.requires_grad = any(name == h or name.startswith(h + ".") for h in heads)
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not any(
+                    p.requires_grad for p in module.parameters()):
+                # a frozen backbone keeps its normalization statistics too: the Trainer switches every module
+                # to training mode each step, so this hook puts frozen BatchNorms back to using (and keeping)
+                # their running statistics just before they run
+                module.register_forward_pre_hook(_use_running_statistics)
         return model
     from peft import LoraConfig, TaskType, get_peft_model
 
     cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=run.lora_r, lora_alpha=run.lora_alpha, lora_dropout=run.lora_dropout,
                      target_modules=list(MODELS.get(run.model).lora_target_modules), modules_to_save=heads)
     return get_peft_model(model, cfg)
+
+
+def _use_running_statistics(module, args) -> None:
+    module.training = False
 
 
 def count_params(model) -> tuple[int, int]:
@@ -332,6 +343,8 @@ def run_job(run: RunArguments, targs: DNATrainingArguments, claim: Claim, job: J
         train_runtime = trainer.train(resume_from_checkpoint=claim.resume_from).metrics.get("train_runtime")
         trainer_state = trainer.state
     train_segments = clock.segments()
+    # early stopping watches validation evaluations only; on the final ones it would warn that test_* lacks its metric
+    trainer.remove_callback(EarlyStoppingCallback)
 
     t0 = time.perf_counter()
     metrics = {"validation": _strip(trainer.evaluate(job.data["validation"], metric_key_prefix="validation"), "validation")}

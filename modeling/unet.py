@@ -397,10 +397,17 @@ class UNetForSequenceClassification(NucleotideForSequenceClassification, UNetPre
         return self.classifier(self.dropout(pooled))
 
 
+# Both presets use BatchNorm. Measured on gue/mouse_0 and gue/tf_2 (2,000 training sequences, batch 16): with
+# LayerNorm (or no normalization) the small U-Net's training loss stays at 0.693 (chance) at every learning rate
+# from 1e-3 to 1e-2, and it predicts one class; with BatchNorm the training loss falls from 0.69 to 0.30 in 300
+# steps. (The promoter tasks learn either way.) The config's default stays LayerNorm, so folders saved before
+# load unchanged.
 UNET_PRESETS = {
     # CPU preset: 93,472 backbone parameters, receptive field 184 bp.
-    "small": dict(base_channels=16, depth=3, channel_multipliers=[1, 2, 2, 4], convs_per_level=2, kernel_size=5),
+    "small": dict(base_channels=16, depth=3, channel_multipliers=[1, 2, 2, 4], convs_per_level=2, kernel_size=5,
+                  normalization="batchnorm"),
     # Paper scale: 1,412,928 backbone parameters, receptive field 752 bp; in the range of ConvNova's
     # configurations (378,050 .. 1,772,933; reference-architectures.md section 2.4).
-    "paper": dict(base_channels=32, depth=4, channel_multipliers=[1, 2, 2, 4, 4], convs_per_level=2, kernel_size=9),
+    "paper": dict(base_channels=32, depth=4, channel_multipliers=[1, 2, 2, 4, 4], convs_per_level=2, kernel_size=9,
+                  normalization="batchnorm"),
 }
