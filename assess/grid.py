@@ -154,7 +154,9 @@ def _copy_atomic(src: Path, dst: Path) -> None:
     if tmp.exists():
         shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
     if src.is_dir():
-        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("checkpoint-*", "*.lock"))
+        # "*.py": the model code a saved folder carries (for trust_remote_code) is this repository's own code at
+        # the record's commit; the archive loads through `import modeling`, so it keeps no copy of it
+        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("checkpoint-*", "*.lock", "*.py"))
     else:
         shutil.copy2(src, tmp)
     os.replace(tmp, dst)
