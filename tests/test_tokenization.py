@@ -627,6 +627,33 @@ def test_train_bpe(gue_sequences, tmp_path):
     assert tokenizer_family(tok)["fingerprint"] != PUBLISHED_DNABERT2_FINGERPRINT
 
 
+def test_train_bpe_cuts_long_stretches(gue_sequences):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    from modeling.tokenization import BPE_PIECE_BP, _training_pieces
+
+    # by hand: cut at N, then consecutive pieces of at most BPE_PIECE_BP
+    pieces = list(_training_pieces(["A" * (2 * BPE_PIECE_BP + 5000) + "NN" + "c" * 5]))
+    assert [len(p) for p in pieces] == [BPE_PIECE_BP, BPE_PIECE_BP, 5000, 5] and pieces[-1] == "CCCCC"
+    # a chromosome-like sequence (3 pieces' worth, one N) trains like a plain `tokenizers` BPE fed the cut pieces
+    long_seq = "".join(gue_sequences[:600])[: 2 * BPE_PIECE_BP + 7000]
+    long_seq = long_seq[:30_000] + "N" + long_seq[30_000:]
+    tok = train_bpe([long_seq], vocab_size=200)
+    cut = [long_seq[:30_000][:BPE_PIECE_BP], long_seq[:30_000][BPE_PIECE_BP:], long_seq[30_001:][:BPE_PIECE_BP],
+           long_seq[30_001:][BPE_PIECE_BP:]]
+    ref = Tokenizer(models.BPE(unk_token="[UNK]"))
+    ref.pre_tokenizer = pre_tokenizers.Whitespace()
+    ref.train_from_iterator(cut, trainer=trainers.BpeTrainer(
+        vocab_size=200, special_tokens=["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"], initial_alphabet=list("ACGT"),
+        show_progress=False))
+    assert tok.backend_tokenizer.get_vocab() == ref.get_vocab()
+    merges = [json.loads(t.to_str())["model"]["merges"] for t in (tok.backend_tokenizer, ref)]
+    assert merges[0] == merges[1] and len(merges[0]) == 200 - 9
+    sample = gue_sequences[1000:1100]
+    assert [e.ids for e in tok.backend_tokenizer.encode_batch(sample, add_special_tokens=False)] == \
+        [e.ids for e in ref.encode_batch(sample, add_special_tokens=False)]
+
+
 def test_train_bpe_bad_input():
     with pytest.raises(ValueError, match="vocab_size must be an int >= 10"):
         train_bpe(["ACGT"], vocab_size=5)
