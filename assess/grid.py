@@ -16,6 +16,10 @@ fine-tuning arms start from the archived model when runs_dir is gone). With `--c
 archive, and only the archive (`git commit -- <archive>`: other changes, staged or not, stay out), one commit
 per run, so a grid interrupted anywhere resumes where it stopped on a fresh clone.
 
+With `sweep_seeds: N` in the spec, every sweep member runs on the first N seeds; on each later seed only the
+member chosen on those seeds' validation scores runs (chosen by `spec.select_member`, as the report chooses),
+so a 3-value sweep over 3 seeds costs 3 + 2 runs per arm x task instead of 9.
+
 Progress: each run prints `[done/total]`, the elapsed time of this pass and an ETA from the mean duration of
 the runs of the same kind (pretraining, fine-tuning) in this pass, or from the archived records before one
 has finished.
@@ -49,7 +53,7 @@ from pathlib import Path
 from training.records import RECORD_NAME, has_record, read_record
 
 from .spec import (QUESTIONS, ROOT, SPEC_KEYS, archive_dir, expand_arms, expand_tasks, load_spec,  # noqa: F401
-                   pretrain_fields, runs_dir_of, safe, validate_spec)
+                   pretrain_fields, runs_dir_of, safe, select_member, sweep_members, sweep_seeds, validate_spec)
 
 
 @dataclass
@@ -62,10 +66,22 @@ class Run:
     fields: dict = field(default_factory=dict)
     archived: Path | None = None  # where the archive keeps this run (None: the grid has no archive)
     needs: dict = field(default_factory=dict)  # train.py field -> pretraining Run whose model/ it reads
+    chosen_by: str | None = None  # a sweep member on a seed after `sweep_seeds`: runs only if chosen for this arm
 
     @property
     def done(self) -> bool:
         return has_record(self.out) or (self.archived is not None and has_record(self.archived))
+
+    def record(self) -> dict | None:
+        for folder in (self.out, self.archived):
+            if folder is not None and has_record(folder):
+                return read_record(folder / RECORD_NAME)
+        return None
+
+    @property
+    def slot(self) -> tuple:
+        """What the run stands for: itself, or for a conditional member the (arm, task, seed) it may fill."""
+        return (self.kind, self.chosen_by or self.name, self.task, self.seed)
 
     def args(self) -> list[str]:
         argv = []
@@ -99,10 +115,12 @@ def _leakage_tasks(value, tasks: list[str]):
 
 
 def expand(spec: dict) -> list[Run]:
-    """Pretraining runs first (fine-tuning arms depend on them), then seeds x tasks x arms."""
+    """Pretraining runs first (fine-tuning arms depend on them), then seeds x tasks x arms. With `sweep_seeds`,
+    a sweep member on a later seed is conditional (`chosen_by`): it runs only if chosen (see `chosen_member`)."""
     runs_dir = runs_dir_of(spec)
     archive = archive_dir(spec)
     tasks, arms = expand_tasks(spec["tasks"]), expand_arms(spec["arms"])
+    members, sweeping = sweep_members(spec["arms"]), sweep_seeds(spec)
 
     def archived(out: Path) -> Path | None:
         return archive / out.relative_to(runs_dir) if archive is not None else None
@@ -136,10 +154,32 @@ def expand(spec: dict) -> list[Run]:
                 if "pretrained" in needs:
                     f.setdefault("init", "pretrained")
                 out = runs_dir / "finetune" / safe(task) / arm / f"seed{seed}"
+                chosen_by = members[arm][0] if arm in members and seed not in sweeping else None
                 runs.append(Run("finetune", arm, task, int(seed), out,
                                 {**f, "stage": "finetune", "task": task, "seed": seed, "arm": arm, "output_dir": str(out)},
-                                archived(out), needs))
+                                archived(out), needs, chosen_by))
     return runs
+
+
+def chosen_member(spec: dict, runs: list[Run], run: Run, strict: bool = True) -> str | None:
+    """For a conditional run: the member of its arm chosen on the sweep seeds' validation scores for its task,
+    by the report's own rule (`spec.select_member`). Until every sweep-seed run of the arm x task is finished:
+    an error naming the missing run (strict) or None. The grid's order (seed by seed) finishes them first."""
+    members, seeds = sweep_members(spec["arms"]), sweep_seeds(spec)
+    by_member, missing = {}, []
+    for r in runs:
+        if r.kind == "finetune" and r.task == run.task and r.seed in seeds and members.get(r.name, ("",))[0] == run.chosen_by:
+            rec = r.record()
+            if rec is None:
+                missing.append(r.label())
+            else:
+                by_member.setdefault(r.name, {})[r.seed] = rec
+    sel = None if missing else select_member(run.chosen_by, run.task, by_member, members, seeds=seeds)
+    if sel is None and strict:
+        why = f"{len(missing)} of them are not finished ({missing[0]})" if missing else "none has a validation score"
+        raise RuntimeError(f"{run.label()}: its learning rate is chosen on the sweep seeds' validation runs of "
+                           f"{run.chosen_by} on {run.task}, but {why}; run those first")
+    return None if sel is None else sel.member
 
 
 # ------------------------------------------------------------------------------------------------ archive
@@ -275,18 +315,21 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 class Progress:
-    """Runs done of the total, elapsed time of this pass, and an ETA per kind of run."""
+    """Runs done of the total, elapsed time of this pass, and an ETA per kind of run. The total counts a
+    conditional sweep member's (arm, task, seed) once: one of its members will run."""
 
     def __init__(self, runs: list[Run]):
-        self.total = len(runs)
-        self.done = sum(r.done for r in runs)
+        slots = {}
+        for r in runs:
+            slots.setdefault(r.slot, []).append(r)
+        self.total = len(slots)
+        self.done = sum(any(r.done for r in group) for group in slots.values())
         self.t0 = time.perf_counter()
         self.seconds: dict[str, list[float]] = {"pretrain": [], "finetune": []}
         self.prior: dict[str, list[float]] = {"pretrain": [], "finetune": []}
         for r in runs:  # before a run of this pass finishes, the archived records' own cost is the estimate
             if r.done:
-                rec = read_record(r.out / RECORD_NAME if has_record(r.out) else r.archived / RECORD_NAME)
-                cost = rec.get("cost") or {}
+                cost = r.record().get("cost") or {}
                 self.prior[r.kind].append(float(cost.get("train_seconds") or 0) + float(cost.get("eval_seconds") or 0))
 
     def finished(self, run: Run, seconds: float) -> None:
@@ -296,7 +339,7 @@ class Progress:
     def eta(self, todo: list[Run]) -> float | None:
         total = 0.0
         for kind in ("pretrain", "finetune"):
-            left = sum(1 for r in todo if r.kind == kind)
+            left = len({r.slot for r in todo if r.kind == kind})
             if not left:
                 continue
             seen = self.seconds[kind] or self.prior[kind]
@@ -331,18 +374,27 @@ def run_all(spec: dict, limit: int | None = None, dry: bool = False, commit: boo
     synced = [r for r in runs if archive_run(r)]
     if synced and commit:
         commit_archive(archive, f"{spec['name']}: archive {len(synced)} finished run{'s' * (len(synced) != 1)}")
-    todo = [r for r in runs if not r.done]
     progress = Progress(runs)
-    print(f"grid {spec['name']}: {len(runs)} runs, {len(runs) - len(todo)} done, {len(todo)} to run"
+    filled = {r.slot for r in runs if r.done}  # a conditional slot one member has filled needs no other member
+    todo = [r for r in runs if not r.done and r.slot not in filled]
+    print(f"grid {spec['name']}: {progress.total} runs, {progress.done} done, {progress.total - progress.done} to run"
+          + (f" (later seeds run the learning rate chosen on seed{'s' * (len(sweep_seeds(spec)) > 1)} "
+             f"{', '.join(map(str, sweep_seeds(spec)))})" if any(r.chosen_by for r in runs) else "")
           + (f"; archive {archive}" if archive else ""), flush=True)
     started = []
-    batch = todo[:limit] if limit is not None else todo
-    for i, run in enumerate(batch, 1):
+    for i, run in enumerate(todo, 1):
+        if limit is not None and len(started) >= limit:
+            break
+        if run.chosen_by:
+            chosen = chosen_member(spec, runs, run, strict=not dry)
+            if chosen is not None and chosen != run.name:
+                continue  # another value was chosen on validation for this arm x task
         resolve_needs(run)
         resume = run.out.is_dir() and any(run.out.glob("checkpoint-*"))
         print(f"[{progress.done + 1}/{progress.total}] {run.label()}{' (resuming)' if resume else ''}", flush=True)
         if dry:
-            print("   ", shlex.join([*launcher(spec), *run.args()]))
+            print("   ", ("(runs if chosen on validation) " if run.chosen_by else "")
+                  + shlex.join([*launcher(spec), *run.args()]))
             continue
         t0 = time.perf_counter()
         log = run.out.parent / f"{run.out.name}.log"
@@ -356,7 +408,7 @@ def run_all(spec: dict, limit: int | None = None, dry: bool = False, commit: boo
         progress.finished(run, seconds)
         started.append(run)
         print(f"    done in {seconds:.0f} s{'; archived' if copied else ''}{' and committed' if commit and copied else ''}"
-              f" | {progress.line(batch[i:])}", flush=True)
+              f" | {progress.line([r for r in todo[i:] if r.slot != run.slot])}", flush=True)
     return started
 
 
@@ -531,9 +583,13 @@ def main(argv=None) -> int:
         return smoke(spec, task=args.smoke_task, keep=args.keep)
     if args.list:
         runs = expand(spec)
+        filled = {r.slot for r in runs if r.done}
         for r in runs:
-            print(f"{'done ' if r.done else 'todo '} {r.kind:8s} {r.name:40s} {r.task or '-':24s} seed {r.seed}")
-        print(f"{sum(r.done for r in runs)}/{len(runs)} done")
+            state = "done " if r.done else "skip " if r.slot in filled else "todo?" if r.chosen_by else "todo "
+            print(f"{state} {r.kind:8s} {r.name:40s} {r.task or '-':24s} seed {r.seed}")
+        progress = Progress(runs)
+        print(f"{progress.done}/{progress.total} done" + ("; todo?: a later seed's sweep member, run only if chosen "
+                                                        "on the sweep seeds' validation" if any(r.chosen_by for r in runs) else ""))
         return 0
     t0 = time.perf_counter()
     try:

@@ -6,7 +6,8 @@ Everything in the report is computed from the run records under the grid's runs_
 training/records.py):
 - the learning rate (any swept field) chosen on validation: an arm swept over values (`sweep:` in the spec) is
   one arm; per task its member with the best mean validation primary metric over seeds is selected (ties: the
-  value listed first in the spec), and that member's test scores are the arm's (`SELECTION_RULE`);
+  value listed first in the spec), and that member's test scores are the arm's (`SELECTION_RULE`; with
+  `sweep_seeds`, only the sweep seeds choose: `spec.selection_rule`);
 - per arm x task: mean over seeds with a t interval (mean ± t_{n-1,0.975}·s/√n); runs that predict a
   single class are counted, and a cell with more such seeds than the spec's `max_one_class_seeds` (default 1)
   is reported as "did not learn" and kept out of means and tests; a measured cell's mean is over its
@@ -35,8 +36,9 @@ import numpy as np
 
 from training.records import iter_records, record_field
 
-from .spec import (ROOT, SELECTION_RULE, arm_pretraining, declared_comparisons, grid_records,  # noqa: F401  (ROOT: tests)
-                   load_spec, runs_dir_of, sweep_members)
+from .spec import (ROOT, SELECTION_RULE, Selection, arm_pretraining, declared_comparisons,  # noqa: F401  (ROOT: tests)
+                   grid_records, load_spec, runs_dir_of, select_member, selection_rule, sweep_members, sweep_seeds,
+                   validation_score)
 from .stats import (PAIRED_METHOD, T_METHOD, WELCH_METHOD, DiffCI, PairedT, PairedTest, combination_ci, holm,
                     paired_ci, paired_t, paired_wilcoxon, t_ci, welch_ci)
 
@@ -71,50 +73,6 @@ def load_grid_records(spec: dict) -> tuple[list[dict], list[dict]]:
     for _, rec in grid_records(spec):
         (pre if rec["stage"] == "pretrain" else fine).append(rec)
     return fine, pre
-
-
-def validation_score(rec: dict) -> float | None:
-    """The primary metric on the validation split (x 100): what sweep members are chosen by."""
-    value = record_field(rec, f"metrics.validation.{rec['primary_metric']}")
-    return None if value is None or not math.isfinite(value) else 100.0 * value
-
-
-@dataclass
-class Selection:
-    """Which sweep member stands for an arm on one task, chosen on validation."""
-
-    arm: str
-    task: str
-    field: str
-    value: object
-    member: str
-    candidates: list[dict]  # per member: value, member, mean validation score, seeds, seeds with a score
-    complete: bool  # every member of the sweep has the same seeds
-
-    def as_dict(self) -> dict:
-        return {"field": self.field, "value": self.value, "member": self.member, "chosen_on": "validation",
-                "complete": self.complete, "candidates": self.candidates}
-
-
-def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]],
-                  members: dict[str, tuple]) -> Selection | None:
-    """The member with the highest mean validation score over its seeds; ties go to the value listed first."""
-    cands = []
-    for member, runs in runs_by_member.items():
-        _, fld, value, order = members[member]
-        vals = [v for r in runs.values() if (v := validation_score(r)) is not None]
-        cands.append({"member": member, "value": value, "order": order, "n_seeds": len(runs),
-                      "n_scored": len(vals), "validation_mean": float(np.mean(vals)) if vals else None})
-    scored = [c for c in cands if c["validation_mean"] is not None]
-    if not scored:
-        return None
-    best = max(scored, key=lambda c: (round(c["validation_mean"], 9), -c["order"]))
-    cands.sort(key=lambda c: c["order"])
-    n_values = len({m for m, (a, *_rest) in members.items() if a == arm})
-    seeds = {frozenset(runs) for runs in runs_by_member.values()}
-    return Selection(arm, task, members[best["member"]][1], best["value"], best["member"],
-                     [{k: v for k, v in c.items() if k != "order"} for c in cands],
-                     complete=len(cands) == n_values and len(seeds) == 1)
 
 
 def score(rec: dict) -> float:
@@ -229,8 +187,9 @@ class Results:
     wherever the runs were made; without it, by the path of the pretrained model folder."""
 
     def __init__(self, fine: list[dict], pre: list[dict], max_one_class: int = 1, members: dict | None = None,
-                 arm_pretrain: dict | None = None):
+                 arm_pretrain: dict | None = None, sweep_seeds: list | None = None, rule: str = SELECTION_RULE):
         members = members or {}
+        self.sweep_seeds, self.rule = sweep_seeds, rule
         self.by = defaultdict(dict)  # (task, arm) -> {seed: record}
         swept = defaultdict(lambda: defaultdict(dict))  # (task, arm) -> member -> {seed: record}
         order = []
@@ -244,7 +203,7 @@ class Results:
             order.append(arm)
         self.selection: dict[tuple[str, str], Selection] = {}
         for (task, arm), by_member in swept.items():
-            sel = select_member(arm, task, by_member, members)
+            sel = select_member(arm, task, by_member, members, seeds=sweep_seeds)
             if sel is not None:
                 self.selection[(task, arm)] = sel
                 self.by[(task, arm)] = dict(by_member[sel.member])
@@ -858,7 +817,7 @@ def summary(res: Results, spec: dict, comps: list[Comparison], curves: dict) -> 
     return _clean({
         "name": spec["name"], "methods": methods, "family_size": len(comps), "tasks": tasks, "cells": cells,
         "comparisons": comparisons, "corpora": corpora_summary(res), "compute_curves": curves,
-        "selection": {"rule": SELECTION_RULE,
+        "selection": {"rule": res.rule, "sweep_seeds": res.sweep_seeds,
                       "arms": {arm: {task: res.selection[(task, arm)].as_dict() for task in res.tasks
                                      if (task, arm) in res.selection} for arm in res.swept_arms}},
         "n_finetune_runs": len(res.fine), "n_pretrain_runs": len(res.pre),
@@ -884,15 +843,15 @@ def sweep_values(spec: dict) -> dict[str, tuple[str, list]]:
 def selection_sentence(res: Results) -> str:
     if not res.selection:
         return "no arm of this grid is swept."
-    return SELECTION_RULE + "; the chosen value per arm x task is in the table below the arms (and in summary.json)."
+    return res.rule + "; the chosen value per arm x task is in the table below the arms (and in summary.json)."
 
 
 def selection_table(res: Results) -> list[str]:
     """Per swept arm x task: the chosen value and each member's mean validation score (n seeds)."""
     if not res.selection:
         return []
-    lines = ["", "## Learning rate chosen on validation", "", f"Rule: {SELECTION_RULE}. Each cell: the chosen value "
-             "(bold) and every value's mean validation score x 100 over its seeds (n). An incomplete sweep (a value "
+    lines = ["", "## Learning rate chosen on validation", "", f"Rule: {res.rule}. Each cell: the chosen value "
+             "(bold) and every value's mean validation score x 100 over the seeds that choose (n). An incomplete sweep (a value "
              "without runs, or values with different seeds) is marked *incomplete*.", "",
              "| arm | " + " | ".join(res.tasks) + " |", "|---|" + "---|" * len(res.tasks)]
     for arm in res.swept_arms:
@@ -936,8 +895,10 @@ def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -
     if not fine:
         where = f"{runs_dir}" + (f" or in the archive {spec['archive']}" if spec.get("archive") else "")
         raise ValueError(f"no fine-tuning records under {where}; run `python -m assess.grid` first")
+    partial = sweep_seeds(spec) != list(spec["seeds"])
     res = Results(fine, pre, spec.get("max_one_class_seeds", 1), members=sweep_members(spec["arms"]),
-                  arm_pretrain=arm_pretraining(spec))
+                  arm_pretrain=arm_pretraining(spec), sweep_seeds=sweep_seeds(spec) if partial else None,
+                  rule=selection_rule(spec))
     primary = spec.get("primary_test", "wilcoxon")
     out_dir.mkdir(parents=True, exist_ok=True)
     L = [f"# Assessment report: {spec['name']}", ""]
@@ -990,8 +951,15 @@ def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -
         swept = f"{sweeps[arm][0]}: {', '.join(map(fmt_value, sweeps[arm][1]))}" if arm in sweeps else "-"
         L.append(f"| `{arm}` | {res.arm_desc(arm)} | {swept} | {fmt_flops(ff)} | {fmt_flops(p['flops'])} | {secs} |")
     if sweeps:
-        L += ["", "A swept arm is fine-tuned once per value for every task and seed: its fine-tuning compute is the sweep "
-              "size times the per-run figure."]
+        if res.sweep_seeds is None:
+            L += ["", "A swept arm is fine-tuned once per value for every task and seed: its fine-tuning compute is the "
+                  "sweep size times the per-run figure."]
+        else:
+            n_sweep, n_seeds = len(res.sweep_seeds), len(spec["seeds"])
+            L += ["", f"A swept arm is fine-tuned once per value on the sweep seed{'s' * (n_sweep != 1)} "
+                  f"({', '.join(map(str, res.sweep_seeds))}) and at the chosen value only on the other "
+                  f"{n_seeds - n_sweep}: per task, sweep size x {n_sweep} + {n_seeds - n_sweep} runs of the per-run "
+                  "figure."]
     L += selection_table(res)
 
     one_class_total = sum(len(c.one_class_seeds) for c in res.cells())

@@ -20,7 +20,10 @@ Sweeps (the learning rate chosen on validation):
   swept, over at least N values); per arm x task the report picks the member with the best mean validation
   primary metric over its seeds (ties: the value listed first in the spec's sweep), reports that member's
   test scores as the arm's and states the chosen value. Comparisons and compute curves name arms, never a
-  member (the report selects per task).
+  member (the report selects per task). `sweep_seeds: N` runs the whole sweep on the first N of `seeds` only:
+  the member is chosen on those seeds' validation scores, and each later seed runs the chosen member alone
+  (the grid runner chooses with the same function as the report, `select_member`). Without it every member
+  runs on every seed.
 Statistics keys (read by the report):
   `comparisons`: question -> [[arm_a, arm_b], ...]; every pair declared here is one member of the family
       that Holm's correction runs over.
@@ -39,21 +42,35 @@ Statistics keys (read by the report):
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_KEYS = {"name", "description", "runs_dir", "seeds", "tasks", "common", "pretrain", "arms", "comparisons",
              "launcher", "pretrain_common", "task_overrides", "references",
-             "paired_seeds", "primary_test", "max_one_class_seeds", "compute_curve", "archive", "min_sweep"}
+             "paired_seeds", "primary_test", "max_one_class_seeds", "compute_curve", "archive", "min_sweep",
+             "sweep_seeds"}
 QUESTIONS = ("architecture", "pretraining", "tokenizer", "corpus")
 PRIMARY_TESTS = ("wilcoxon", "t")
 MIN_CURVE_BUDGETS = 3
 SELECTION_RULE = ("per arm x task, the sweep member with the highest mean validation primary metric over its seeds "
                   "(the validation split, never test); ties go to the value listed first in the spec's sweep; the "
                   "arm's test scores are that member's")
+
+
+def selection_rule(spec: dict) -> str:
+    """SELECTION_RULE, with the sweep seeds when only some seeds run the whole sweep."""
+    seeds = sweep_seeds(spec)
+    if seeds == list(spec["seeds"]):
+        return SELECTION_RULE
+    return (SELECTION_RULE.replace("over its seeds", f"over the sweep seed{'s' * (len(seeds) != 1)} "
+                                   f"{', '.join(map(str, seeds))}")
+            + "; the other seeds run the chosen member only")
 
 
 def _expand_env(value):
@@ -83,6 +100,13 @@ def validate_spec(spec: dict, where: str = "spec") -> None:
         if key not in spec:
             raise ValueError(f"{where}: missing grid key {key!r}")
     validate_sweeps(spec, where)
+    n = spec.get("sweep_seeds")
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(spec["seeds"]):
+            raise ValueError(f"{where}: `sweep_seeds` must be a whole number from 1 to the number of seeds "
+                             f"({len(spec['seeds'])}), got {n!r}")
+        if not sweep_members(spec["arms"]):
+            raise ValueError(f"{where}: `sweep_seeds` is set but no arm has a `sweep`")
     arm_names = report_arms(spec["arms"])
     members = sweep_members(spec["arms"])
     for question, pairs in (spec.get("comparisons") or {}).items():
@@ -233,6 +257,61 @@ def sweep_members(arms: dict) -> dict[str, tuple[str, str, object, int]]:
 
 def member_name(arm: str, field_: str, value) -> str:
     return f"{arm}-{field_}={value}"
+
+
+def sweep_seeds(spec: dict) -> list:
+    """The seeds that run every sweep member (`sweep_seeds: N`: the first N seeds; default all)."""
+    return list(spec["seeds"])[: spec.get("sweep_seeds") or len(spec["seeds"])]
+
+
+def validation_score(rec: dict) -> float | None:
+    """The primary metric on the validation split (x 100): what sweep members are chosen by."""
+    from training.records import record_field
+
+    value = record_field(rec, f"metrics.validation.{rec['primary_metric']}")
+    return None if value is None or not math.isfinite(value) else 100.0 * value
+
+
+@dataclass
+class Selection:
+    """Which sweep member stands for an arm on one task, chosen on validation."""
+
+    arm: str
+    task: str
+    field: str
+    value: object
+    member: str
+    candidates: list[dict]  # per member: value, member, mean validation score, seeds, seeds with a score
+    complete: bool  # every member of the sweep has the same seeds (with `seeds`: exactly those)
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "value": self.value, "member": self.member, "chosen_on": "validation",
+                "complete": self.complete, "candidates": self.candidates}
+
+
+def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]], members: dict[str, tuple],
+                  seeds: list | None = None) -> Selection | None:
+    """The member with the highest mean validation score over its seeds; ties go to the value listed first.
+    With `seeds` (the sweep seeds), only those seeds' runs choose. The report and the grid runner (which runs
+    the later seeds of the chosen member only) both choose here, so they cannot disagree."""
+    if seeds is not None:
+        runs_by_member = {m: {s: r for s, r in runs.items() if s in seeds} for m, runs in runs_by_member.items()}
+    cands = []
+    for member, runs in runs_by_member.items():
+        _, fld, value, order = members[member]
+        vals = [v for r in runs.values() if (v := validation_score(r)) is not None]
+        cands.append({"member": member, "value": value, "order": order, "n_seeds": len(runs),
+                      "n_scored": len(vals), "validation_mean": float(np.mean(vals)) if vals else None})
+    scored = [c for c in cands if c["validation_mean"] is not None]
+    if not scored:
+        return None
+    best = max(scored, key=lambda c: (round(c["validation_mean"], 9), -c["order"]))
+    cands.sort(key=lambda c: c["order"])
+    n_values = len({m for m, (a, *_rest) in members.items() if a == arm})
+    have = {frozenset(runs) for runs in runs_by_member.values()}
+    complete = len(cands) == n_values and len(have) == 1 and (seeds is None or have == {frozenset(seeds)})
+    return Selection(arm, task, members[best["member"]][1], best["value"], best["member"],
+                     [{k: v for k, v in c.items() if k != "order"} for c in cands], complete=complete)
 
 
 def report_arms(arms: dict) -> dict:

@@ -504,6 +504,61 @@ def test_report_selects_sweep_member_on_validation(tmp_path):
     assert "| `a` | convnova (p), random, char, full | learning_rate: 0.0001, 0.0003, 0.001 |" in text
 
 
+def test_sweep_seeds_run_the_chosen_member_on_later_seeds(tmp_path, monkeypatch, capsys):
+    """`sweep_seeds: 1`: every learning rate runs on seed 0; seeds 1 and 2 run only the value chosen on seed 0's
+    validation (t/x: the 2nd; t/y: a tie between the 1st and 2nd, the 1st wins), so 3 + 2 runs per arm x task.
+    The grid and the report choose alike; an interrupted pass resumes without a duplicate."""
+    lrs = [1e-4, 3e-4, 1e-3]
+    members = [f"a-learning_rate={v}" for v in lrs]
+    val = {"t/x": [0.30, 0.50, 0.40], "t/y": [0.45, 0.45, 0.20]}  # seed 0; later seeds would choose otherwise
+    ran = []
+
+    def fake_run(spec, run, log_path):  # a record whose validation MCC is known, instead of training
+        j = members.index(run.name) if run.name in members else None
+        v = 0.35 if j is None else val[run.task][j]
+        write_record(run.out / RECORD_NAME, _swept(run.task, run.name, run.seed, v, v + 0.01 * run.seed, run.out))
+        ran.append((run.name, run.task, run.seed))
+        return 0
+
+    monkeypatch.setattr(grid, "run_one", fake_run)
+    spec = {"name": "ss", "runs_dir": str(tmp_path / "runs"), "seeds": [0, 1, 2], "sweep_seeds": 1,
+            "tasks": ["t/x", "t/y"], "arms": {"a": {"sweep": {"learning_rate": lrs}}, "b": {}},
+            "comparisons": {"architecture": [["a", "b"]]}}
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(spec))
+    spec = specmod.load_spec(tmp_path / "g.yaml")
+    runs = grid.expand(spec)
+    assert len(runs) == 2 * 3 * 4 and sum(r.chosen_by == "a" for r in runs) == 2 * 2 * 3
+    assert grid.Progress(runs).total == 2 * (4 + 2 * 2)
+    assert len(grid.run_all(spec, limit=5)) == 5  # interrupted: seed 0 of t/x (4 runs) and of t/y's first member
+    started = grid.run_all(spec)
+    assert len(ran) == 16 and len(set(ran)) == 16 and len(started) == 11
+    later = {(t, s): n for n, t, s in ran if s > 0 and n != "b"}
+    assert later == {("t/x", 1): members[1], ("t/x", 2): members[1], ("t/y", 1): members[0], ("t/y", 2): members[0]}
+    assert "16 runs, 5 done, 11 to run (later seeds run the learning rate chosen on seed 0)" in capsys.readouterr().out
+    assert grid.run_all(spec) == []
+    # a stray later-seed run of another value (an older grid without sweep_seeds) does not choose
+    stray = tmp_path / "runs" / "finetune" / "t__x" / members[2] / "seed1"
+    write_record(stray / RECORD_NAME, _swept("t/x", members[2], 1, 0.99, 0.99, stray))
+    summ_dir = tmp_path / "rep"
+    text = report.build_report(spec, summ_dir).read_text()
+    summ = json.loads((summ_dir / "summary.json").read_text())
+    sel = summ["selection"]["arms"]["a"]
+    assert (sel["t/x"]["member"], sel["t/y"]["member"]) == (members[1], members[0])
+    assert sel["t/x"]["complete"] is True and [c["n_seeds"] for c in sel["t/x"]["candidates"]] == [1, 1, 1]
+    assert summ["selection"]["sweep_seeds"] == [0]
+    # the arm's cell: the chosen member on all three seeds (test = validation + 0.01 x seed)
+    assert summ["cells"]["a"]["t/x"]["n_seeds"] == 3
+    assert summ["cells"]["a"]["t/x"]["mean"] == pytest.approx(100 * (0.50 + 0.01))
+    assert "over the sweep seed 0" in summ["selection"]["rule"] and "sweep size x 1 + 2 runs" in text
+    # a later seed cannot be chosen while a sweep-seed run is missing: the error names it
+    (tmp_path / "runs" / "finetune" / "t__x" / members[0] / "seed0" / RECORD_NAME).unlink()
+    cond = next(r for r in grid.expand(spec) if r.chosen_by and r.task == "t/x")
+    with pytest.raises(RuntimeError, match=r"not finished \(finetune a-learning_rate=0.0001 t/x seed 0\)"):
+        grid.chosen_member(spec, grid.expand(spec), cond)
+    with pytest.raises(ValueError, match="`sweep_seeds` must be a whole number from 1 to the number of seeds"):
+        specmod.validate_spec({**spec, "sweep_seeds": 4})
+
+
 def test_sweep_spec_rules(tmp_path):
     two = {"a": {"sweep": {"learning_rate": [1e-4, 1e-3]}}, "b": {"sweep": {"learning_rate": [1e-4, 1e-3, 1e-2]}}}
     with pytest.raises(ValueError, match="same number of values"):
@@ -546,6 +601,8 @@ def test_shipped_specs_choose_every_learning_rate_on_validation():
                                   "unet-random", "dnabert2-char-hg38", "dnabert2-char-random"}
     cpu = specmod.load_spec(ROOT / "configs" / "grid_cpu.yaml")
     assert len(cpu["tasks"]) >= 8 and len(cpu["seeds"]) >= 3 and len(cpu["compute_curve"]) == 2
+    # the CPU grid sweeps on seed 1 only: 12 pretraining runs + 16 arms x 10 tasks x (3 + 2) fine-tuning runs
+    assert cpu["sweep_seeds"] == 1 and grid.Progress(grid.expand(cpu)).total == 12 + 16 * 10 * 5
 
 
 # ----------------------------------------------------------------------- archive, --commit, resuming elsewhere
