@@ -3,6 +3,7 @@
 import ast
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -557,6 +558,46 @@ def test_sweep_seeds_run_the_chosen_member_on_later_seeds(tmp_path, monkeypatch,
         grid.chosen_member(spec, grid.expand(spec), cond)
     with pytest.raises(ValueError, match="`sweep_seeds` must be a whole number from 1 to the number of seeds"):
         specmod.validate_spec({**spec, "sweep_seeds": 4})
+
+
+def test_two_workers_share_a_grid_without_duplicates(tmp_path, monkeypatch):
+    """Two workers on one runs_dir (threads here; `--workers 2` uses processes): every run is done exactly once,
+    a later seed waits for its sweep-seed runs when the other worker holds them, and the choice is the same."""
+    import threading
+
+    lrs = [1e-4, 3e-4, 1e-3]
+    members = [f"a-learning_rate={v}" for v in lrs]
+    val = {"t/x": [0.30, 0.50, 0.40], "t/y": [0.45, 0.45, 0.20], "t/z": [0.1, 0.2, 0.3]}
+    ran, lock = [], threading.Lock()
+
+    def fake_run(spec, run, log_path):
+        time.sleep(0.02)
+        j = members.index(run.name) if run.name in members else None
+        v = 0.35 if j is None else val[run.task][j]
+        write_record(run.out / RECORD_NAME, _swept(run.task, run.name, run.seed, v, v, run.out))
+        with lock:
+            ran.append((run.name, run.task, run.seed))
+        return 0
+
+    monkeypatch.setattr(grid, "run_one", fake_run)
+    spec = {"name": "w2", "runs_dir": str(tmp_path / "runs"), "archive": str(tmp_path / "archive"),
+            "seeds": [0, 1, 2], "sweep_seeds": 1, "tasks": list(val),
+            "arms": {"a": {"sweep": {"learning_rate": lrs}}, "b": {}}}
+    errors = []
+
+    def worker(tag):
+        try:
+            grid.run_all(spec, workers=2, tag=tag, poll_seconds=0.05)
+        except Exception as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(f"w{k} ",)) for k in (1, 2)]
+    [t.start() for t in threads]
+    [t.join(timeout=120) for t in threads]
+    assert not errors and len(ran) == len(set(ran)) == 3 * (4 + 2 * 2)
+    later = {(t, s): n for n, t, s in ran if s > 0 and n != "b"}
+    assert later == {(t, s): members[[1, 0, 2][i]] for i, t in enumerate(val) for s in (1, 2)}
+    assert len(list((tmp_path / "archive").rglob(RECORD_NAME))) == len(ran)
 
 
 def test_sweep_spec_rules(tmp_path):
