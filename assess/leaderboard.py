@@ -77,6 +77,9 @@ def results_json(rec: dict) -> dict:
             "model_dtype": "torch.float32",
             "model_arch": rec["model"],
             "init": rec["init"],
+            # the pretraining corpus (the Space's regime column: "pretrained: human"); None for random init and
+            # for published weights, whose corpus is not ours to name
+            "corpus": (rec.get("corpus") or {}).get("name") if rec["init"] == "pretrained" else None,
             "tokenizer": rec["tokenizer"],
             "mode": rec["mode"],
             "seed": rec["seed"],

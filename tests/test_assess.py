@@ -711,6 +711,12 @@ def test_archive_commit_and_resume_on_a_new_machine(tmp_path, shared_data, capsy
     summ = json.loads((tmp_path / "rep" / "summary.json").read_text())
     cost = summ["comparisons"][0]["cost"]
     assert cost["pretraining_a"]["kind"] == "ours" and cost["added_flops"] > 0  # linked by name, not by path
+    # the leaderboard files name the pretraining corpus, so the Space shows the regime "pretrained: p"
+    from space.submission import read_results_file
+
+    leaderboard.export(spec, tmp_path / "lb")
+    regimes = {r.arm: r.regime for f in (tmp_path / "lb" / "results").rglob("*.json") for r in read_results_file(f)}
+    assert regimes == {"pre": "pretrained: p", "rnd": "random init"}
     # ... and a fine-tuning run lost from the archive is redone from the archived pretrained model
     shutil.rmtree(archived / "finetune" / "gue__prom_core_tata" / "pre")
     _git(repo, "add", "-A", "records")
