@@ -22,7 +22,7 @@ import shutil
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -77,6 +77,9 @@ class Claim:
     resume_from: Optional[str]
     settings_changes: dict
     set_aside: list
+    # when this process took the folder: the record's started_at (with finished_at, the run's span in wall time,
+    # from which the report sums a grid's wall time across workers and sessions)
+    claimed_at: float = field(default_factory=time.time)
 
 
 def claim_run_folder(run: RunArguments, targs: DNATrainingArguments) -> Claim:
@@ -361,7 +364,7 @@ def run_job(run: RunArguments, targs: DNATrainingArguments, claim: Claim, job: J
         run=asdict(run), training=public_training_args(targs), seed=targs.seed, stage=run.stage,
         preset=run.preset or MODELS.get(run.model).default_preset, tokenizer=tokenization.tokenizer_family(job.tok),
         corpus=job.corpus if job.corpus else pretraining_corpus_of(run), problem_type=job.problem_type,
-        primary_metric=job.metric, metrics=metrics, dataset=job.dataset, output_dir=out,
+        primary_metric=job.metric, metrics=metrics, dataset=job.dataset, output_dir=out, started_at=claim.claimed_at,
         cost={
             "train_flops": float(trainer_state.total_flos),  # the Trainer's 6 x params x tokens
             "flops": analytic_train_flops(run, targs, job, trainer_state.global_step),

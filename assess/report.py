@@ -821,6 +821,7 @@ def summary(res: Results, spec: dict, comps: list[Comparison], curves: dict) -> 
                       "arms": {arm: {task: res.selection[(task, arm)].as_dict() for task in res.tasks
                                      if (task, arm) in res.selection} for arm in res.swept_arms}},
         "n_finetune_runs": len(res.fine), "n_pretrain_runs": len(res.pre),
+        "grid_wall_time": grid_wall_time(res.fine + res.pre),
         "n_one_class_runs": sum(len(c.one_class_seeds) for c in res.cells()),
     })
 
@@ -889,7 +890,43 @@ def split_label(info: dict) -> str:
     return f"**test subsample** ({info['n_test']:,}{of} rows; not the benchmark's test set)"
 
 
-def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -> Path:
+def _epoch(stamp: str) -> float:
+    import calendar
+    import time
+
+    return float(calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")))
+
+
+def grid_wall_time(records: list[dict]) -> dict:
+    """The grid's wall time from its records: the length of the union of the runs' [started_at, finished_at]
+    spans, so runs of parallel workers overlap once and the gaps between sessions do not count. A record without
+    `started_at` (written before it existed) spans finished_at minus its training and evaluation seconds,
+    which leaves out its start-up (a second or two per run)."""
+    spans, estimated = [], 0
+    for r in records:
+        if not r.get("finished_at"):
+            continue
+        end = _epoch(r["finished_at"])
+        if r.get("started_at"):
+            start = _epoch(r["started_at"])
+        else:
+            cost = r.get("cost") or {}
+            start = end - float(cost.get("train_seconds") or 0) - float(cost.get("eval_seconds") or 0)
+            estimated += 1
+        spans.append((start, end))
+    total, reach = 0.0, None
+    for start, end in sorted(spans):
+        if reach is None or start > reach:
+            total += end - start
+            reach = end
+        elif end > reach:
+            total += end - reach
+            reach = end
+    return {"seconds": total, "runs": len(spans), "estimated_starts": estimated,
+            "first": min((s for s, _ in spans), default=None), "last": max((e for _, e in spans), default=None)}
+
+
+def build_report(spec: dict, out_dir: Path) -> Path:
     runs_dir = runs_dir_of(spec)
     fine, pre = load_grid_records(spec)
     if not fine:
@@ -905,9 +942,13 @@ def build_report(spec: dict, out_dir: Path, wall_seconds: float | None = None) -
     if spec.get("description"):
         L += [spec["description"].strip(), ""]
     total_secs = sum(r["cost"]["train_seconds"] + r["cost"].get("eval_seconds", 0) for r in fine + pre)
+    wall = grid_wall_time(fine + pre)
     L += [f"{len(fine)} fine-tuning runs and {len(pre)} pretraining runs, {len(res.tasks)} tasks, "
           f"{len(res.arms)} arms. Training + evaluation time summed over runs: {total_secs / 3600:.2f} h"
-          + (f"; grid wall time {wall_seconds / 3600:.2f} h." if wall_seconds else "."), ""]
+          + f"; grid wall time {wall['seconds'] / 3600:.2f} h (the union of the runs' start-to-finish spans: parallel "
+          "workers count once, the gaps between sessions not at all"
+          + (f"; {wall['estimated_starts']} records without a start time span their training and evaluation only"
+             if wall["estimated_starts"] else "") + ").", ""]
 
     fields_used = res.flops_fields()
     L += ["## How the numbers are made", "",
@@ -1077,12 +1118,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Write report.md, summary.json and plots from a grid's run records.")
     ap.add_argument("spec", help="grid YAML, e.g. configs/grid_cpu.yaml")
     ap.add_argument("--out", required=True, help="output folder, e.g. reports/cpu")
-    ap.add_argument("--wall-seconds", type=float, default=None, help="the grid's measured wall time, to print")
     args = ap.parse_args(argv)
     spec = load_spec(args.spec)
     spec["_path"] = args.spec
     try:
-        path = build_report(spec, Path(args.out), args.wall_seconds)
+        path = build_report(spec, Path(args.out))
     except ValueError as err:
         print(f"report: error: {err}", file=sys.stderr)
         return 2

@@ -373,6 +373,9 @@ def test_grid_restart_report_and_leaderboard(tmp_path):
     text = rep.read_text()
     assert "2 fine-tuning runs" in text and "`conv-a` - `conv-b`" in text
     rec = read_record(first.out / RECORD_NAME)
+    assert rec["started_at"] <= rec["finished_at"]  # ISO stamps: the run's span, summed into the wall time
+    assert "grid wall time" in text and json.loads((tmp_path / "report" / "summary.json").read_text())[
+        "grid_wall_time"]["estimated_starts"] == 0
     n = rec["dataset"]["fingerprint"]["test"]["rows"]  # the whole test split (max_eval_samples cuts validation only)
     assert f"| gue/prom_core_tata | mcc | 64 | 48 | {n} | test |" in text
     summ = json.loads((tmp_path / "report" / "summary.json").read_text())
@@ -598,6 +601,20 @@ def test_two_workers_share_a_grid_without_duplicates(tmp_path, monkeypatch):
     later = {(t, s): n for n, t, s in ran if s > 0 and n != "b"}
     assert later == {(t, s): members[[1, 0, 2][i]] for i, t in enumerate(val) for s in (1, 2)}
     assert len(list((tmp_path / "archive").rglob(RECORD_NAME))) == len(ran)
+
+
+def test_grid_wall_time_is_the_union_of_run_spans():
+    """Two workers' overlapping runs count once, a gap between sessions not at all; an old record without
+    started_at spans its training + evaluation seconds. By hand: [0, 10] u [5, 20] = 20, [100, 110] = 10,
+    and the old record [190, 200] = 10: 40 s."""
+    def stamp(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_800_000_000 + t))
+
+    recs = [{"started_at": stamp(a), "finished_at": stamp(b)} for a, b in ((5, 20), (0, 10), (100, 110))]
+    recs.append({"finished_at": stamp(200), "cost": {"train_seconds": 8.0, "eval_seconds": 2.0}})
+    wall = report.grid_wall_time(recs)
+    assert wall["seconds"] == 40.0 and wall["runs"] == 4 and wall["estimated_starts"] == 1
+    assert wall["last"] - wall["first"] == 200.0
 
 
 def test_sweep_spec_rules(tmp_path):

@@ -29,8 +29,9 @@ RECORD_FIELDS = (
 
 def build_record(*, run: dict, training: dict, seed: int, stage: str, preset: str, tokenizer: dict, corpus,
                  problem_type: str, primary_metric: str, metrics: dict, dataset: dict, cost: dict,
-                 output_dir: Path, best_checkpoint, resume: dict) -> dict:
-    """The record of a finished run. `run` and `training` are the run's settings (no secrets)."""
+                 output_dir: Path, best_checkpoint, resume: dict, started_at: float | None = None) -> dict:
+    """The record of a finished run. `run` and `training` are the run's settings (no secrets). `started_at`
+    (epoch seconds) is when this process took the run folder: after a resume, the last segment's start."""
     return {
         "stage": stage,
         "task": run["task"],
@@ -52,6 +53,7 @@ def build_record(*, run: dict, training: dict, seed: int, stage: str, preset: st
         "run_name": Path(output_dir).name,
         "arm": run.get("arm"),
         "output_dir": str(output_dir),
+        "started_at": None if started_at is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at)),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "best_checkpoint": best_checkpoint,
         "resume": resume,
