@@ -867,8 +867,15 @@ def selection_table(res: Results) -> list[str]:
                 mean = f"{c['validation_mean']:.2f}" if c["validation_mean"] is not None else "n/a"
                 text = f"{fmt_value(c['value'])}: {mean} ({c['n_scored']})"
                 parts.append(f"**{text}**" if c["member"] == sel.member else text)
-            row.append("<br>".join(parts) + ("" if sel.complete else "<br>*incomplete*"))
+            row.append("<br>".join(parts) + ("" if sel.complete else "<br>*incomplete*")
+                       + (f"<br>*{sel.edge} value*" if sel.edge else ""))
         lines.append(f"| `{arm}` | " + " | ".join(row) + " |")
+    edges = [sel for sel in res.selection.values() if sel.edge]
+    if edges:
+        by = {e: sum(sel.edge == e for sel in edges) for e in ("lowest", "highest")}
+        lines += ["", f"{len(edges)} of {len(res.selection)} choices are the sweep's lowest ({by['lowest']}) or highest "
+                  f"({by['highest']}) value (*lowest/highest value* above): there a wider sweep might have found a "
+                  "better value, so those arms may be under-tuned."]
     return lines
 
 

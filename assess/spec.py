@@ -283,10 +283,11 @@ class Selection:
     member: str
     candidates: list[dict]  # per member: value, member, mean validation score, seeds, seeds with a score
     complete: bool  # every member of the sweep has the same seeds (with `seeds`: exactly those)
+    edge: str | None = None  # "lowest" / "highest": the chosen value is the sweep's smallest / largest
 
     def as_dict(self) -> dict:
         return {"field": self.field, "value": self.value, "member": self.member, "chosen_on": "validation",
-                "complete": self.complete, "candidates": self.candidates}
+                "complete": self.complete, "edge": self.edge, "candidates": self.candidates}
 
 
 def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]], members: dict[str, tuple],
@@ -310,8 +311,13 @@ def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]
     n_values = len({m for m, (a, *_rest) in members.items() if a == arm})
     have = {frozenset(runs) for runs in runs_by_member.values()}
     complete = len(cands) == n_values and len(have) == 1 and (seeds is None or have == {frozenset(seeds)})
+    # a value at the end of the sweep may be short of the best one: the report counts these choices
+    values = [v for a, _f, v, _o in members.values() if a == arm]
+    edge = None
+    if len(values) > 1 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        edge = "lowest" if best["value"] == min(values) else "highest" if best["value"] == max(values) else None
     return Selection(arm, task, members[best["member"]][1], best["value"], best["member"],
-                     [{k: v for k, v in c.items() if k != "order"} for c in cands], complete=complete)
+                     [{k: v for k, v in c.items() if k != "order"} for c in cands], complete=complete, edge=edge)
 
 
 def report_arms(arms: dict) -> dict:
