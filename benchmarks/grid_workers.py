@@ -6,7 +6,7 @@ runs folder, one after the other on the same machine. Printed: wall seconds and 
 ratio workers / single (above 1: the workers finish more runs per hour). Small CPU models use several
 one-thread processes better than one multi-thread process; a large model's matrix products do not gain.
 
-    python benchmarks/grid_workers.py                       # 4 ConvNova runs, 1 vs 2 workers
+    python benchmarks/grid_workers.py                       # 4 ConvNova runs (grid_cpu's size), 1 vs 2 workers
     python benchmarks/grid_workers.py --model dnabert2 --preset tiny --runs 6
 Run it alone: other jobs on the same cores distort both arms.
 """
@@ -32,7 +32,7 @@ def spec_for(runs_dir: Path, args) -> dict:
         "name": "bench", "runs_dir": str(runs_dir), "launcher": "inprocess",
         "seeds": list(range(1, args.runs + 1)), "tasks": ["gue/prom_core_tata"],
         "common": {"model": args.model, "preset": args.preset, "tokenizer": "char",
-                   "max_train_samples": args.train_samples, "max_eval_samples": 200, "num_train_epochs": 1,
+                   "max_train_samples": args.train_samples, "max_eval_samples": 400, "num_train_epochs": args.epochs,
                    "per_device_train_batch_size": 16, "eval_strategy": "epoch", "save_strategy": "epoch",
                    "disable_tqdm": True, "learning_rate": 1e-3},
         "arms": {"a": {}},
@@ -40,6 +40,7 @@ def spec_for(runs_dir: Path, args) -> dict:
 
 
 def timed_grid(folder: Path, args, workers: int) -> float:
+    folder.mkdir(parents=True)
     path = folder / "grid.yaml"
     path.write_text(yaml.safe_dump(spec_for(folder / "runs", args)))
     cmd = [sys.executable, "-m", "assess.grid", str(path), *(["--workers", str(workers)] if workers > 1 else [])]
@@ -60,7 +61,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--model", default="convnova")
     ap.add_argument("--preset", default="genomic_benchmark")
-    ap.add_argument("--train-samples", type=int, default=1000)
+    ap.add_argument("--train-samples", type=int, default=2000, help="as in configs/grid_cpu.yaml")
+    ap.add_argument("--epochs", type=int, default=3, help="as in configs/grid_cpu.yaml")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         single = timed_grid(Path(tmp) / "single", args, 1)
