@@ -873,9 +873,12 @@ def selection_table(res: Results) -> list[str]:
     edges = [sel for sel in res.selection.values() if sel.edge]
     if edges:
         by = {e: sum(sel.edge == e for sel in edges) for e in ("lowest", "highest")}
+        n_values = max(len(sel.candidates) for sel in res.selection.values())
         lines += ["", f"{len(edges)} of {len(res.selection)} choices are the sweep's lowest ({by['lowest']}) or highest "
-                  f"({by['highest']}) value (*lowest/highest value* above): there a wider sweep might have found a "
-                  "better value, so those arms may be under-tuned."]
+                  f"({by['highest']}) value (*lowest/highest value* above); {len(res.selection) - len(edges)} are inside "
+                  f"it. Values that scored alike would put about 2 in {n_values} choices at an edge by chance; a clear "
+                  "excess at one end says a wider sweep there might find better values, so those arms may be "
+                  "under-tuned."]
     return lines
 
 

@@ -494,7 +494,8 @@ def test_report_selects_sweep_member_on_validation(tmp_path):
     assert chosen["t/y"]["value"] == 1e-4  # a tie on validation: the value listed first
     assert chosen["t/x"]["chosen_on"] == "validation" and chosen["t/x"]["complete"] is True
     assert (chosen["t/x"]["edge"], chosen["t/y"]["edge"]) == (None, "lowest")  # 3e-4 is inside, 1e-4 the lowest
-    assert "1 of 2 choices are the sweep's lowest (1) or highest (0) value" in text
+    assert "1 of 2 choices are the sweep's lowest (1) or highest (0) value" in text and "1 are inside it" in text
+    assert "about 2 in 3 choices at an edge by chance" in text
     assert [c["validation_mean"] for c in chosen["t/x"]["candidates"]] == pytest.approx([30.0, 50.0, 40.0])
     assert "validation" in summ["selection"]["rule"] and "listed first" in summ["selection"]["rule"]
     # the arm's cell is the chosen member's test scores
