@@ -236,6 +236,16 @@ class Results:
     def cells(self):
         return [c for t in self.tasks for a in self.arms if (c := self.cell(t, a))]
 
+    def one_class_all_runs(self) -> dict[str, tuple[int, int]]:
+        """Arm -> (one-class runs, runs) over every fine-tuning record, the sweep members not chosen included:
+        how often an arm fails to learn at some learning rate, which the scored cells alone hide."""
+        out = defaultdict(lambda: [0, 0])
+        for r in self.fine:
+            arm = self.members[r["arm"]][0] if r["arm"] in self.members else r["arm"]
+            out[arm][0] += bool(one_class(r))
+            out[arm][1] += 1
+        return {arm: tuple(out[arm]) for arm in self.arms if arm in out}
+
     def scores(self, task: str, arm: str) -> np.ndarray:
         """Scores of the learning seeds of a measured cell; empty otherwise."""
         c = self.cell(task, arm)
@@ -457,6 +467,9 @@ def compare(res: Results, question: str, a: str, b: str, paired: bool = False) -
     return cmp
 
 
+SAME_COMPUTE = 0.1  # pretraining FLOPs within 10% of each other count as the same budget
+
+
 def comparison_cost(res: Results, a: str, b: str, diff: float | None) -> dict:
     """The pretraining compute the better-funded arm added over the other, and the points it bought per PFLOP
     (pretrained vs random init: the pretrained arm's pretraining FLOPs)."""
@@ -474,8 +487,15 @@ def comparison_cost(res: Results, a: str, b: str, diff: float | None) -> dict:
         out["added_flops"] = 0.0
         return out
     by, gain = (a, diff) if extra > 0 else (b, -diff if diff is not None else None)
-    out.update(added_flops=abs(extra), added_by=by,
-               points_per_pflop=gain / (abs(extra) / 1e15) if gain is not None else None)
+    out.update(added_flops=abs(extra), added_by=by)
+    if abs(extra) < SAME_COMPUTE * max(pa["flops"], pb["flops"]):
+        # same steps on two corpora: their token counts differ a little, and a score difference divided by
+        # that sliver would be a huge, meaningless rate
+        out["note"] = (f"about the same pretraining compute on both sides ({fmt_flops(pa['flops'])} vs "
+                       f"{fmt_flops(pb['flops'])} FLOPs, {abs(extra) / max(pa['flops'], pb['flops']):.1%} apart), "
+                       "so no points-per-PFLOP rate")
+        return out
+    out["points_per_pflop"] = gain / (abs(extra) / 1e15) if gain is not None else None
     return out
 
 
@@ -823,6 +843,8 @@ def summary(res: Results, spec: dict, comps: list[Comparison], curves: dict) -> 
         "n_finetune_runs": len(res.fine), "n_pretrain_runs": len(res.pre),
         "grid_wall_time": grid_wall_time(res.fine + res.pre),
         "n_one_class_runs": sum(len(c.one_class_seeds) for c in res.cells()),
+        "n_scored_runs": sum(len(c.scores) for c in res.cells()),
+        "one_class_all_runs": {arm: {"one_class": k, "runs": n} for arm, (k, n) in res.one_class_all_runs().items()},
     })
 
 
@@ -868,14 +890,22 @@ def selection_table(res: Results) -> list[str]:
                 text = f"{fmt_value(c['value'])}: {mean} ({c['n_scored']})"
                 parts.append(f"**{text}**" if c["member"] == sel.member else text)
             row.append("<br>".join(parts) + ("" if sel.complete else "<br>*incomplete*")
-                       + (f"<br>*{sel.edge} value*" if sel.edge else ""))
+                       + (f"<br>*{sel.edge} value*" if sel.edge else "")
+                       + ("<br>*all values tie*" if sel.all_tie else ""))
         lines.append(f"| `{arm}` | " + " | ".join(row) + " |")
     edges = [sel for sel in res.selection.values() if sel.edge]
+    tied = [sel for sel in res.selection.values() if sel.all_tie]
+    ties = len(tied)
+    if tied:
+        at = sorted({f"{c['validation_mean']:.2f}" for sel in tied for c in sel.candidates if c["validation_mean"] is not None})
+        lines += ["", f"{ties} of {len(res.selection)} choices had every value score the same on validation (*all values "
+                  f"tie*, at {', '.join(at)}; 0.00 means no learning rate learned): the value listed first was taken, "
+                  "and these are not counted as edge choices."]
     if edges:
         by = {e: sum(sel.edge == e for sel in edges) for e in ("lowest", "highest")}
         n_values = max(len(sel.candidates) for sel in res.selection.values())
-        lines += ["", f"{len(edges)} of {len(res.selection)} choices are the sweep's lowest ({by['lowest']}) or highest "
-                  f"({by['highest']}) value (*lowest/highest value* above); {len(res.selection) - len(edges)} are inside "
+        lines += ["", f"{len(edges)} of {len(res.selection) - ties} choices are the sweep's lowest ({by['lowest']}) or highest "
+                  f"({by['highest']}) value (*lowest/highest value* above); {len(res.selection) - ties - len(edges)} are inside "
                   f"it. Values that scored alike would put about 2 in {n_values} choices at an edge by chance; a clear "
                   "excess at one end says a wider sweep there might find better values, so those arms may be "
                   "under-tuned."]
@@ -1014,17 +1044,28 @@ def build_report(spec: dict, out_dir: Path) -> Path:
     L += selection_table(res)
 
     one_class_total = sum(len(c.one_class_seeds) for c in res.cells())
+    n_scored = sum(len(c.scores) for c in res.cells())
     unknown_total = sum(len(c.unknown_seeds) for c in res.cells())
+    all_runs = res.one_class_all_runs() if res.swept_arms else {}
+    if all_runs:  # the scored runs are the chosen members' only; the others can fail at their learning rate too
+        head = (f"{one_class_total} of {n_scored} scored runs (per arm x task x seed, the learning rate chosen on "
+                f"validation) predict a single class on the test split (MCC 0); counting every sweep member, "
+                f"{sum(k for k, _ in all_runs.values())} of {len(fine)} fine-tuning runs do (last column).")
+    else:
+        head = f"{one_class_total} of {len(fine)} fine-tuning runs predict a single class on the test split (MCC 0)."
     L += ["", "## Runs that predict one class", "",
-          f"{one_class_total} of {len(fine)} fine-tuning runs predict a single class on the test split (MCC 0)."
-          + (f" {unknown_total} records cannot tell (no predicted-class count, no macro recall)." if unknown_total else ""),
+          head + (f" {unknown_total} records cannot tell (no predicted-class count, no macro recall)." if unknown_total else ""),
           f"Rule: {one_class_rule(res.max_one_class)}.", "",
-          "| arm | " + " | ".join(res.tasks) + " |", "|---|" + "---|" * len(res.tasks)]
+          "| arm | " + " | ".join(res.tasks) + " |" + (" all runs, every sweep member |" if all_runs else ""),
+          "|---|" + "---|" * (len(res.tasks) + bool(all_runs))]
     for arm in res.arms:
         row = []
         for t in res.tasks:
             c = res.cell(t, arm)
             row.append("-" if c is None else f"{len(c.one_class_seeds)}/{len(c.scores)}" + ("" if c.measured else " **did not learn**"))
+        if all_runs:
+            k, n = all_runs.get(arm, (0, 0))
+            row.append(f"{k}/{n}")
         L.append(f"| `{arm}` | " + " | ".join(row) + " |")
 
     has_trunc = any(c.truncated_test is not None for c in res.cells())

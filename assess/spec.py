@@ -284,10 +284,11 @@ class Selection:
     candidates: list[dict]  # per member: value, member, mean validation score, seeds, seeds with a score
     complete: bool  # every member of the sweep has the same seeds (with `seeds`: exactly those)
     edge: str | None = None  # "lowest" / "highest": the chosen value is the sweep's smallest / largest
+    all_tie: bool = False  # every value scored the same on validation (say, none learned): the order chose
 
     def as_dict(self) -> dict:
         return {"field": self.field, "value": self.value, "member": self.member, "chosen_on": "validation",
-                "complete": self.complete, "edge": self.edge, "candidates": self.candidates}
+                "complete": self.complete, "edge": self.edge, "all_tie": self.all_tie, "candidates": self.candidates}
 
 
 def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]], members: dict[str, tuple],
@@ -312,12 +313,15 @@ def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]
     have = {frozenset(runs) for runs in runs_by_member.values()}
     complete = len(cands) == n_values and len(have) == 1 and (seeds is None or have == {frozenset(seeds)})
     # a value at the end of the sweep may be short of the best one: the report counts these choices
+    # (unless every value scored the same: then the tie rule, not the range, put the choice at an end)
     values = [v for a, _f, v, _o in members.values() if a == arm]
+    all_tie = len(scored) > 1 and len({round(c["validation_mean"], 9) for c in scored}) == 1
     edge = None
-    if len(values) > 1 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if len(values) > 1 and not all_tie and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         edge = "lowest" if best["value"] == min(values) else "highest" if best["value"] == max(values) else None
     return Selection(arm, task, members[best["member"]][1], best["value"], best["member"],
-                     [{k: v for k, v in c.items() if k != "order"} for c in cands], complete=complete, edge=edge)
+                     [{k: v for k, v in c.items() if k != "order"} for c in cands], complete=complete, edge=edge,
+                     all_tie=all_tie)
 
 
 def report_arms(arms: dict) -> dict:

@@ -224,6 +224,25 @@ def test_report_numbers_from_known_differences(tmp_path):
     assert corpus["pretraining_runs"]["p"]["window_species_shares"] == {"human": 0.75, "mouse": 0.25}
 
 
+def test_comparison_cost_rates_only_a_real_difference_in_compute():
+    """Points per PFLOP = the better-funded arm's gain / the FLOPs it added; two corpora pretrained for the same
+    steps differ by a sliver of FLOPs, and dividing by it would give a huge, meaningless rate."""
+    class Res:
+        def __init__(self, flops):
+            self.flops = flops
+
+        def pretraining(self, arm):
+            f = self.flops[arm]
+            return {"kind": "none" if f == 0 else "ours", "flops": f, "seconds": None, "device": "cpu"}
+
+    cost = report.comparison_cost(Res({"pre": 2e15, "rnd": 0.0}), "pre", "rnd", 3.0)
+    assert (cost["added_by"], cost["added_flops"], cost["points_per_pflop"]) == ("pre", 2e15, 1.5)
+    cost = report.comparison_cost(Res({"cheap": 1e15, "dear": 5e15}), "cheap", "dear", 2.0)
+    assert (cost["added_by"], cost["points_per_pflop"]) == ("dear", pytest.approx(-0.5))  # dear bought -2 for 4 PFLOPs
+    cost = report.comparison_cost(Res({"multi": 8.41e12, "human": 8.28e12}), "multi", "human", -1.0)
+    assert cost["points_per_pflop"] is None and "1.5% apart" in cost["note"]
+
+
 def test_paired_seeds_use_per_seed_differences(tmp_path):
     runs = tmp_path / "runs"
     recs = []
@@ -458,8 +477,8 @@ def test_architecture_labels_keep_tokenizers_apart():
 # ----------------------------------------------------------------------- sweeps: the learning rate chosen on validation
 
 
-def _swept(task, member, seed, val, test, out):
-    rec = _record(task, member, seed, test, out=out)
+def _swept(task, member, seed, val, test, out, one_class=False):
+    rec = _record(task, member, seed, test, out=out, one_class=one_class)
     rec["metrics"]["validation"] = {"mcc": val}
     return rec
 
@@ -479,7 +498,9 @@ def test_report_selects_sweep_member_on_validation(tmp_path):
         for j, m in enumerate(members):
             for seed in range(3):
                 out = runs / task.replace("/", "_") / m / f"s{seed}"
-                recs.append(_swept(task, m, seed, val[task][j] + noise[seed], test[task][j] + noise[seed], out))
+                # one run of a member that is not chosen predicts one class: counted, but not in a's cells
+                recs.append(_swept(task, m, seed, val[task][j] + noise[seed], test[task][j] + noise[seed], out,
+                                   one_class=(task, j, seed) == ("t/x", 0, 0)))
         for seed in range(3):
             recs.append(_record(task, "b", seed, 0.35 + noise[seed], out=runs / task.replace("/", "_") / "b" / f"s{seed}"))
     _write(runs, recs)
@@ -509,6 +530,36 @@ def test_report_selects_sweep_member_on_validation(tmp_path):
     assert "## Learning rate chosen on validation" in text
     assert "**0.0003: 50.00 (3)**" in text and "**0.0001: 45.00 (3)**" in text
     assert "| `a` | convnova (p), random, char, full | learning_rate: 0.0001, 0.0003, 0.001 |" in text
+    # one-class runs: the scored (chosen) runs, and every sweep member's runs (2 tasks x 3 values x 3 seeds for a)
+    assert ("0 of 12 scored runs (per arm x task x seed, the learning rate chosen on validation) predict a single "
+            "class on the test split (MCC 0); counting every sweep member, 1 of 24 fine-tuning runs do") in text
+    assert "| `a` | 0/3 | 0/3 | 1/18 |" in text and "| `b` | 0/3 | 0/3 | 0/6 |" in text
+    assert summ["one_class_all_runs"] == {"a": {"one_class": 1, "runs": 18}, "b": {"one_class": 0, "runs": 6}}
+    assert (summ["n_one_class_runs"], summ["n_scored_runs"]) == (0, 12)
+
+
+def test_a_sweep_where_every_value_ties_is_not_an_edge_choice(tmp_path):
+    """When no learning rate learns (validation MCC 0 at each), the first-listed value wins the tie; that says
+    nothing about the sweep's range, so it is marked *all values tie* and left out of the edge count."""
+    lrs = [1e-4, 3e-4, 1e-3]
+    members = specmod.sweep_members({"a": {"sweep": {"learning_rate": lrs}}})
+    by_member = {m: {0: _swept("t/x", m, 0, val, 0.0, tmp_path / m)} for m, val in zip(members, [0.0, 0.0, 0.0])}
+    sel = specmod.select_member("a", "t/x", by_member, members)
+    assert (sel.value, sel.all_tie, sel.edge) == (1e-4, True, None)
+    by_member = {m: {0: _swept("t/x", m, 0, val, 0.0, tmp_path / m)} for m, val in zip(members, [0.2, 0.2, 0.1])}
+    sel = specmod.select_member("a", "t/x", by_member, members)  # two of three tie: the lowest is still an edge
+    assert (sel.value, sel.all_tie, sel.edge) == (1e-4, False, "lowest")
+    # in the report: one tied choice (t/x) and one edge choice (t/y, the highest) out of the other 1
+    runs = tmp_path / "runs"
+    recs = [_swept(t, m, 0, v, 0.3, runs / t.replace("/", "_") / m)
+            for t, vals in {"t/x": [0.0, 0.0, 0.0], "t/y": [0.1, 0.2, 0.3]}.items() for m, v in zip(members, vals)]
+    _write(runs, recs)
+    spec = {"name": "tie", "runs_dir": str(runs), "seeds": [0], "tasks": ["t/x", "t/y"],
+            "arms": {"a": {"sweep": {"learning_rate": lrs}}}}
+    specmod.validate_spec(spec)
+    text = report.build_report(spec, tmp_path / "out").read_text()
+    assert "1 of 2 choices had every value score the same on validation (*all values tie*, at 0.00;" in text
+    assert "1 of 1 choices are the sweep's lowest (0) or highest (1) value" in text and "0 are inside it" in text
 
 
 def test_sweep_seeds_run_the_chosen_member_on_later_seeds(tmp_path, monkeypatch, capsys):
