@@ -842,10 +842,24 @@ def summary(res: Results, spec: dict, comps: list[Comparison], curves: dict) -> 
                                      if (task, arm) in res.selection} for arm in res.swept_arms}},
         "n_finetune_runs": len(res.fine), "n_pretrain_runs": len(res.pre),
         "grid_wall_time": grid_wall_time(res.fine + res.pre),
+        "record_commits": record_commits(res.fine + res.pre),
         "n_one_class_runs": sum(len(c.one_class_seeds) for c in res.cells()),
         "n_scored_runs": sum(len(c.scores) for c in res.cells()),
         "one_class_all_runs": {arm: {"one_class": k, "runs": n} for arm, (k, n) in res.one_class_all_runs().items()},
     })
+
+
+def record_commits(recs: list[dict]) -> dict:
+    """The commits the records say made them: a '-dirty' one ran uncommitted code and is not evidence."""
+    commits = [record_field(r, "versions.dnalm_assess_commit") for r in recs]
+    return {"distinct": len({c for c in commits if c}), "dirty": sum(1 for c in commits if c and c.endswith("-dirty")),
+            "unknown": sum(1 for c in commits if not c)}
+
+
+def record_commits_line(recs: list[dict]) -> str:
+    c = record_commits(recs)
+    return (f"Code: the records name {c['distinct']} commits (`versions.dnalm_assess_commit`); {c['dirty']} records ran "
+            f"uncommitted code (`-dirty`)" + (f", {c['unknown']} name no commit" if c["unknown"] else "") + ".")
 
 
 def fmt_value(v) -> str:
@@ -988,7 +1002,7 @@ def build_report(spec: dict, out_dir: Path) -> Path:
           + f"; grid wall time {wall['seconds'] / 3600:.2f} h (the union of the runs' start-to-finish spans: parallel "
           "workers count once, the gaps between sessions not at all"
           + (f"; {wall['estimated_starts']} records without a start time span their training and evaluation only"
-             if wall["estimated_starts"] else "") + ").", ""]
+             if wall["estimated_starts"] else "") + ").", record_commits_line(fine + pre), ""]
 
     fields_used = res.flops_fields()
     L += ["## How the numbers are made", "",

@@ -657,6 +657,13 @@ def test_two_workers_share_a_grid_without_duplicates(tmp_path, monkeypatch):
     assert len(list((tmp_path / "archive").rglob(RECORD_NAME))) == len(ran)
 
 
+def test_report_counts_the_commits_that_made_its_records():
+    recs = [{"versions": {"dnalm_assess_commit": c}} for c in ["a" * 40, "a" * 40, "b" * 40 + "-dirty", None]]
+    assert report.record_commits(recs) == {"distinct": 2, "dirty": 1, "unknown": 1}
+    assert report.record_commits_line(recs) == ("Code: the records name 2 commits (`versions.dnalm_assess_commit`); 1 records "
+                                                "ran uncommitted code (`-dirty`), 1 name no commit.")
+
+
 def test_grid_wall_time_is_the_union_of_run_spans():
     """Two workers' overlapping runs count once, a gap between sessions not at all; an old record without
     started_at spans its training + evaluation seconds. By hand: [0, 10] u [5, 20] = 20, [100, 110] = 10,
