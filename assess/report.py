@@ -728,9 +728,10 @@ def plot_compute_curves(curves: dict, out: Path):
             ax.plot([0, max(xs)], [0, cur["slope_points_per_pflop"] * max(xs) / 1e15], ls="--", lw=0.8,
                     color=f"C{i % 10}", label=f"{label}: slope {cur['slope_points_per_pflop']:+.3g} points / PFLOP")
         for p in pts:
-            ax.annotate(p["arm"], (p["pretraining_flops"], p["gain"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+            if p["pretraining_flops"]:  # every curve's random-init arm sits at (0, 0): the x label names it
+                ax.annotate(p["arm"], (p["pretraining_flops"], p["gain"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xlabel("pretraining FLOPs (0: the random-init arm)")
+    ax.set_xlabel("pretraining FLOPs (0: each curve's random-init arm)")
     ax.set_ylabel("score gained over random init (points, mean over tasks)")
     ax.set_title("Pretraining compute curve: gain over random init, 95% t interval over seeds")
     ax.legend(fontsize=7)
