@@ -193,12 +193,12 @@ class Results:
         self.by = defaultdict(dict)  # (task, arm) -> {seed: record}
         swept = defaultdict(lambda: defaultdict(dict))  # (task, arm) -> member -> {seed: record}
         order = []
+        self.members = members
         for r in fine:
+            arm = self.arm_of(r)
             if r["arm"] in members:
-                arm = members[r["arm"]][0]
                 swept[(r["task"], arm)][r["arm"]][r["seed"]] = r
             else:
-                arm = r["arm"]
                 self.by[(r["task"], arm)][r["seed"]] = r
             order.append(arm)
         self.selection: dict[tuple[str, str], Selection] = {}
@@ -213,11 +213,14 @@ class Results:
         self.pre_by_model_dir = {str(Path(r["output_dir"]) / "model"): r for r in pre}
         self.pre_by_name = {r.get("arm"): r for r in pre if r.get("arm")}
         self.arm_pretrain = arm_pretrain or {}
-        self.members = members
         self.pre = pre
         self.fine = fine
         self.max_one_class = max_one_class
         self._cells = {}
+
+    def arm_of(self, rec: dict) -> str:
+        """The arm a record belongs to: a sweep member's arm, or the record's own."""
+        return self.members[rec["arm"]][0] if rec["arm"] in self.members else rec["arm"]
 
     def cell(self, task: str, arm: str) -> Cell | None:
         runs = self.by.get((task, arm))
@@ -241,7 +244,7 @@ class Results:
         how often an arm fails to learn at some learning rate, which the scored cells alone hide."""
         out = defaultdict(lambda: [0, 0])
         for r in self.fine:
-            arm = self.members[r["arm"]][0] if r["arm"] in self.members else r["arm"]
+            arm = self.arm_of(r)
             out[arm][0] += bool(one_class(r))
             out[arm][1] += 1
         return {arm: tuple(out[arm]) for arm in self.arms if arm in out}
@@ -909,13 +912,13 @@ def selection_table(res: Results) -> list[str]:
                        + ("<br>*all values tie*" if sel.all_tie else ""))
         lines.append(f"| `{arm}` | " + " | ".join(row) + " |")
     edges = [sel for sel in res.selection.values() if sel.edge]
-    tied = [sel for sel in res.selection.values() if sel.all_tie]
-    ties = len(tied)
-    if tied:
-        at = sorted({f"{c['validation_mean']:.2f}" for sel in tied for c in sel.candidates if c["validation_mean"] is not None})
+    ties = sum(sel.all_tie for sel in res.selection.values())
+    if ties:
+        at = sorted({f"{c['validation_mean']:.2f}" for sel in res.selection.values() if sel.all_tie
+                     for c in sel.candidates if c["validation_mean"] is not None})
         lines += ["", f"{ties} of {len(res.selection)} choices had every value score the same on validation (*all values "
-                  f"tie*, at {', '.join(at)}; 0.00 means no learning rate learned): the value listed first was taken, "
-                  "and these are not counted as edge choices."]
+                  f"tie*, at {', '.join(at)}" + ("; 0.00 means no learning rate learned" if "0.00" in at else "")
+                  + "): the value listed first was taken, and these are not counted as edge choices."]
     if edges:
         by = {e: sum(sel.edge == e for sel in edges) for e in ("lowest", "highest")}
         n_values = max(len(sel.candidates) for sel in res.selection.values())
