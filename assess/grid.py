@@ -483,7 +483,8 @@ def _execute(spec, run, runs, progress, archive, locks, commit, tag) -> Run:
 def run_workers(spec_path: str, workers: int, limit: int | None, commit: bool) -> int:
     """`--workers N`: N worker processes on this grid, each with an equal share of the CPU threads (small CPU
     models use two 1-thread processes better than one 2-thread process: benchmarks/grid_workers.py measured
-    1.17x the runs per hour on 2 cores; a transformer's larger matrix products gain less). Each prints with its tag; the first failure is reported and the others finish their run."""
+    1.17x the runs per hour on 2 cores; a transformer's larger matrix products gain less). Each prints with its
+    tag; the first failure is reported and the others finish their run."""
     threads = max(1, (os.cpu_count() or 1) // workers)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     procs = []

@@ -307,15 +307,15 @@ def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]
     scored = [c for c in cands if c["validation_mean"] is not None]
     if not scored:
         return None
-    best = max(scored, key=lambda c: (round(c["validation_mean"], 9), -c["order"]))
+    level = lambda c: round(c["validation_mean"], 9)  # noqa: E731  scores equal to 9 places tie
+    best = max(scored, key=lambda c: (level(c), -c["order"]))
     cands.sort(key=lambda c: c["order"])
-    n_values = len({m for m, (a, *_rest) in members.items() if a == arm})
+    values = [v for a, _f, v, _o in members.values() if a == arm]  # the arm's whole sweep, run or not
     have = {frozenset(runs) for runs in runs_by_member.values()}
-    complete = len(cands) == n_values and len(have) == 1 and (seeds is None or have == {frozenset(seeds)})
+    complete = len(cands) == len(values) and len(have) == 1 and (seeds is None or have == {frozenset(seeds)})
     # a value at the end of the sweep may be short of the best one: the report counts these choices
     # (unless every value scored the same: then the tie rule, not the range, put the choice at an end)
-    values = [v for a, _f, v, _o in members.values() if a == arm]
-    all_tie = len(scored) > 1 and len({round(c["validation_mean"], 9) for c in scored}) == 1
+    all_tie = len(scored) > 1 and len({level(c) for c in scored}) == 1
     edge = None
     if len(values) > 1 and not all_tie and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         edge = "lowest" if best["value"] == min(values) else "highest" if best["value"] == max(values) else None
