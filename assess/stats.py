@@ -193,3 +193,62 @@ def paired_t(diffs) -> PairedT:
         return PairedT(int(d.size), ci.mean, ci.low, ci.high, None, p)
     res = stats.ttest_1samp(d, 0.0)
     return PairedT(int(d.size), ci.mean, ci.low, ci.high, float(res.statistic), float(res.pvalue))
+
+
+# --- effect sizes with verdicts (issue 25) -----------------------------------------------------------------
+# A comparison is stated as the mean per-task difference with its interval and one of four verdicts at an
+# equivalence margin m declared in the spec before any run: "better" / "worse" (the two-sided paired t-test
+# rejects 0 after Holm over the family), "equivalent within ±m" (two one-sided tests, Schuirmann 1987: both
+# H0: d <= -m and H0: d >= m rejected, after Holm over the family), or "undecided" (neither). A difference can
+# be both significant and inside ±m; the verdict then says "better (within ±m)". The interval reported beside
+# the verdict is the 95% t interval of the mean; the simultaneous one (Bonferroni, 1 - 0.05/family) is given
+# too, so that a reader scanning all the family's intervals at once has the coverage the report claims.
+VERDICTS = ("better", "worse", "equivalent", "undecided")
+
+
+@dataclass
+class Equivalence:
+    n_used: int
+    margin: float
+    p_lower: float  # one-sided p of H0: mean difference <= -margin
+    p_upper: float  # one-sided p of H0: mean difference >= +margin
+    p_value: float  # TOST p: max of the two
+
+    @property
+    def method(self) -> str:
+        return f"two one-sided t-tests (TOST, Schuirmann 1987) at ±{self.margin:g}"
+
+
+def tost(diffs, margin: float) -> Equivalence:
+    """Two one-sided paired t-tests of per-task differences against the margins ±margin."""
+    if margin <= 0:
+        raise ValueError(f"equivalence margin must be > 0, got {margin}")
+    d = np.asarray(diffs, dtype=float)
+    d = d[~np.isnan(d)]
+    if d.size < 2:
+        return Equivalence(int(d.size), margin, 1.0, 1.0, 1.0)
+    m, se = float(d.mean()), float(d.std(ddof=1)) / math.sqrt(d.size)
+    if se == 0:
+        inside = -margin < m < margin
+        p_lo = 0.0 if m > -margin else 1.0
+        p_hi = 0.0 if m < margin else 1.0
+        return Equivalence(int(d.size), margin, p_lo, p_hi, 0.0 if inside else 1.0)
+    df = d.size - 1
+    p_lo = float(stats.t.sf((m + margin) / se, df))
+    p_hi = float(stats.t.cdf((m - margin) / se, df))
+    return Equivalence(int(d.size), margin, p_lo, p_hi, max(p_lo, p_hi))
+
+
+def simultaneous_ci(diffs, family: int, alpha: float = 1 - LEVEL) -> MeanCI:
+    """t interval of the mean at level 1 - alpha/family (Bonferroni): all of a family's intervals cover
+    their true differences together with probability >= 1 - alpha."""
+    return t_ci(diffs, level=1 - alpha / max(family, 1))
+
+
+def verdict(mean: float, p_difference_holm: float, p_equivalence_holm: float, alpha: float = 1 - LEVEL) -> str:
+    """One of VERDICTS from Holm-adjusted p-values (see the block comment above)."""
+    if p_difference_holm <= alpha:
+        return "better" if mean > 0 else "worse"
+    if p_equivalence_holm <= alpha:
+        return "equivalent"
+    return "undecided"
