@@ -148,10 +148,15 @@ def test_readme_answers_match_summary():
     assert row[5] == f"{flops[0]:.1e} to {flops[-1]:.1e} FLOPs".replace("e+", "e")
 
 
-def test_readme_grid_size_matches_summary():
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())  # lines joined
+def test_grid_figures_match_summary():
+    def text(path):
+        return " ".join((ROOT / path).read_text(encoding="utf-8").split())  # lines joined
+
     summary = json.loads((ROOT / "reports/cpu/summary.json").read_text(encoding="utf-8"))
     runs = summary["n_finetune_runs"] + summary["n_pretrain_runs"]
     hours = summary["grid_wall_time"]["seconds"] / 3600
-    assert f"{runs} runs, {hours:.2f} h on 2 CPU cores" in readme
-    assert f"over the {summary['family_size']} declared comparisons" in readme
+    assert f"{runs} runs, {hours:.2f} h on 2 CPU cores" in text("README.md")
+    assert f"over the {summary['family_size']} declared comparisons" in text("README.md")
+    one_class = sum(arm["one_class"] for arm in summary["one_class_all_runs"].values())
+    assert f"{summary['n_one_class_runs']} of the {summary['n_scored_runs']} scored runs" in text("docs/assessment.md")
+    assert f"{one_class} of {summary['n_finetune_runs']} do" in text("docs/assessment.md")
