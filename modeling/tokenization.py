@@ -11,73 +11,13 @@ Public API (other modules, `train.py` and external checks use these names):
 - `load_tokenizer(path)`                    any of these from a saved folder (e.g. a model folder), or the
                                             published DNABERT-2 folder.
 - `tokenizer_family(tokenizer)`             {"family": ..., ...} describing a tokenizer, for mismatch checks.
-- `normalize_sequence(seq)` / `normalize_batch(seqs)`   the input policy below, for data scripts.
+- `normalize_sequence(seq)` / `normalize_batch(seqs)`   the input policy, for data scripts.
 - `DNATokenizerFast`                        the class all four families return (a `PreTrainedTokenizerFast`).
 `import modeling` registers the families by name: `TOKENIZERS.get("kmer").build(k=6, overlapping=True)`.
 
-Every family: special tokens [UNK] [CLS] [SEP] [PAD] [MASK] at ids 0-4, template `[CLS] seq [SEP]`
-(pairs: `[CLS] a [SEP] b [SEP]`, b with token type 1), right padding with [PAD] = 3, and
-`return_offsets_mapping=True` gives each token's base-pair span [start, end) in the caller's string.
-
-Input policy (one place, `dnalm_core/policy.py`, applied to every call path: `tok(seq)`, `tok(list)`,
-`tok.encode`, `tok.tokenize`, with or without offsets, pairs included)
------------------------------------------------------------------------------------------------------
-1. Surrounding whitespace (anything `str.strip()` removes) is stripped. Offsets still index the caller's
-   original string: the first base of `"  acgt"` has span (2, 3).
-2. Lowercase (soft-masked) bases read as uppercase: `acgt` gives the same ids as `ACGT`.
-3. The IUPAC ambiguity codes R Y S W K M B D H V (either case) become N.
-4. U / u is rejected: these are DNA models (ValueError that says to convert U to T).
-5. Any other character -- inner whitespace, digits, '-', '*', non-ASCII letters -- raises a ValueError that
-   names the character and its position in the caller's string (and, in a batch, the sequence's index).
-6. An empty (or all-whitespace) sequence raises a ValueError.
-Checks happen before any case folding, so a non-ASCII character whose `.upper()` has another length
-(e.g. 'ß' -> 'SS', or 'ſ' -> 'S', which would otherwise turn into N) is still reported, at its own position.
-
-Special tokens written in the text
-----------------------------------
-As in every transformers tokenizer, the five special tokens may be written inside the input, exactly as
-spelled (upper case, brackets): `"ACGTACGTAC[MASK]TTGCA"`. Each is one token (its offsets: its own span in
-the caller's string), and the policy applies to the DNA between them (positions in errors still count in
-the caller's string). Whitespace is allowed only around the whole input, not next to a special token
-inside it. A special token is also a boundary: the DNA on each side is tokenized on its own, as if it were
-a separate sequence, so no token spans it. Per family:
-- char: the special token is one token among the bases (`AC[MASK]GT` -> A C [MASK] G T).
-- non-overlapping k-mers: each side is cut into k-mers from its own start (k = 3: `ACGTA[MASK]CCGTT` ->
-  ACG T A [MASK] CCG T T); a side shorter than k gives single bases, as at the end of any sequence.
-- overlapping k-mers: [MASK] is one token position between the windows of the two sides; no window spans
-  it (k = 3: `ACGTA[MASK]CCGTT` -> ACG CGT GTA [MASK] CCG CGT GTT), and a side shorter than k gives single
-  bases. So fill-mask proposes one k-mer for the position, not the bases under k windows (DNABERT-1 masked
-  k consecutive tokens to hide one base; write k [MASK]s for that).
-- bpe: each side is BPE-encoded on its own, so a merge across the special token cannot happen, and the
-  tokens next to it can differ from those of the unmasked sequence (`ACGTAC[MASK]...` -> A CGTA C [MASK] ...).
-With `add_special_tokens=True` (the default) the template still adds [CLS] ... [SEP] around the input, so
-a text that already holds them gets them twice, as with BERT; pass `add_special_tokens=False` then.
-`split_special_tokens=True` reads the brackets as text, which the policy refuses. Special tokens written in
-the text count as ordinary tokens in `special_tokens_mask` (0), as in the `tokenizers` pipeline.
-Decoding: char, non-overlapping k-mers and BPE concatenate their tokens (DNA comes back without spaces);
-overlapping k-mers decode as space-separated k-mers (`ACG CGT GTA`), since overlapping windows are not DNA
-to concatenate.
-
-Families and the letter N
--------------------------
-- char: [UNK] [CLS] [SEP] [PAD] [MASK] A C G T N = ids 0..9 (fixed: the one-hot models rely on these ids).
-- kmer: the 5 specials, then A C G T N (ids 5-9, as in char), then all 4^k k-mers over ACGT in
-  lexicographic order (id 10 + base-4 number of the k-mer, A=0 C=1 G=2 T=3). For k = 1 the k-mer block
-  would repeat A C G T, so the vocabulary is the char vocabulary (10 tokens).
-  * overlapping (stride 1): a sequence of L >= k bases gives exactly L-k+1 tokens, token i spanning
-    [i, i+k). A window that contains an N becomes the single token N (id 9), so the count and spans stay
-    those of the windows. A sequence shorter than k gives one single-nucleotide token per base (never an
-    empty encoding). Not expressible as a `tokenizers` pipeline: the class encodes it itself (numpy),
-    and the saved `tokenizer.json` alone (loaded without `import modeling`) maps a whole sequence to one
-    [UNK], an obviously wrong answer instead of a subtly wrong one.
-  * non-overlapping (stride k), as the Nucleotide Transformer tokenizer does it: the sequence is cut at
-    every N (each N is its own token); each stretch of A/C/G/T is read as full k-mers from its own start,
-    and its last (< k) bases become single-nucleotide tokens. Nothing is dropped or mapped to [UNK].
-    Example, k = 5: ATCGAATNGGCGATGCAC -> ATCGA A T N GGCGA TGCAC. This is the regex `[ACGT]{k}|.`, so it
-    is also an exact `tokenizers` pipeline and the saved folder works in plain `transformers`.
-- bpe: the published DNABERT-2 vocabulary has no N (nor does one trained by `train_bpe`, which learns from
-  the A/C/G/T stretches between Ns), so each N becomes one [UNK] (id 0), exactly as the published
-  `tokenizer.json` does. Ids equal the published `tokenizers.Tokenizer` on clean uppercase input.
+What each family does with a sequence (ids, the letter N, special tokens written in the text, decoding)
+and the input policy every call path applies first (one place: `dnalm_core/policy.py`) are documented once,
+in docs/tokenizers.md of the dnalm-assess repository.
 
 How encoding works (see `DNATokenizerFast`): ours are only the policy (its errors cannot be raised inside
 `tokenizers`), the overlapping k-mer rule (no `tokenizers` pipeline), and the encoding of single sequences
