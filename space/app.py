@@ -329,8 +329,9 @@ def main(argv=None) -> int:
                          "or a Hub dataset repo id (online only); default $DNALM_LEADERBOARD or ./leaderboard")
     ap.add_argument("--spec", default=None, help="grid spec whose `references:` are the published rows "
                                                  "(default: references.json/yaml, summary.json or report.md beside the folder)")
-    ap.add_argument("--submissions", default=None,
-                    help="folder where accepted submissions are written (and read back at start); default: kept in memory")
+    ap.add_argument("--submissions", default=os.environ.get("DNALM_SUBMISSIONS"),
+                    help="folder where accepted submissions are written (and read back at start); default "
+                         "$DNALM_SUBMISSIONS, else kept in memory")
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                     help="interface to listen on (default 127.0.0.1, this machine only; 0.0.0.0 to serve others)")
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)))

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -321,3 +324,17 @@ def test_every_wrong_type_anywhere_is_a_submission_error():
 def test_non_finite_numbers_are_refused(raw):
     with pytest.raises(SubmissionError):
         parse_submission(raw)
+
+
+@pytest.mark.slow
+def test_the_app_reads_saved_submissions_from_dnalm_submissions(folder, tmp_path):
+    """$DNALM_SUBMISSIONS is --submissions' default (a Space sets it to its persistent storage): a restart with
+    it set shows what was accepted before."""
+    subs = tmp_path / "subs"
+    Board.from_folder(folder, submissions_dir=subs).add(submission("tester/kept"))
+    env = {**os.environ, "DNALM_SUBMISSIONS": str(subs)}
+    proc = subprocess.run([sys.executable, "-m", "space.app", "--results", str(folder), "--check"],
+                          cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "space: 4 runs, 2 arms" in proc.stdout, proc.stdout  # the folder's 3 runs and the saved one
