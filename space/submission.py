@@ -424,9 +424,11 @@ def check_new_runs(new: list[Run], existing: list[Run]) -> None:
     by_task: dict[str, list[Run]] = {}
     for r in existing:
         by_task.setdefault(r.task, []).append(r)
-    arms = {}
+    arms, corpora = {}, {}
     for r in existing:
         arms.setdefault(r.arm, r)
+        if r.corpus is not None:  # the corpus an arm's files name, wherever the first such file is
+            corpora.setdefault(r.arm, r.corpus)
     seen = {}
     for r in new:
         key = (r.arm, r.task, r.seed)
@@ -446,10 +448,11 @@ def check_new_runs(new: list[Run], existing: list[Run]) -> None:
         ref = arms.get(r.arm)
         if ref is not None:
             for what, mine, theirs in (("model", r.model, ref.model), ("init", r.init, ref.init),
-                                       ("corpus", r.corpus, ref.corpus), ("tokenizer", r.tokens, ref.tokens),
+                                       ("corpus", r.corpus, corpora.get(r.arm)), ("tokenizer", r.tokens, ref.tokens),
                                        ("mode", r.mode, ref.mode)):
                 if what == "corpus" and (mine is None or theirs is None):
-                    continue  # a file that does not name the corpus is compatible with one that does
+                    continue  # a file that does not name the corpus is compatible with one that does (so, on
+                    # a restart that reads saved files in another order, every accepted file is accepted again)
                 if mine != theirs:
                     raise SubmissionError(r.field_name(what), f"{mine!r} differs from arm {r.arm!r} on the leaderboard "
                                                          f"({what} {theirs!r}); an arm is one model, init, tokenizer and "

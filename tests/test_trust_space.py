@@ -243,6 +243,24 @@ def test_a_run_joins_the_board_only_once_durably_written(folder, tmp_path, monke
     assert "tester/late" in Board.from_folder(folder, submissions_dir=subs).arms()
 
 
+def test_an_arm_keeps_one_corpus_whichever_file_named_it_first(folder, tmp_path):
+    """A file without a corpus does not open the arm to any corpus: otherwise `human` then `mouse` after a
+    corpus-less file are both accepted, and a restart that reads them in another order refuses one."""
+    subs = tmp_path / "subs"
+    b = Board.from_folder(folder, submissions_dir=subs)
+    b.add(submission("tester/pre", seed=1, mcc=0.41, init="pretrained"))
+    human = json.loads(submission("tester/pre", seed=2, mcc=0.42, init="pretrained"))
+    human["config"]["corpus"] = "human"
+    b.add(json.dumps(human))
+    mouse = json.loads(submission("tester/pre", seed=3, mcc=0.43, init="pretrained"))
+    mouse["config"]["corpus"] = "mouse"
+    with pytest.raises(SubmissionError) as err:
+        b.add(json.dumps(mouse))
+    assert err.value.field == "config.corpus" and "'mouse' differs from arm 'tester/pre'" in err.value.reason
+    again = Board.from_folder(folder, submissions_dir=subs)
+    assert sorted(r.seed for r in again.snapshot() if r.arm == "tester/pre") == [1, 2]
+
+
 # ----------------------------------------------------------------------------------------- duplicates
 
 
