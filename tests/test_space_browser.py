@@ -293,8 +293,8 @@ MARKUP_NAME = "tester/a _b_ (c)"  # valid under the name rule, Markdown emphasis
 @pytest.mark.slow
 def test_submitted_names_are_shown_as_text_and_fetch_nothing(browser, fresh_url, tmp_path):
     """A Markdown image or a backtick break-out as an arm name is refused, and the refusal shows it as literal text
-    without the browser requesting its URL; an accepted name with Markdown emphasis shows literally in the
-    message, the table and the note under the compute plot."""
+    without the browser requesting its URL; accepted arm, model and corpus names with Markdown emphasis show
+    literally in the message, the table, the filters and the note under the compute plot."""
     from space.browser import column_texts, wait_for_table
 
     ctx = browser.new_context(viewport={"width": 1680, "height": 1100})
@@ -316,7 +316,7 @@ def test_submitted_names_are_shown_as_text_and_fetch_nothing(browser, fresh_url,
             assert "Refused" in msg and "config.model_name" in msg and name in msg, msg
             assert page.locator("#submit-msg img").count() == 0
         good = json.loads(json.dumps(d))
-        good["config"].update(model_name=MARKUP_NAME, init="pretrained")
+        good["config"].update(model_name=MARKUP_NAME, init="pretrained", model_arch="conv _x_", corpus="corp _y_")
         good["cost"] = {"flops": 1e12}  # no pretraining FLOPs: the arm is named in the note under the plot
         good["results"][task]["mcc"] = 0.1234
         (tmp_path / "markup.json").write_text(json.dumps(good))
@@ -325,6 +325,11 @@ def test_submitted_names_are_shown_as_text_and_fetch_nothing(browser, fresh_url,
         page.get_by_role("tab", name="Leaderboard").click()
         page.wait_for_function(f"() => document.querySelector('#leaderboard').innerText.includes({MARKUP_NAME!r})")
         assert MARKUP_NAME in column_texts(page, 0)
+        # model and corpus names in the filters and the table, as text
+        assert "conv _x_" in [t.strip() for t in page.locator("#filter-arch label").all_inner_texts()]
+        assert "pretrained: corp _y_" in [t.strip() for t in page.locator("#filter-regime label").all_inner_texts()]
+        row = column_texts(page, 0).index(MARKUP_NAME)
+        assert (column_texts(page, 2)[row], column_texts(page, 3)[row]) == ("conv _x_", "pretrained: corp _y_")
         page.get_by_role("tab", name="Score vs compute").click()
         page.wait_for_function(f"() => document.querySelector('#compute-note').innerText.includes({MARKUP_NAME!r})")
         # the note's own emphasis only: none made of the name's _b_
