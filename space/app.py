@@ -69,7 +69,7 @@ def methods_markdown(board: Board) -> str:
     origin = ", ".join(f"{n} from {'the report' + chr(39) + 's summary.json' if s == 'summary.json' else 'the per-run files'}"
                        for s, n in sorted(cells.items()))
     refs = d["references"]
-    ref_text = (f" Published rows (yellow, italic) are reference scores from {refs['source']}: single published "
+    ref_text = (f" Published rows (yellow, italic) are reference scores from {escape(refs['source'])}: single published "
                 "numbers at those models' own scale and training sets, shown for scale, not as a comparison."
                 if refs else "")
     return (f"**Cells**: the task's primary test metric x 100 (MCC for GUE), mean over seeds ± the half-width of "

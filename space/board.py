@@ -187,24 +187,28 @@ def submission_name(data: bytes, run: Run) -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a crash leaves the old state or the whole file, never part of it: a hidden
-    temp file beside it, fsync, rename over, fsync the folder (the rename itself is then on disk)."""
+    """Write `data` to `path` so that a crash leaves no file or the whole file, never part of it: a hidden temp
+    file beside it, fsync, rename, fsync the folder (the rename itself is then on disk). On any error the new
+    file is removed again, so a refused save never reappears at the next start. (Python's own library and
+    huggingface_hub have no durable atomic write; this is the POSIX recipe.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)  # mkstemp's 0600 would hide the file from the folder's other readers
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # its name holds the hash of these bytes: no other accepted file has it
         raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 # ------------------------------------------------------------------------------------------------ cells

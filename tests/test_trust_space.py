@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import stat
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -229,15 +230,24 @@ def test_a_run_joins_the_board_only_once_durably_written(folder, tmp_path, monke
     b = Board.from_folder(folder, submissions_dir=subs)
     n = len(b.snapshot())
 
+    real_fsync = os.fsync
+
     def disk_full(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(boardmod.os, "replace", disk_full)
-    with pytest.raises(SubmissionError) as err:
-        b.add(submission("tester/late"))
-    assert "could not save" in err.value.reason and "nothing was added" in err.value.reason
-    assert len(b.snapshot()) == n and not _saved(subs)  # the temp file is gone too
-    monkeypatch.undo()
+    def folder_fsync_fails(fd):  # the file's own fsync works; the folder's, after the rename, does not
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    # failing before, at and after the rename: nothing stays
+    for step, fail in (("fdopen", disk_full), ("replace", disk_full), ("fsync", folder_fsync_fails)):
+        with monkeypatch.context() as m:
+            m.setattr(boardmod.os, step, fail)
+            with pytest.raises(SubmissionError) as err:
+                b.add(submission("tester/late"))
+        assert "could not save" in err.value.reason and "nothing was added" in err.value.reason, step
+        assert len(b.snapshot()) == n and not _saved(subs), step  # the temp file is gone too
     b.add(submission("tester/late"))  # the same file, once the disk has room: accepted and saved
     assert len(b.snapshot()) == n + 1 and len(_saved(subs)) == 1
     assert "tester/late" in Board.from_folder(folder, submissions_dir=subs).arms()
