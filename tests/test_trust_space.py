@@ -135,6 +135,7 @@ def test_upload_messages_show_user_text_as_text(board):
     ("bell\x07", "U+0007"),
     ("han\u3164gul", "invisible or control character U+1160"),  # NFKC: U+3164 HANGUL FILLER -> U+1160
     ("my  arm", "doubled space"),
+    ("r\u0430nd", "mixes the scripts CYRILLIC, LATIN"),  # a Cyrillic а: looks like the arm rnd
     ("x" * (NAME_MAX + 1), f"{NAME_MAX + 1} characters long"),
 ])
 def test_names_break_the_rule_are_refused_naming_field_and_rule(board, name, words):
@@ -161,6 +162,13 @@ def test_every_free_text_field_follows_the_rule(board):
     with pytest.raises(SubmissionError) as err:
         board.add(json.dumps(record))
     assert err.value.field == "arm" and "U+200F" in err.value.reason
+
+
+def test_names_in_any_script_are_welcome(board):
+    names = ["日本語モデル", "bert-中文 (v2)", "한국어 모델", "Ελληνικά", "नमस्ते", "ß-model", "naïve=1"]
+    for i, name in enumerate(names):
+        assert board.add(submission(name, mcc=0.5 + i / 100))[0].arm == name
+    assert set(names) <= set(board.arms())
 
 
 def test_names_are_nfkc_normalised(board):
