@@ -7,7 +7,8 @@ Unicode NFKC (full-width and compatibility forms fold to their plain letters) an
 (space . _ - / + = ( ) ,), start with a letter or digit, hold no leading, trailing or doubled space, and take
 their letters from one script (or Latin with Chinese, Japanese or Korean). So no control, bidi, zero-width or
 other invisible character, and no Cyrillic or Greek lookalike letter among Latin ones, can make one name look
-like another, and no Markdown or HTML syntax (! [ ] ` < > * # | & ...) can be stored at all.
+like another, and no link, image, code span or HTML (! [ ] ` < > & * # | ...) can be stored at all (`_` and
+parentheses can: `escape` handles them).
 
 `escape` is the second layer, for text that reached the board anyway (the operator's own folder label, a file
 name, a refused value quoted in a message): every character but letters, digits and spaces becomes a numeric
