@@ -69,7 +69,8 @@ def methods_markdown(board: Board) -> str:
     origin = ", ".join(f"{n} from {'the report' + chr(39) + 's summary.json' if s == 'summary.json' else 'the per-run files'}"
                        for s, n in sorted(cells.items()))
     refs = d["references"]
-    ref_text = (f" Published rows (yellow, italic) are reference scores from {escape(refs['source'])}: single published "
+    ref_text = (f" Published rows (yellow, italic) are reference scores from {escape(refs['source'])}: single "
+                "published "
                 "numbers at those models' own scale and training sets, shown for scale, not as a comparison."
                 if refs else "")
     return (f"**Cells**: the task's primary test metric x 100 (MCC for GUE), mean over seeds ± the half-width of "
@@ -219,7 +220,7 @@ def build_app(board: Board):
     first_plot, first_note = plot_frame(board, None, None, None, X_TOTAL)
 
     with gr.Blocks(title=TITLE, fill_width=True) as demo:
-        header = gr.Markdown(header_markdown(board), elem_id="header")
+        header = gr.Markdown(header_markdown(board), elem_id="header", latex_delimiters=[])
         with gr.Row():
             f_arch = gr.CheckboxGroup(board.architectures(), value=board.architectures(), label="Architecture",
                                       elem_id="filter-arch")
@@ -238,7 +239,7 @@ def build_app(board: Board):
                                      interactive=False, wrap=True, max_height=3000, elem_id="leaderboard",
                                      label="Arms x tasks: mean ± 95% CI half-width over seeds (x 100)",
                                      show_label=True, buttons=["copy", "fullscreen"])
-                methods = gr.Markdown(methods_markdown(board), elem_id="methods")
+                methods = gr.Markdown(methods_markdown(board), elem_id="methods", latex_delimiters=[])
                 first_sel = board.selection_table()
                 with gr.Accordion("Values chosen on validation (swept arms)", open=False, visible=bool(board.member_of)):
                     selection = gr.Dataframe(value=first_sel.value(), headers=first_sel.headers,

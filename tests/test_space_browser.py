@@ -307,14 +307,14 @@ def test_submitted_names_are_shown_as_text_and_fetch_nothing(browser, fresh_url,
         wait_for_table(page)
         d = json.loads(min((CPU / "results").rglob("*.json")).read_text())
         task = next(iter(d["results"]))
-        for i, name in enumerate((IMG_NAME, TICK_NAME)):
+        for i, name in enumerate((IMG_NAME, TICK_NAME, "$$x^2$$")):
             bad = json.loads(json.dumps(d))
             bad["config"]["model_name"] = name
             bad["results"][task]["mcc"] = 0.2345 + i / 100  # otherwise valid: not a duplicate of the source run
             (tmp_path / f"evil{i}.json").write_text(json.dumps(bad))
             msg = _upload_and_wait(page, tmp_path / f"evil{i}.json")
             assert "Refused" in msg and "config.model_name" in msg and name in msg, msg
-            assert page.locator("#submit-msg img").count() == 0
+            assert page.locator("#submit-msg img, #submit-msg .katex").count() == 0  # no image, no rendered LaTeX
         good = json.loads(json.dumps(d))
         good["config"].update(model_name=MARKUP_NAME, init="pretrained", model_arch="conv _x_", corpus="corp _y_")
         good["cost"] = {"flops": 1e12}  # no pretraining FLOPs: the arm is named in the note under the plot
