@@ -28,7 +28,8 @@ if __name__ == "__main__" and __package__ in (None, ""):  # `python space/app.py
     raise SystemExit(main())
 
 from .board import CELL_METHOD, MEAN_METHOD, Board, SourceError, fmt_flops, resolve_source
-from .submission import MAX_BYTES, SubmissionError
+from .safety import NAME_RULE, escape
+from .submission import MAX_BYTES, MAX_DEPTH, MAX_INT_DIGITS, MAX_SEED, SubmissionError
 
 TITLE = "DNA language model leaderboard (dnalm-assess)"
 DEFAULT_PORT = 7860
@@ -54,10 +55,11 @@ def _quiet_gradio_env() -> None:
 
 def header_markdown(board: Board) -> str:
     d = board.describe()
-    benches = "; ".join(f"{(e or {}).get('name') or b} ({len((e or {}).get('tasks') or [])} tasks)"
+    benches = "; ".join(f"{escape((e or {}).get('name') or b)} ({len((e or {}).get('tasks') or [])} tasks)"
                         for b, e in d["benchmarks"].items())
     sub = f" ({d['submitted']} submitted here)" if d["submitted"] else ""
-    return (f"# {TITLE}\n\nLeaderboard folder `{d['label']}`: **{d['runs']} runs{sub}, {d['arms']} arms, "
+    return (f"# {TITLE}\n\nLeaderboard folder <code>{escape(d['label'])}</code>: **{d['runs']} runs{sub}, "
+            f"{d['arms']} arms, "
             f"{d['tasks']} tasks**" + (f"; benchmarks: {benches}" if benches else "") + ".")
 
 
@@ -67,7 +69,8 @@ def methods_markdown(board: Board) -> str:
     origin = ", ".join(f"{n} from {'the report' + chr(39) + 's summary.json' if s == 'summary.json' else 'the per-run files'}"
                        for s, n in sorted(cells.items()))
     refs = d["references"]
-    ref_text = (f" Published rows (yellow, italic) are reference scores from {refs['source']}: single published "
+    ref_text = (f" Published rows (yellow, italic) are reference scores from {escape(refs['source'])}: single "
+                "published "
                 "numbers at those models' own scale and training sets, shown for scale, not as a comparison."
                 if refs else "")
     return (f"**Cells**: the task's primary test metric x 100 (MCC for GUE), mean over seeds ± the half-width of "
@@ -94,14 +97,22 @@ SUBMIT_HELP = """Upload **one run** (one arm, one seed) as JSON, in either forma
   `mode`, `seed`, and `results: {task: {metric: value}}`);
 - the run record that `train.py` writes (`<output_dir>/results.json`).
 
-Checks, in order; a refusal names the field: valid JSON object; the fields above, with `init` in
-random/pretrained and `mode` in full/lora/probe; every task registered in the suite (`dnalm_core.registry.TASKS`);
+Checks, in order; a refusal names the field and the rule: a JSON object of at most MAX_BYTES bytes, nested at most
+MAX_DEPTH deep, integers of at most MAX_INT_DIGITS digits; the fields above, with `init` in random/pretrained, `mode`
+in full/lora/probe and `seed` a whole number from 0 to MAX_SEED; names (arm, model, corpus) follow the name rule
+below; every task registered in the suite (`dnalm_core.registry.TASKS`);
 the task's primary metric present; every metric a finite number in its range (MCC, Pearson, Spearman in [-1, 1];
 accuracy, F1, precision, recall, AUROC in [0, 1]; loss >= 0); for a run record, `stage: finetune` and the task's
-registered `primary_metric`; no duplicate (same arm, task and seed, or exactly the same test metrics as a run already
-shown: content hash); an arm name already shown must have the same model, init, tokenizer and mode (and a swept
-arm takes new runs under one of its members' names). An accepted run joins its arm (or a new arm) and every view
-is recomputed."""
+registered `primary_metric`; no duplicate (same arm, task and seed, or the same test metrics, within 1e-9, as a run
+already shown); an arm name already shown must have the same model, init, tokenizer and mode (and a swept
+arm takes new runs under one of its members' names). An accepted run is saved, then joins its arm (or a new arm)
+and every view is recomputed.
+
+**Names**: """ + NAME_RULE + """. Names are normalised to Unicode NFKC first (full-width letters become plain
+ones); control, bidi and zero-width characters are refused, so no two names look alike."""
+for _name, _limit in (("MAX_BYTES", MAX_BYTES), ("MAX_DEPTH", MAX_DEPTH), ("MAX_INT_DIGITS", MAX_INT_DIGITS),
+                      ("MAX_SEED", MAX_SEED)):  # the numbers the checks use
+    SUBMIT_HELP = SUBMIT_HELP.replace(_name, f"{_limit:,}")
 
 
 # ---------------------------------------------------------------------------------------------- the app
@@ -139,10 +150,32 @@ def plot_frame(board: Board, archs, regimes, groups, x_axis: str):
             "tasks where the arm learned (x 100), with its 95% CI in the tooltip. Colour: architecture (model and "
             "tokens). Hover a point for its arm, regime, FLOPs and CI.")
     if missing:
-        note += (f"\n\nNot plotted ({len(missing)}): {', '.join(missing)}: pretraining FLOPs are not in the leaderboard "
+        note += (f"\n\nNot plotted ({len(missing)}): {', '.join(escape(m) for m in missing)}: pretraining FLOPs "
+                 "are not in the leaderboard "
                  "files (they come from the report's summary.json, or `cost.pretraining_flops` in a results file); "
                  f"switch to *{X_FINETUNE}* to see them.")
     return pd.DataFrame(rows, columns=PLOT_COLUMNS), note
+
+
+def _code(text) -> str:
+    """User text in monospace, shown literally (a Markdown code span would show the escapes themselves)."""
+    return f"<code>{escape(text)}</code>"
+
+
+def submit_message(board: Board, raw: bytes, name: str) -> str:
+    """Add an uploaded file to the board; the Markdown verdict, every piece of user text escaped."""
+    try:
+        runs = board.add(raw, origin=name)
+    except SubmissionError as err:
+        return f"### ❌ Refused\n{_code(name)}: field {_code(err.field)}: {escape(err.reason)}"
+    r = runs[0]
+    cell = board.cell(r.arm, r.task)
+    tasks = ", ".join(x.task for x in runs)
+    n = len(cell.scores)
+    return (f"### ✅ Added\n{_code(name)}: arm {_code(r.arm)} ({escape(r.model)}, {escape(r.regime)}, "
+            f"{escape(r.tokens)}, {escape(r.mode)}), seed {r.seed}, {escape(tasks)}: {escape(r.metric)} x 100 = "
+            f"{r.score:.2f}. The {escape(r.task)} cell is now {escape(cell.text())} over {n} seed{'s' * (n != 1)}; "
+            f"the table has {len(board.arms())} arms.")
 
 
 def build_app(board: Board):
@@ -187,7 +220,7 @@ def build_app(board: Board):
     first_plot, first_note = plot_frame(board, None, None, None, X_TOTAL)
 
     with gr.Blocks(title=TITLE, fill_width=True) as demo:
-        header = gr.Markdown(header_markdown(board), elem_id="header")
+        header = gr.Markdown(header_markdown(board), elem_id="header", latex_delimiters=[])
         with gr.Row():
             f_arch = gr.CheckboxGroup(board.architectures(), value=board.architectures(), label="Architecture",
                                       elem_id="filter-arch")
@@ -206,7 +239,7 @@ def build_app(board: Board):
                                      interactive=False, wrap=True, max_height=3000, elem_id="leaderboard",
                                      label="Arms x tasks: mean ± 95% CI half-width over seeds (x 100)",
                                      show_label=True, buttons=["copy", "fullscreen"])
-                methods = gr.Markdown(methods_markdown(board), elem_id="methods")
+                methods = gr.Markdown(methods_markdown(board), elem_id="methods", latex_delimiters=[])
                 first_sel = board.selection_table()
                 with gr.Accordion("Values chosen on validation (swept arms)", open=False, visible=bool(board.member_of)):
                     selection = gr.Dataframe(value=first_sel.value(), headers=first_sel.headers,
@@ -226,12 +259,12 @@ def build_app(board: Board):
                                       x_title="log10 training FLOPs per fine-tuned model",
                                       y_title="mean test score (x 100)", height=520, elem_id="compute-plot",
                                       title="Score against compute, by architecture")
-                plot_note = gr.Markdown(first_note, elem_id="compute-note")
+                plot_note = gr.Markdown(first_note, elem_id="compute-note", latex_delimiters=[])
             with gr.Tab("Submit a run", id="tab-submit"):
                 gr.Markdown(SUBMIT_HELP)
                 upload = gr.File(label="Results file (.json)", file_types=[".json"], type="filepath",
                                  elem_id="submit-file")
-                message = gr.Markdown("", elem_id="submit-msg")
+                message = gr.Markdown("", elem_id="submit-msg", latex_delimiters=[])
 
         inputs = [f_arch, f_regime, f_group, f_refs, f_members, x_axis]
         outputs = [table, regime_table, plot, plot_note, methods, selection]
@@ -243,20 +276,9 @@ def build_app(board: Board):
                 return ("", *views(archs, regimes, groups, refs, members, x), header_markdown(board),
                         *filter_choices(archs, regimes, groups))
             raw = Path(path).read_bytes()
-            name = Path(path).name
-            try:
-                runs = board.add(raw, origin=name)
-            except SubmissionError as err:
-                msg = f"### ❌ Refused\n`{name}`: field `{err.field}`: {err.reason}"
-            else:
-                r = runs[0]
-                cell = board.cell(r.arm, r.task)
-                tasks = ", ".join(x.task for x in runs)
-                msg = (f"### ✅ Added\n`{name}`: arm `{r.arm}` ({r.model}, {r.regime}, {r.tokens}, {r.mode}), seed {r.seed}, "
-                       f"{tasks}: {r.metric} x 100 = {r.score:.2f}. The {r.task} cell is now {cell.text()} over "
-                       f"{len(cell.scores)} seed{'s' * (len(cell.scores) != 1)}; the table has {len(board.arms())} arms.")
-            return (msg, *views(archs, regimes, groups, refs, members, x), header_markdown(board),
-                    *filter_choices(archs, regimes, groups))
+            name = Path(path).name  # the uploader's file name: user text, like everything in the file
+            return (submit_message(board, raw, name), *views(archs, regimes, groups, refs, members, x),
+                    header_markdown(board), *filter_choices(archs, regimes, groups))
 
         upload.upload(on_upload, [upload, *inputs], [message, *outputs, header, f_arch, f_regime, f_group])
         upload.clear(lambda: "", None, message)
@@ -308,8 +330,9 @@ def main(argv=None) -> int:
                          "or a Hub dataset repo id (online only); default $DNALM_LEADERBOARD or ./leaderboard")
     ap.add_argument("--spec", default=None, help="grid spec whose `references:` are the published rows "
                                                  "(default: references.json/yaml, summary.json or report.md beside the folder)")
-    ap.add_argument("--submissions", default=None,
-                    help="folder where accepted submissions are written (and read back at start); default: kept in memory")
+    ap.add_argument("--submissions", default=os.environ.get("DNALM_SUBMISSIONS"),
+                    help="folder where accepted submissions are written (and read back at start); default "
+                         "$DNALM_SUBMISSIONS, else kept in memory")
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                     help="interface to listen on (default 127.0.0.1, this machine only; 0.0.0.0 to serve others)")
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)))

@@ -15,11 +15,14 @@ folder or its parent, where `python -m assess.report` writes report.md) the Spac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import sys
+import tempfile
 import threading
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,9 +171,44 @@ def read_benchmarks(folder: Path) -> dict[str, dict]:
 
 
 def result_files(folder: Path) -> list[Path]:
+    """The results files under `folder` (or its results/ subfolder); hidden files and folders (an unfinished
+    atomic write's temp file) are not results."""
     root = folder / "results" if (folder / "results").is_dir() else folder
     return sorted(p for p in root.rglob("*.json")
                   if p.name not in NOT_RESULTS and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def submission_name(data: bytes, run: Run) -> str:
+    """A saved submission's file name: an ASCII slug of its first run (for people listing the folder) and the
+    sha256 of its bytes (the key: two accepted files never share it, as identical bytes are a duplicate run)."""
+    ascii_ = unicodedata.normalize("NFKD", f"{run.arm}__{run.task}").encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_]+", "-", ascii_.lower()).strip("-_")[:60] or "run"
+    return f"{slug}__seed{run.seed}__{hashlib.sha256(data).hexdigest()[:32]}.json"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves no file or the whole file, never part of it: a hidden temp
+    file beside it, fsync, rename, fsync the folder (the rename itself is then on disk). On any error the new
+    file is removed again, so a refused save never reappears at the next start. (Python's own library and
+    huggingface_hub have no durable atomic write; this is the POSIX recipe.)"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)  # mkstemp's 0600 would hide the file from the folder's other readers
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # its name holds the hash of these bytes: no other accepted file has it
+        raise
 
 
 # ------------------------------------------------------------------------------------------------ cells
@@ -394,8 +432,9 @@ class Board:
     # ---- submissions
 
     def add(self, raw: bytes | str, origin: str = "upload", persist: bool = True) -> list[Run]:
-        """Validate a submitted file against everything shown and add its runs; SubmissionError if refused."""
-        with self._lock:
+        """Validate a submitted file against everything shown, save it (with a submissions folder) and only then
+        add its runs; SubmissionError if refused or if it could not be saved."""
+        with self._lock:  # held while saving too: a second upload of the same run waits and is then a duplicate
             runs = validate_submission(raw, self.runs, origin=origin)
             swept = set(self.member_of.values())
             for r in runs:
@@ -403,18 +442,21 @@ class Board:
                     members = sorted(m for m, a in self.member_of.items() if a == r.arm)
                     raise SubmissionError(r.field_name("arm"), f"{r.arm!r} is a swept arm here: its runs belong to "
                                                                f"one of its members ({', '.join(members)})")
+            if persist and self.submissions_dir is not None:
+                self._persist(raw, runs)
             self.runs.extend(runs)
             self._cells.clear()
-        if persist and self.submissions_dir is not None:
-            self._persist(raw, runs)
         return runs
 
-    def _persist(self, raw: bytes | str, runs: list[Run]) -> None:
-        r = runs[0]
-        safe = lambda s: re.sub(r"[^A-Za-z0-9_.=-]+", "_", s)  # noqa: E731
-        path = self.submissions_dir / "results" / safe(r.arm) / f"{safe(r.task.replace('/', '__'))}__seed{r.seed}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(raw.encode() if isinstance(raw, str) else raw)
+    def _persist(self, raw: bytes | str, runs: list[Run]) -> Path:
+        data = raw.encode("utf-8") if isinstance(raw, str) else raw
+        path = self.submissions_dir / "results" / submission_name(data, runs[0])
+        try:
+            atomic_write(path, data)
+        except OSError as err:  # a full disk or a read-only folder: the user must hear that nothing was added
+            raise SubmissionError("file", f"was valid but the Space could not save it ({err.strerror or err}); "
+                                          "nothing was added: try again later") from None
+        return path
 
     # ---- what there is
 

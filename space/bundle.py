@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ("dnalm_core", "data_scripts")
-SPACE_FILES = ("__init__.py", "app.py", "board.py", "submission.py")
+SPACE_FILES = ("__init__.py", "app.py", "board.py", "safety.py", "submission.py")
 ROOT_APP = '''"""Hugging Face Space entry point: the leaderboard app of dnalm-assess (space/app.py)."""
 from space.app import main
 

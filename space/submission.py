@@ -9,7 +9,7 @@ Two formats are read, both one fine-tuning run of one seed:
 
 `parse_submission(raw)` reads either into `Run`s and refuses a malformed file with a `SubmissionError` that
 names the field (`config.seed`, `results.gue/tf_2.mcc`, `metrics.test`, ...). `check_new_runs(new, existing)`
-refuses duplicates (same arm, task and seed; or the same scores as a run already shown, by content hash) and
+refuses duplicates (same arm, task and seed; or the same scores, within 1e-9, as a run already shown) and
 an arm name already used for a different model, init, tokenizer or mode. The Space's folder loader reads the
 leaderboard files with the same parser, so what is shown passed the same checks as what is submitted.
 """
@@ -25,12 +25,18 @@ from pathlib import Path
 import data_scripts  # noqa: F401  (fills the task registry)
 from dnalm_core.registry import TASKS
 
+from .safety import NameRuleError, check_name
+
 ARM_PREFIX = "dnalm-assess/"  # assess.leaderboard names the grid's arms `dnalm-assess/<arm>`
 INITS = ("random", "pretrained")  # train.py's INITS
 MODES = ("full", "lora", "probe")  # train.py's MODES
 TOKENIZER_FAMILIES = ("char", "kmer", "bpe")
 MAX_BYTES = 1_000_000  # one run's results file is a few kB
-MAX_NAME = 200
+MAX_DEPTH = 16  # a results file nests 4 levels, a run record 6: deeper is not a results file
+MAX_INT_DIGITS = 30  # FLOP counts have ~20 digits; Python refuses to read ints past 4,300 (a bare ValueError)
+MAX_SEED = 2**32 - 1  # numpy's seed range (a seed also names the saved file: it must stay short)
+MAX_K = 64
+NEAR = 1e-9  # metrics equal within this are the same run (a copy with 1e-15 added is still a copy)
 # Metric ranges by name (prefix match: `mcc_0` of a multi-label task is an MCC); any other metric must be a
 # finite number. `loss`, `mse`, `mae` are non-negative.
 BOUNDED = (("mcc", -1.0, 1.0), ("pearson", -1.0, 1.0), ("spearman", -1.0, 1.0),
@@ -125,16 +131,26 @@ def _is_number(v) -> bool:
 
 
 def _str(obj: dict, key: str, where: str, choices: tuple[str, ...] | None = None) -> str:
+    """A string field: one of `choices`, or else a name that passes the name rule (space/safety.py), NFKC form."""
     if key not in obj:
         raise SubmissionError(where, "missing")
     v = obj[key]
     if not isinstance(v, str) or not v.strip():
-        raise SubmissionError(where, f"must be a non-empty string, got {v!r}")
-    if len(v) > MAX_NAME or any(ord(c) < 32 for c in v):
-        raise SubmissionError(where, f"must be at most {MAX_NAME} printable characters")
-    if choices and v not in choices:
-        raise SubmissionError(where, f"{v!r} is not one of {', '.join(choices)}")
-    return v
+        raise SubmissionError(where, f"must be a non-empty string, got {_short(v)}")
+    if choices:
+        if v not in choices:
+            raise SubmissionError(where, f"{_short(v)} is not one of {', '.join(choices)}")
+        return v
+    try:
+        return check_name(v)
+    except NameRuleError as err:
+        raise SubmissionError(where, f"{_short(v)} {err}") from None
+
+
+def _short(v) -> str:
+    """A refused value for a message: its repr, cut at 120 characters."""
+    text = repr(v)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _dict(obj: dict, key: str, where: str) -> dict:
@@ -149,8 +165,8 @@ def _seed(obj: dict, key: str, where: str) -> int:
     if key not in obj:
         raise SubmissionError(where, "missing")
     v = obj[key]
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise SubmissionError(where, f"must be a whole number >= 0, got {v!r}")
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_SEED:
+        raise SubmissionError(where, f"must be a whole number from 0 to {MAX_SEED}, got {_short(v)}")
     return v
 
 
@@ -159,10 +175,12 @@ def _tokenizer(obj: dict, key: str, where: str) -> dict:
     family = _str(tok, "family", f"{where}.family", TOKENIZER_FAMILIES)
     if family == "kmer":
         k = tok.get("k")
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise SubmissionError(f"{where}.k", f"a k-mer tokenizer needs a whole number k >= 1, got {k!r}")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise SubmissionError(f"{where}.k", f"a k-mer tokenizer needs a whole number k >= 1 (at most {MAX_K}), "
+                                                f"got {_short(k)}")
         if not isinstance(tok.get("overlapping"), bool):
-            raise SubmissionError(f"{where}.overlapping", f"must be true or false, got {tok.get('overlapping')!r}")
+            raise SubmissionError(f"{where}.overlapping",
+                                  f"must be true or false, got {_short(tok.get('overlapping'))}")
     return tok
 
 
@@ -175,16 +193,19 @@ def _corpus(value, where: str) -> str | None:
         where = f"{where}.name"
         if value is None:
             return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
-        raise SubmissionError(where, f"must be a corpus name, got {value!r}")
-    return value
+    if not isinstance(value, str) or not value.strip():
+        raise SubmissionError(where, f"must be a corpus name, got {_short(value)}")
+    try:
+        return check_name(value)
+    except NameRuleError as err:
+        raise SubmissionError(where, f"{_short(value)} {err}") from None
 
 
 def _task(name, where: str) -> str:
     if not isinstance(name, str) or name not in TASKS:
         near = [t for t in TASKS.names() if isinstance(name, str) and name.split("/")[-1] == t.split("/")[-1]]
         hint = f" (did you mean {near[0]!r}?)" if near else f"; registered tasks look like {TASKS.names()[0]!r}"
-        raise SubmissionError(where, f"{name!r} is not a registered task{hint}")
+        raise SubmissionError(where, f"{_short(name)} is not a registered task{hint}")
     return name
 
 
@@ -194,7 +215,7 @@ def check_metric(name: str, value, where: str, *, required: bool = False) -> flo
     if value is None and not required:
         return None
     if not _is_number(value) or not math.isfinite(value):
-        raise SubmissionError(where, f"must be a finite number, got {value!r}")
+        raise SubmissionError(where, f"must be a finite number, got {_short(value)}")
     value = float(value)
     for prefix, low, high in BOUNDED:
         if name == prefix or name.startswith(prefix + "_"):
@@ -300,20 +321,50 @@ def _refuse_constant(name: str):
     raise SubmissionError("file", f"holds {name}, which is not JSON (write null for a missing value)")
 
 
+def _int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise SubmissionError("file", f"holds an integer of {digits:,} digits; numbers in a results file have at "
+                                      f"most {MAX_INT_DIGITS} (write large values such as FLOPs as 1.2e+20)")
+    return int(text)
+
+
+def _depth(obj) -> int:
+    """How deeply `obj` nests objects and arrays (iterative: a deep file must not exhaust the stack here)."""
+    deepest, todo = 0, [(obj, 1)]
+    while todo:
+        node, d = todo.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, d)
+            if d > MAX_DEPTH:
+                break
+            todo.extend((v, d + 1) for v in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def parse_json(raw: bytes | str, origin: str = "file") -> dict:
-    if isinstance(raw, bytes):
-        if len(raw) > MAX_BYTES:
-            raise SubmissionError("file", f"{len(raw):,} bytes is more than the {MAX_BYTES:,} a results file can be")
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise SubmissionError("file", f"is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    """A JSON object, or a SubmissionError for a file too big, not UTF-8, not JSON, NaN/Infinity, an integer of
+    more than MAX_INT_DIGITS digits, or nested more than MAX_DEPTH deep."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_BYTES:
+        raise SubmissionError("file", f"{len(raw):,} bytes is more than the {MAX_BYTES:,} a results file can be")
     try:
-        obj = json.loads(raw, parse_constant=_refuse_constant)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SubmissionError("file", f"is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    too_deep = SubmissionError("file", f"nests objects or arrays more than {MAX_DEPTH} deep; a results file "
+                                       "nests 4 levels, a run record 6")
+    try:
+        obj = json.loads(text, parse_constant=_refuse_constant, parse_int=_int)
     except json.JSONDecodeError as err:
         raise SubmissionError("file", f"is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+    except RecursionError:  # json's own parser gives up past the interpreter's recursion limit
+        raise too_deep from None
     if not isinstance(obj, dict):
         raise SubmissionError("file", f"must hold a JSON object, got {type(obj).__name__}")
+    if _depth(obj) > MAX_DEPTH:
+        raise too_deep
     return obj
 
 
@@ -348,14 +399,36 @@ def read_results_file(path: str | Path, source: str = "grid") -> list[Run]:
 # ------------------------------------------------------------------------------------------- duplicates
 
 
+def _scores(run: Run) -> dict[str, float]:
+    return {k: v for k, v in run.metrics.items() if isinstance(v, float)}
+
+
+def near_duplicate(a: Run, b: Run) -> bool:
+    """The same task and the same test metrics within NEAR (absolute or relative), on every metric both report,
+    those being all the metrics of one of them: a copy with a metric added, dropped or nudged by 1e-15 is still
+    a copy."""
+    if a.task != b.task:
+        return False
+    sa, sb = _scores(a), _scores(b)
+    shared = sa.keys() & sb.keys()
+    if a.metric not in shared or shared not in (sa.keys(), sb.keys()):
+        return False
+    return all(math.isclose(sa[k], sb[k], rel_tol=NEAR, abs_tol=NEAR) for k in shared)
+
+
 def check_new_runs(new: list[Run], existing: list[Run]) -> None:
-    """Refuse `new` if it repeats a run (same arm, task and seed; or the same scores by content hash) or
-    reuses an arm name for a different model, init, pretraining corpus (when both name one), tokenizer or mode."""
+    """Refuse `new` if it repeats a run (same arm, task and seed; or the same scores within NEAR as a run already
+    shown) or reuses an arm name for a different model, init, pretraining corpus (when both name one), tokenizer
+    or mode."""
     by_key = {(r.arm, r.task, r.seed): r for r in existing}
-    by_hash = {r.content_hash: r for r in existing}
-    arms = {}
+    by_task: dict[str, list[Run]] = {}
+    for r in existing:
+        by_task.setdefault(r.task, []).append(r)
+    arms, corpora = {}, {}
     for r in existing:
         arms.setdefault(r.arm, r)
+        if r.corpus is not None:  # the corpus an arm's files name, wherever the first such file is
+            corpora.setdefault(r.arm, r.corpus)
     seen = {}
     for r in new:
         key = (r.arm, r.task, r.seed)
@@ -366,18 +439,20 @@ def check_new_runs(new: list[Run], existing: list[Run]) -> None:
             old = by_key[key]
             raise SubmissionError(r.field_name("seed"), f"duplicate run: arm {r.arm!r}, task {r.task}, seed {r.seed} is "
                                                    f"already on the leaderboard ({_where(old)})")
-        old = by_hash.get(r.content_hash)
+        old = next((o for o in by_task.get(r.task, []) if near_duplicate(r, o)), None)
         if old is not None:
-            raise SubmissionError(r.field_name("metrics"), f"duplicate content: these test metrics are exactly those of arm "
-                                                      f"{old.arm!r}, {old.task}, seed {old.seed} ({_where(old)}; "
-                                                      f"content hash sha256:{r.content_hash[:12]})")
+            raise SubmissionError(r.field_name("metrics"),
+                                  f"duplicate content: these test metrics equal (within {NEAR:g}) those of arm "
+                                  f"{old.arm!r}, {old.task}, seed {old.seed} ({_where(old)}; content hash "
+                                  f"sha256:{old.content_hash[:12]})")
         ref = arms.get(r.arm)
         if ref is not None:
             for what, mine, theirs in (("model", r.model, ref.model), ("init", r.init, ref.init),
-                                       ("corpus", r.corpus, ref.corpus), ("tokenizer", r.tokens, ref.tokens),
+                                       ("corpus", r.corpus, corpora.get(r.arm)), ("tokenizer", r.tokens, ref.tokens),
                                        ("mode", r.mode, ref.mode)):
                 if what == "corpus" and (mine is None or theirs is None):
-                    continue  # a file that does not name the corpus is compatible with one that does
+                    continue  # a file that does not name the corpus is compatible with one that does (so, on
+                    # a restart that reads saved files in another order, every accepted file is accepted again)
                 if mine != theirs:
                     raise SubmissionError(r.field_name(what), f"{mine!r} differs from arm {r.arm!r} on the leaderboard "
                                                          f"({what} {theirs!r}); an arm is one model, init, tokenizer and "

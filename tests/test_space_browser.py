@@ -179,7 +179,9 @@ def test_sorting_by_clicking_a_column_header(page):
 
 
 def test_filters_by_architecture_and_task_group(page):
-    from space.browser import headers, row_count
+    import data_scripts  # noqa: F401  (fills the task registry)
+    from dnalm_core.registry import TASKS
+    from space.browser import column_texts, headers, row_count
 
     want = _expected()
     arch = sorted(set(want["arms"].values()))[-1]
@@ -187,10 +189,17 @@ def test_filters_by_architecture_and_task_group(page):
     before = row_count(page)
     page.locator("#filter-arch label", has_text=arch).click()
     page.wait_for_function(f"() => document.querySelector('#leaderboard [role=grid]').getAttribute('aria-rowcount') == {before - n_arch + 1}")
+    assert row_count(page) == before - n_arch
+    models = column_texts(page, 2)
+    assert set(models) - {"-"} == {m for m in want["arms"].values() if m != arch}, models  # "-": published rows
     groups = page.locator("#filter-group label").all_inner_texts()
-    n_tasks = len(headers(page)) - 8
-    page.locator("#filter-group label", has_text=groups[0].strip()).click()
+    tasks = headers(page)[6:-2]
+    n_tasks = len(tasks)
+    group = groups[0].strip()
+    page.locator("#filter-group label", has_text=group).click()
     page.wait_for_function(f"() => document.querySelectorAll('#leaderboard thead th').length < {n_tasks + 8}")
+    # the unticked group's tasks are gone, every other task is still a column
+    assert headers(page)[6:-2] == [t for t in tasks if TASKS.get(t).group != group]
 
 
 def test_other_views_render(page):
@@ -274,3 +283,58 @@ def test_submissions_valid_appears_malformed_explained(browser, fresh_url, tmp_p
         other.wait_for_function(f"() => document.querySelector('#leaderboard [role=grid]').getAttribute('aria-rowcount') == {before + 2}")
     finally:
         ctx.close()
+
+
+IMG_NAME = "![x](http://tracker.invalid/track.png)"
+TICK_NAME = "a` <img src=http://tracker.invalid/tick.png> `b"
+MARKUP_NAME = "tester/a _b_ (c)"  # valid under the name rule, Markdown emphasis if it were rendered as Markdown
+
+
+@pytest.mark.slow
+def test_submitted_names_are_shown_as_text_and_fetch_nothing(browser, fresh_url, tmp_path):
+    """A Markdown image or a backtick break-out as an arm name is refused, and the refusal shows it as literal text
+    without the browser requesting its URL; accepted arm, model and corpus names with Markdown emphasis show
+    literally in the message, the table, the filters and the note under the compute plot."""
+    from space.browser import column_texts, wait_for_table
+
+    ctx = browser.new_context(viewport={"width": 1680, "height": 1100})
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    requested = []
+    page.on("request", lambda req: requested.append(req.url))
+    try:
+        page.goto(fresh_url)
+        wait_for_table(page)
+        d = json.loads(min((CPU / "results").rglob("*.json")).read_text())
+        task = next(iter(d["results"]))
+        for i, name in enumerate((IMG_NAME, TICK_NAME, "$$x^2$$")):
+            bad = json.loads(json.dumps(d))
+            bad["config"]["model_name"] = name
+            bad["results"][task]["mcc"] = 0.2345 + i / 100  # otherwise valid: not a duplicate of the source run
+            (tmp_path / f"evil{i}.json").write_text(json.dumps(bad))
+            msg = _upload_and_wait(page, tmp_path / f"evil{i}.json")
+            assert "Refused" in msg and "config.model_name" in msg and name in msg, msg
+            assert page.locator("#submit-msg img, #submit-msg .katex").count() == 0  # no image, no rendered LaTeX
+        good = json.loads(json.dumps(d))
+        good["config"].update(model_name=MARKUP_NAME, init="pretrained", model_arch="conv _x_", corpus="corp _y_")
+        good["cost"] = {"flops": 1e12}  # no pretraining FLOPs: the arm is named in the note under the plot
+        good["results"][task]["mcc"] = 0.1234
+        (tmp_path / "markup.json").write_text(json.dumps(good))
+        msg = _upload_and_wait(page, tmp_path / "markup.json")
+        assert "Added" in msg and MARKUP_NAME in msg, msg
+        page.get_by_role("tab", name="Leaderboard").click()
+        page.wait_for_function(f"() => document.querySelector('#leaderboard').innerText.includes({MARKUP_NAME!r})")
+        assert MARKUP_NAME in column_texts(page, 0)
+        # model and corpus names in the filters and the table, as text
+        assert "conv _x_" in [t.strip() for t in page.locator("#filter-arch label").all_inner_texts()]
+        assert "pretrained: corp _y_" in [t.strip() for t in page.locator("#filter-regime label").all_inner_texts()]
+        row = column_texts(page, 0).index(MARKUP_NAME)
+        assert (column_texts(page, 2)[row], column_texts(page, 3)[row]) == ("conv _x_", "pretrained: corp _y_")
+        page.get_by_role("tab", name="Score vs compute").click()
+        page.wait_for_function(f"() => document.querySelector('#compute-note').innerText.includes({MARKUP_NAME!r})")
+        # the note's own emphasis only: none made of the name's _b_
+        assert page.locator("#compute-note em").all_inner_texts() == ["fine-tuning FLOPs only"]
+        page.wait_for_load_state("networkidle")
+    finally:
+        ctx.close()
+    assert not [u for u in requested if "tracker.invalid" in u], requested
