@@ -37,7 +37,8 @@ from .spec import ROOT, load_spec  # noqa: F401  (ROOT: tests)
 from .stats import T_METHOD
 
 QUESTION_TITLES = {
-    "architecture": "(i) Do pretrained transformers beat a convolutional baseline by enough to justify their pretraining cost?",
+    "architecture": ("(i) Do pretrained transformers beat a convolutional baseline by enough to justify their "
+                     "pretraining cost?"),
     "pretraining": "(ii) What does pretraining contribute (same architecture, pretrained vs random init)?",
     "tokenizer": "(iii) What does the tokenizer do (BPE vs k-mer vs single nucleotide, all else equal)?",
     "corpus": "Pretraining corpus: multi-species vs human-only",
@@ -64,8 +65,8 @@ def _s(n: int, one: str = "", many: str = "s") -> str:
 
 
 def record_commits_line(c: dict) -> str:
-    return (f"Code: the records name {c['distinct']} commits (`versions.dnalm_assess_commit`); {c['dirty']} records ran "
-            f"uncommitted code (`-dirty`)" + (f", {c['unknown']} name no commit" if c["unknown"] else "") + ".")
+    return (f"Code: the records name {c['distinct']} commits (`versions.dnalm_assess_commit`); {c['dirty']} records "
+            f"ran uncommitted code (`-dirty`)" + (f", {c['unknown']} name no commit" if c["unknown"] else "") + ".")
 
 
 def split_label(info: dict) -> str:
@@ -105,19 +106,20 @@ def methods(s: dict) -> list[str]:
             f"- Per arm x task: mean over seeds with a 95% {T_METHOD}.",
             f"- Per task, between two arms: {m['task_difference_ci']}. "
             "Per-task intervals are 95% each, not simultaneous: they describe, the declared comparisons below decide.",
-            "- Across tasks: Wilcoxon signed-rank on the per-task mean differences (exact; zero differences dropped, so "
-            "the n used can be smaller than the number of tasks; with n differences the smallest attainable two-sided p "
-            "is 2/2^n, so n <= 5 can never reach p < 0.05) and a paired t-test (any p is attainable, but it assumes "
-            f"roughly normal per-task differences). Primary test (the verdicts): {'Wilcoxon' if primary == 'wilcoxon' else 'paired t'}.",
+            "- Across tasks: Wilcoxon signed-rank on the per-task mean differences (exact; zero differences dropped, "
+            "so the n used can be smaller than the number of tasks; with n differences the smallest attainable "
+            "two-sided p is 2/2^n, so n <= 5 can never reach p < 0.05) and a paired t-test (any p is attainable, but "
+            "it assumes roughly normal per-task differences). Primary test (the verdicts): "
+            f"{'Wilcoxon' if primary == 'wilcoxon' else 'paired t'}.",
             f"- Multiplicity: Holm's step-down correction over the family of all {s['family_size']} "
             "comparisons declared in the spec, for each test separately (a comparison with nothing to test enters with "
             "p = 1); raw and adjusted p are shown.",
             f"- Learning rate chosen on validation: {selection_sentence(s)}",
             f"- One-class runs: {m['one_class_rule']}.",
             "- FLOPs: " + ", ".join(f"`{k}` in {v} records" for k, v in sorted(m["flops_fields_used"].items()))
-            + " (`cost.flops`: analytic count with attention; `cost.train_flops`: the Trainer's 6 x parameters x tokens "
-            "estimate, no attention term). The cost of a comparison is the pretraining compute the better-funded arm "
-            "added over the other (pretrained vs random init: the pretrained arm's pretraining FLOPs).", ""]
+            + " (`cost.flops`: analytic count with attention; `cost.train_flops`: the Trainer's 6 x parameters x "
+            "tokens estimate, no attention term). The cost of a comparison is the pretraining compute the "
+            "better-funded arm added over the other (pretrained vs random init: the pretrained arm's pretraining FLOPs).", ""]
 
 
 def tasks_table(s: dict) -> list[str]:
@@ -128,8 +130,8 @@ def tasks_table(s: dict) -> list[str]:
         L.append(f"| {task} | {info['metric']} | {info['n_train'] or '?'} | {info['n_validation'] or '?'} | "
                  f"{n_test} | {split_label(info)} |")
     if any_subsampled(s):
-        L += ["", "Flagged tasks are scored on a fixed subsample of the test split (the grid capped it); their scores are "
-              "not test-set scores and are not comparable to published ones."]
+        L += ["", "Flagged tasks are scored on a fixed subsample of the test split (the grid capped it); their scores "
+              "are not test-set scores and are not comparable to published ones."]
     return L
 
 
@@ -138,20 +140,21 @@ def any_subsampled(s: dict) -> bool:
 
 
 def arms_table(s: dict) -> list[str]:
-    L = ["", "## Arms", "", "| arm | model, init, tokenizer, mode | swept (chosen on validation) | fine-tuning FLOPs per run "
-         "(mean) | pretraining FLOPs | pretraining time |", "|---|---|---|---|---|---|"]
+    L = ["", "## Arms", "", "| arm | model, init, tokenizer, mode | swept (chosen on validation) | fine-tuning FLOPs "
+         "per run (mean) | pretraining FLOPs | pretraining time |", "|---|---|---|---|---|---|"]
     for arm, a in s["arms"].items():
         p = a["pretraining"]
         secs = f"{p['seconds']:.0f} s" if p.get("seconds") is not None else "-"
         sweep = a["sweep"]
         swept = f"{sweep['field']}: {', '.join(map(fmt_value, sweep['values']))}" if sweep else "-"
         desc = f"{a['model']} ({a['preset']}), {a['init']}, {a['tokens']}, {a['mode']}"
-        L.append(f"| `{arm}` | {desc} | {swept} | {fmt_flops(a['finetune_flops'])} | {fmt_flops(p['flops'])} | {secs} |")
+        L.append(f"| `{arm}` | {desc} | {swept} | {fmt_flops(a['finetune_flops'])} | {fmt_flops(p['flops'])} "
+                 f"| {secs} |")
     if any(a["sweep"] for a in s["arms"].values()):
         sweep_seeds = s["selection"]["sweep_seeds"]
         if sweep_seeds is None:
-            L += ["", "A swept arm is fine-tuned once per value for every task and seed: its fine-tuning compute is the "
-                  "sweep size times the per-run figure."]
+            L += ["", "A swept arm is fine-tuned once per value for every task and seed: its fine-tuning compute is "
+                  "the sweep size times the per-run figure."]
         else:
             n_sweep, n_seeds = len(sweep_seeds), len(s["seeds"])
             L += ["", f"A swept arm is fine-tuned once per value on the sweep seed{_s(n_sweep)} "
@@ -168,7 +171,8 @@ def _selections(s: dict) -> list[dict]:
 def selection_sentence(s: dict) -> str:
     if not _selections(s):
         return "no arm of this grid is swept."
-    return s["selection"]["rule"] + "; the chosen value per arm x task is in the table below the arms (and in summary.json)."
+    return (s["selection"]["rule"] + "; the chosen value per arm x task is in the table below the arms (and in "
+            "summary.json).")
 
 
 def selection_table(s: dict) -> list[str]:
@@ -221,14 +225,16 @@ def one_class_table(s: dict) -> list[str]:
     unknown_total = sum(c["one_class_unknown_runs"] for c in cells)
     all_runs = s["one_class_all_runs"] if s["selection"]["arms"] else {}
     if all_runs:  # the scored runs are the chosen members' only; the others can fail at their learning rate too
-        head = (f"{s['n_one_class_runs']} of {s['n_scored_runs']} scored runs (per arm x task x seed, the learning rate "
-                f"chosen on validation) predict a single class on the test split (MCC 0); counting every sweep member, "
-                f"{sum(v['one_class'] for v in all_runs.values())} of {s['n_finetune_runs']} fine-tuning runs do "
-                "(last column).")
+        head = (f"{s['n_one_class_runs']} of {s['n_scored_runs']} scored runs (per arm x task x seed, the learning "
+                f"rate chosen on validation) predict a single class on the test split (MCC 0); counting every sweep "
+                f"member, {sum(v['one_class'] for v in all_runs.values())} of {s['n_finetune_runs']} fine-tuning runs "
+                "do (last column).")
     else:
-        head = f"{s['n_one_class_runs']} of {s['n_finetune_runs']} fine-tuning runs predict a single class on the test split (MCC 0)."
+        head = (f"{s['n_one_class_runs']} of {s['n_finetune_runs']} fine-tuning runs predict a single class on the "
+                "test split (MCC 0).")
     L = ["", "## Runs that predict one class", "",
-         head + (f" {unknown_total} records cannot tell (no predicted-class count, no macro recall)." if unknown_total else ""),
+         head + (f" {unknown_total} records cannot tell (no predicted-class count, no macro recall)."
+                 if unknown_total else ""),
          f"Rule: {s['methods']['one_class_rule']}.", "",
          "| arm | " + " | ".join(tasks) + " |" + (" all runs, every sweep member |" if all_runs else ""),
          "|---|" + "---|" * (len(tasks) + bool(all_runs))]
@@ -250,7 +256,8 @@ def scores_table(s: dict) -> list[str]:
     has_trunc = any(c["truncated_test"] is not None for _, _, c in cells)
     L = ["", "## Scores per task", "",
          f"Checkpoint selected on validation; mean ± sd over learning seeds (n learning / n seeds), 95% {T_METHOD}."
-         + ("" if has_trunc else " The records do not say how many test sequences were truncated (`dataset.truncated.test`)."), "",
+         + ("" if has_trunc else " The records do not say how many test sequences were truncated "
+            "(`dataset.truncated.test`)."), "",
          "| task | arm | metric | mean ± sd (n) | 95% CI | status |" + (" truncated test seqs |" if has_trunc else ""),
          "|---|---|---|---|---|---|" + ("---|" if has_trunc else "")]
     for task, arm, c in cells:
@@ -348,18 +355,22 @@ def answer(c: dict, primary: str) -> str:
             + (f", leaving out {left_out}" if left_out else "") + ". "
             + "".join(f"Only `{arm}` learned on {', '.join(ts)} (an outcome the across-task tests do not see). "
                       for arm, ts in only_learned) +
-            f"Wilcoxon signed-rank on n = {w['n_used']}" + (f" ({zeros} zero difference{_s(zeros)} dropped)" if zeros else "")
+            f"Wilcoxon signed-rank on n = {w['n_used']}"
+            + (f" ({zeros} zero difference{_s(zeros)} dropped)" if zeros else "")
             + f": p = {fmt_p(w['p'])}, Holm {fmt_p(w['p_holm'])}; paired t across tasks: p = {fmt_p(t['p'])}, "
             f"Holm {fmt_p(t['p_holm'])}. Verdict ({'Wilcoxon' if primary == 'wilcoxon' else 'paired t'}, the spec's "
             f"primary test): {c['verdict']}.")
     cost = c["cost"]
     if cost.get("points_per_pflop") is not None:
         a_added = cost["added_by"] == a
-        mine, theirs = (cost["pretraining_a"], cost["pretraining_b"]) if a_added else (cost["pretraining_b"], cost["pretraining_a"])
+        mine, theirs = cost["pretraining_a"], cost["pretraining_b"]
+        if not a_added:
+            mine, theirs = theirs, mine
         other = b if a_added else a
         secs = (f" ({mine['seconds']:.0f} s on {mine['device']})"
                 if theirs["kind"] == "none" and mine.get("seconds") is not None else "")
-        text += (f" `{cost['added_by']}` had {fmt_flops(cost['added_flops'])} more pretraining FLOPs than `{other}`{secs}: "
+        text += (f" `{cost['added_by']}` had {fmt_flops(cost['added_flops'])} more pretraining FLOPs than "
+                 f"`{other}`{secs}: "
                  f"{cost['points_per_pflop']:+.3g} points per PFLOP of added pretraining.")
     elif cost.get("note") and cost["note"] != "no pretraining on either side":
         text += f" Cost: {cost['note']}."
@@ -369,7 +380,8 @@ def answer(c: dict, primary: str) -> str:
 def question_section(question: str, comps: list[dict], s: dict, out_dir: Path) -> tuple[list[str], str]:
     """One question's tables, plot and answer; returns (lines, the answer text)."""
     primary = s["methods"]["primary_test"]
-    L = [f"## {QUESTION_TITLES[question]}", "", "| comparison | task | difference | 95% CI | seeds |", "|---|---|---|---|---|"]
+    L = [f"## {QUESTION_TITLES[question]}", "", "| comparison | task | difference | 95% CI | seeds |",
+         "|---|---|---|---|---|"]
     for c in comps:
         for r in c["tasks"]:
             L.append(f"| `{c['a']}` - `{c['b']}` | {r['task']} | {r['difference']:+.2f} | "
@@ -378,7 +390,8 @@ def question_section(question: str, comps: list[dict], s: dict, out_dir: Path) -
             L.append(f"| `{c['a']}` - `{c['b']}` | {e['task']} | left out: {e['why']} | - | - |")
     L += ["", f"Across tasks (family of {s['family_size']} declared comparisons, Holm-adjusted; min p: smallest "
           "attainable two-sided Wilcoxon p at that n):", "",
-          "| comparison | tasks | n used | mean difference | wins / losses | Wilcoxon p | Holm | min p | paired t p | Holm | r | verdict |",
+          "| comparison | tasks | n used | mean difference | wins / losses | Wilcoxon p | Holm | min p | paired t p "
+          "| Holm | r | verdict |",
           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in comps:
         w, t = c["wilcoxon"], c["paired_t"]
@@ -386,7 +399,8 @@ def question_section(question: str, comps: list[dict], s: dict, out_dir: Path) -
             L.append(f"| `{c['a']}` - `{c['b']}` | 0 | 0 | - | - | - | - | - | - | - | - | nothing to test |")
             continue
         L.append(f"| `{c['a']}` - `{c['b']}` | {w['n_tasks']} | {w['n_used']} | {c['difference']:+.2f} | "
-                 f"{w['wins']} / {w['losses']} | {fmt_p(w['p'])} | {fmt_p(w['p_holm'])} | {fmt_p(w['min_attainable_p'])} | "
+                 f"{w['wins']} / {w['losses']} | {fmt_p(w['p'])} | {fmt_p(w['p_holm'])} | "
+                 f"{fmt_p(w['min_attainable_p'])} | "
                  f"{fmt_p(t['p'])} | {fmt_p(t['p_holm'])} | {w['rank_biserial']:+.2f} | {short_verdict(c, primary)} |")
     fig = out_dir / f"{question}.png"
     plots.plot_pairs(comps, QUESTION_TITLES[question].split("?")[0].split(" (")[0] + ": per-task differences", fig)
@@ -405,7 +419,8 @@ def curves_section(curves: dict) -> list[str]:
         for p in cur["points"]:
             gain = f"{p['gain']:+.2f}" if p["gain"] is not None else "-"
             ppp = f"{p['points_per_pflop']:+.3g}" if p["points_per_pflop"] is not None else "-"
-            L.append(f"| {label} | `{p['arm']}` | {p['pretraining_steps'] if p['pretraining_steps'] is not None else '?'} | "
+            steps = p["pretraining_steps"] if p["pretraining_steps"] is not None else "?"
+            L.append(f"| {label} | `{p['arm']}` | {steps} | "
                      f"{fmt_flops(p['pretraining_flops'])} | {gain} | {fmt_ci(p['low'], p['high'], True)} | {ppp} |")
     L += [""]
     for label, cur in curves.items():

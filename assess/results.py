@@ -5,8 +5,8 @@ Who renders it: `assess/report.py` (report.md), `assess/plots.py` (the PNGs), th
 summary.json, and computes a cell the same way here when runs were added since). They only render.
 
 - `Run`: one fine-tuning run of one seed, from a `train.py` record (`Run.from_record`) or from a leaderboard
-  results file (`Run.from_results`; the Space validates the file first). Its labels (tokens, regime,
-  architecture, task group) are named here and nowhere else.
+  results file (`space/submission.py` checks every field of one and builds the Run). Its labels (tokens,
+  regime, architecture, task group) are named here and nowhere else.
 - `one_class(run)`: whether the run predicted a single class on the test split.
 - `Cell` / `cell_of`: an arm on a task: the mean over its learning seeds with a t interval, its one-class seeds,
   "did not learn" when more seeds than the spec's `max_one_class_seeds` (default 1) predict one class.
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import hashlib
+import json
 import math
 import time
 from collections import defaultdict
@@ -64,7 +66,6 @@ from .stats import (
 )
 
 ALPHA = 0.05
-ARM_PREFIX = "dnalm-assess/"  # assess.leaderboard names the grid's arms `dnalm-assess/<arm>`
 RANDOM, PUBLISHED = "random init", "published weights"  # the regimes that are not "pretrained: <corpus>"
 # Training FLOPs: `cost.flops` (analytic count, attention included) when train.py writes it, else the
 # Trainer's `cost.train_flops` (its 6 x parameters x tokens estimate, no attention term).
@@ -118,10 +119,6 @@ def _class_counts(metrics: dict) -> tuple | None:
     return tuple(counts) if isinstance(counts, list) else None
 
 
-def _ft_flops(cost: dict) -> float | None:
-    return next((float(cost[k]) for k in ("flops", "train_flops") if cost.get(k) is not None), None)
-
-
 @dataclass(frozen=True)
 class Run:
     """One fine-tuning run (one arm, one task, one seed): what the report scores and the leaderboard shows."""
@@ -156,26 +153,10 @@ class Run:
                    init=rec["init"], corpus=corpus if rec["init"] == "pretrained" else None,
                    tokenizer=rec["tokenizer"], mode=rec["mode"], seed=rec["seed"], task=rec["task"],
                    metric=rec["primary_metric"], value=float(test[rec["primary_metric"]]), metrics=_numbers(test),
-                   finetune_flops=_ft_flops(rec.get("cost") or {}),
+                   finetune_flops=flops(rec)[0],
                    pretrain_flops=0.0 if rec["init"] == "random" else (rec.get("cost") or {}).get("pretraining_flops"),
                    fmt="record", source=source, origin=origin, class_counts=_class_counts(test),
                    problem_type=rec.get("problem_type"), record=rec)
-
-    @classmethod
-    def from_results(cls, obj: dict, *, source: str = "grid", origin: str = "") -> list[Run]:
-        """An assess.leaderboard results file (`config`, `results: {task: {metric: value}}`): one Run per task."""
-        config, cost = obj["config"], obj.get("cost") or {}
-        name = config["model_name"]
-        arm = name[len(ARM_PREFIX):] if name.startswith(ARM_PREFIX) and len(name) > len(ARM_PREFIX) else name
-        init = config["init"]
-        return [cls(arm=arm, model=config["model_arch"], init=init,
-                    corpus=config.get("corpus") if init == "pretrained" else None, tokenizer=config["tokenizer"],
-                    mode=config["mode"], seed=config["seed"], task=task, metric=TASKS.get(task).metric,
-                    value=float(values[TASKS.get(task).metric]), metrics=_numbers(values),
-                    finetune_flops=_ft_flops(cost),
-                    pretrain_flops=0.0 if init == "random" else cost.get("pretraining_flops"), fmt="results",
-                    source=source, origin=origin, class_counts=_class_counts(values))
-                for task, values in obj["results"].items()]
 
     @property
     def score(self) -> float:
@@ -206,9 +187,6 @@ class Run:
     @property
     def content_hash(self) -> str:
         """sha256 of the task and its numeric test metrics: the same run exported twice, or renamed, hashes alike."""
-        import hashlib
-        import json
-
         body = {"task": self.task, "metrics": {k: v for k, v in self.metrics.items() if isinstance(v, float)}}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
@@ -298,8 +276,23 @@ class Cell:
 
     @property
     def mean_all_seeds(self) -> float:
-        """What the cell scored over every seed (MCC 0 for one-class runs): how a cell that did not learn ranks."""
+        """What the cell scored over every seed (MCC 0 for one-class runs)."""
         return float(np.mean(list(self.scores.values())))
+
+    @property
+    def sort_value(self) -> float:
+        """What a table ranks the cell by: its mean, or, when it did not learn, what it scored over all seeds."""
+        return self.mean if self.measured else self.mean_all_seeds
+
+    def text(self) -> str:
+        """The cell in a few characters: "43.21 ± 1.20", "43.21 ± 1.20 (n=2)" (of more seeds), "did not learn (2/4)"."""
+        n = len(self.scores)
+        if not self.measured:
+            return f"did not learn ({len(self.one_class_seeds)}/{n})"
+        k = len(self.learning)
+        if self.half is None:
+            return f"{self.mean:.2f} (n={k}, no CI)"
+        return f"{self.mean:.2f} ± {self.half:.2f}" + (f" (n={k})" if k != n else "")
 
 
 def cell_of(task: str, arm: str, runs: list[Run], max_one_class: int, truncated_test: int | None = None) -> Cell:
@@ -350,7 +343,8 @@ def test_split(rec: dict) -> dict:
     split with `max_eval_samples` (seed 0), so n == that cap means a subsample.
     """
     n_rec = record_field(rec, "dataset.n") or {}
-    rows = {s: n_rec.get(s, record_field(rec, f"dataset.fingerprint.{s}.rows")) for s in ("train", "validation", "test")}
+    rows = {s: n_rec.get(s, record_field(rec, f"dataset.fingerprint.{s}.rows"))
+            for s in ("train", "validation", "test")}
     full = record_field(rec, "dataset.full_rows.test")
     flag = record_field(rec, "dataset.test_subsampled")
     cap = next((record_field(rec, f) for f in TEST_CAP_FIELDS if record_field(rec, f) is not None), None)
@@ -620,7 +614,8 @@ def comparison_cost(res: Results, a: str, b: str, diff: float | None) -> dict:
         return out
     extra = pa["flops"] - pb["flops"]
     if extra == 0:
-        out["note"] = "no pretraining on either side" if pa["kind"] == "none" else "the same pretraining compute on both sides"
+        out["note"] = ("no pretraining on either side" if pa["kind"] == "none"
+                       else "the same pretraining compute on both sides")
         out["added_flops"] = 0.0
         return out
     by, gain = (a, diff) if extra > 0 else (b, -diff if diff is not None else None)
@@ -790,7 +785,8 @@ def cell_json(c: Cell, info: dict, selected: Selection | None) -> dict:
         "status": "measured" if c.measured else "did not learn", "n_seeds": len(c.scores),
         "n_learning_seeds": len(c.learning), "n_test": info["n_test"], "test_subsampled": info["test_subsampled"],
         "mean": c.mean, "sd": c.sd, "ci": {"low": c.low, "high": c.high, "method": T_METHOD},
-        "mean_all_seeds": c.mean_all_seeds, "one_class_runs": len(c.one_class_seeds), "one_class_seeds": c.one_class_seeds,
+        "mean_all_seeds": c.mean_all_seeds, "one_class_runs": len(c.one_class_seeds),
+        "one_class_seeds": c.one_class_seeds,
         "one_class_unknown_runs": len(c.unknown_seeds), "truncated_test": c.truncated_test,
         "scores": {str(s): v for s, v in sorted(c.scores.items())},
         "selected": selected.as_dict() if selected is not None else None}
