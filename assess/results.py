@@ -15,7 +15,7 @@ summary.json, and computes a cell the same way here when runs were added since).
 - `compare`, `run_comparisons`, `compute_curves`: the declared comparisons (Welch or paired per task, Wilcoxon
   and paired t across tasks, Holm over the family) and the compute curves.
 - `build_summary(spec)` -> `Summary`; `Summary.to_json()` is summary.json (strict JSON: null, never NaN).
-  A new number is one new `Summary` field, filled in `build_summary`.
+  A new number is one new `Summary` field, filled in `summarize`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 
 import data_scripts  # noqa: F401  (fills the task registry)
 from dnalm_core.registry import TASKS
-from training.records import record_field
+from training.records import iter_records, record_field
 
 from .spec import (
     SELECTION_RULE,
@@ -408,8 +408,6 @@ def record_commits(recs: list[dict]) -> dict:
 
 def load_records(runs_dir: Path) -> tuple[list[dict], list[dict]]:
     """(fine-tuning, pretraining) records under a folder."""
-    from training.records import iter_records
-
     fine, pre = [], []
     for _, rec in iter_records(runs_dir):
         (pre if rec["stage"] == "pretrain" else fine).append(rec)
