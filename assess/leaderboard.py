@@ -22,12 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import yaml
-from huggingface_hub import (
-    EvalResultEntry,
-    ModelCard,
-    eval_result_entries_to_yaml,
-    parse_eval_result_entries,
-)
+from huggingface_hub import EvalResultEntry, ModelCard, eval_result_entries_to_yaml, parse_eval_result_entries
 
 from dnalm_core.registry import TASKS
 

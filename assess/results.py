@@ -36,34 +36,10 @@ import data_scripts  # noqa: F401  (fills the task registry)
 from dnalm_core.registry import TASKS
 from training.records import iter_records, record_field
 
-from .spec import (
-    SELECTION_RULE,
-    Selection,
-    arm_pretraining,
-    declared_comparisons,
-    grid_records,
-    runs_dir_of,
-    select_member,
-    selection_rule,
-    sweep_members,
-    sweep_seeds,
-)
-from .stats import (
-    PAIRED_METHOD,
-    T_METHOD,
-    WELCH_METHOD,
-    DiffCI,
-    MeanCI,
-    PairedT,
-    PairedTest,
-    combination_ci,
-    holm,
-    paired_ci,
-    paired_t,
-    paired_wilcoxon,
-    t_ci,
-    welch_ci,
-)
+from .spec import (SELECTION_RULE, Selection, arm_pretraining, declared_comparisons, grid_records, runs_dir_of,
+                   select_member, selection_rule, sweep_members, sweep_seeds)
+from .stats import (PAIRED_METHOD, T_METHOD, WELCH_METHOD, DiffCI, MeanCI, PairedT, PairedTest, combination_ci, holm,
+                    paired_ci, paired_t, paired_wilcoxon, t_ci, welch_ci)
 
 ALPHA = 0.05
 RANDOM, PUBLISHED = "random init", "published weights"  # the regimes that are not "pretrained: <corpus>"

@@ -27,15 +27,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from assess.results import (
-    PUBLISHED,
-    RANDOM,
-    Cell,
-    cell_from_summary,
-    cell_of,
-    mean_over_cells,
-    task_group,
-)
+from assess.results import PUBLISHED, RANDOM, Cell, cell_from_summary, cell_of, mean_over_cells, task_group
 from assess.stats import T_METHOD
 
 from .submission import Run, SubmissionError, read_results_file, validate_submission

@@ -12,26 +12,10 @@ import yaml
 from huggingface_hub import ModelCard, parse_eval_result_entries
 from scipy import stats as sps
 
-from assess import grid, leaderboard, report, results
-from assess import spec as specmod
+from assess import grid, leaderboard, report, results, spec as specmod
 from assess.results import Run
-from assess.stats import (
-    holm,
-    paired_ci,
-    paired_t,
-    paired_wilcoxon,
-    t_ci,
-    welch_ci,
-    wilcoxon_min_p,
-)
-from training.records import (
-    RECORD_FIELDS,
-    RECORD_NAME,
-    iter_records,
-    read_record,
-    record_field,
-    write_record,
-)
+from assess.stats import holm, paired_ci, paired_t, paired_wilcoxon, t_ci, welch_ci, wilcoxon_min_p
+from training.records import RECORD_FIELDS, RECORD_NAME, iter_records, read_record, record_field, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
