@@ -26,24 +26,21 @@ from huggingface_hub import EvalResultEntry, ModelCard, eval_result_entries_to_y
 
 from dnalm_core.registry import TASKS
 
+from .results import Run
 from .spec import grid_records, load_spec
 
 SOURCE_NAME = "dnalm-assess train.py"
 
 
-def _value(rec: dict) -> float:
-    return round(100.0 * rec["metrics"]["test"][rec["primary_metric"]], 4)
-
-
 def eval_entries(rec: dict) -> list[EvalResultEntry]:
-    ds = rec["dataset"]
+    ds, run = rec["dataset"], Run.from_record(rec)
     return [EvalResultEntry(
         dataset_id=ds.get("hub_id") or ds["name"],
-        task_id=ds.get("config") or rec["task"],
-        value=_value(rec),
+        task_id=ds.get("config") or run.task,
+        value=round(run.score, 4),
         date=rec["finished_at"],
-        notes=f"{rec['primary_metric'].upper()} x 100 on the test split; seed {rec['seed']}; arm {rec.get('arm')}; "
-              f"init {rec['init']}; tokenizer {rec['tokenizer']['family']}",
+        notes=f"{run.metric.upper()} x 100 on the test split; seed {run.seed}; arm {run.arm}; "
+              f"{run.regime}; tokenizer {run.tokens}",
     )]
 
 
@@ -70,6 +67,7 @@ def check_model_index(rec: dict) -> None:
 
 
 def results_json(rec: dict) -> dict:
+    run = Run.from_record(rec)
     return {
         "config": {
             "model_name": f"dnalm-assess/{rec.get('arm') or rec['run_name']}",
@@ -77,9 +75,9 @@ def results_json(rec: dict) -> dict:
             "model_dtype": "torch.float32",
             "model_arch": rec["model"],
             "init": rec["init"],
-            # the pretraining corpus (the Space's regime column: "pretrained: human"); None for random init and
-            # for published weights, whose corpus is not ours to name
-            "corpus": (rec.get("corpus") or {}).get("name") if rec["init"] == "pretrained" else None,
+            # the pretraining corpus (the regime "pretrained: human" in the report and the Space); None for random
+            # init and for published weights, whose corpus is not ours to name
+            "corpus": run.corpus,
             "tokenizer": rec["tokenizer"],
             "mode": rec["mode"],
             "seed": rec["seed"],

@@ -5,9 +5,9 @@ A leaderboard folder is what `python -m assess.leaderboard <spec> --out DIR` wri
 folder or its parent, where `python -m assess.report` writes report.md) the Space also reads:
   - `summary.json` (assess.report): per arm x task n_seeds, mean, 95% CI, one-class seeds and per-seed
     scores. A cell uses the summary's numbers when its per-seed scores are exactly the runs in the folder;
-    otherwise (no summary, or runs added since) the cell is computed here the report's way: the primary
-    test metric x 100, mean over learning seeds, 95% t interval mean ± t(n-1, 0.975)·s/√n, a cell with more
-    one-class seeds than the report's limit (default 1) "did not learn";
+    otherwise (no summary, or runs added since) the cell is computed by the report's own code
+    (`assess.results.cell_of`): the primary test metric x 100, mean over learning seeds, 95% t interval
+    mean ± t(n-1, 0.975)·s/√n, a cell with more one-class seeds than the report's limit (default 1) "did not learn";
   - published reference scores: `references.json` / `references.yaml` ({source, scores: {model: {task:
     score x 100}}}, a grid spec's `references:` block), a `references` key in summary.json, or the
     "Published scores for context" table of report.md; `--spec` reads a grid spec's block directly.
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from assess.stats import T_METHOD, combination_ci, t_ci
-from dnalm_core.registry import TASKS
+from assess.results import PUBLISHED, RANDOM, Cell, cell_from_summary, cell_of, mean_over_cells, task_group
+from assess.stats import T_METHOD
 
 from .submission import Run, SubmissionError, read_results_file, validate_submission
 
@@ -214,75 +214,6 @@ def atomic_write(path: Path, data: bytes) -> None:
 # ------------------------------------------------------------------------------------------------ cells
 
 
-def one_class(run: Run) -> bool | None:
-    """Whether the run predicted a single class on the test split (the report's rule; None: cannot tell).
-
-    `n_predicted_classes` when recorded; otherwise a single-label run with k classes is one-class when its
-    macro recall is exactly 1/k and its macro precision exactly accuracy/k."""
-    m = run.metrics
-    if m.get("n_predicted_classes") is not None:
-        return m["n_predicted_classes"] <= 1
-    entry = TASKS.get(run.task)
-    if entry.problem_type != "single_label_classification":
-        return False
-    recall = m.get("recall_macro")
-    if recall is None:
-        return None
-    k = entry.num_labels
-    if not k or abs(recall - 1 / k) > 1e-9:
-        return False
-    precision, accuracy = m.get("precision_macro"), m.get("accuracy")
-    return precision is None or accuracy is None or abs(precision - accuracy / k) < 1e-9
-
-
-@dataclass
-class Cell:
-    """One arm on one task: scores x 100 over seeds."""
-
-    arm: str
-    task: str
-    scores: dict[int, float]  # seed -> score (all seeds)
-    one_class_seeds: list[int]
-    measured: bool
-    mean: float | None
-    low: float | None
-    high: float | None
-    source: str  # "summary.json" | "computed"
-
-    @property
-    def learning(self) -> list[float]:
-        return [v for s, v in sorted(self.scores.items()) if s not in self.one_class_seeds]
-
-    @property
-    def sort_value(self) -> float:
-        """What the table sorts this cell by: the mean of its learning seeds, or, for a cell that did not
-        learn, the mean over all its seeds (what it scored; MCC 0 for one-class predictions)."""
-        return self.mean if self.measured else float(np.mean(list(self.scores.values())))
-
-    @property
-    def half(self) -> float | None:
-        return None if self.low is None or self.high is None else (self.high - self.low) / 2
-
-    def text(self) -> str:
-        n = len(self.scores)
-        if not self.measured:
-            return f"did not learn ({len(self.one_class_seeds)}/{n})"
-        k = len(self.learning)
-        if self.half is None:
-            return f"{self.mean:.2f} (n={k}, no CI)"
-        return f"{self.mean:.2f} ± {self.half:.2f}" + (f" (n={k})" if k != n else "")
-
-
-def _t_cell(arm: str, task: str, runs: list[Run], max_one_class: int) -> Cell:
-    scores = {r.seed: r.score for r in runs}
-    oc = sorted(r.seed for r in runs if one_class(r))
-    learning = [v for s, v in sorted(scores.items()) if s not in oc]
-    measured = len(oc) <= max_one_class and bool(learning)
-    ci = t_ci(learning) if measured else None
-    return Cell(arm, task, scores, oc, measured, ci.mean if ci else None, ci.low if ci else None,
-                ci.high if ci else None, "computed")
-
-
 def _summary_cell(arm: str, task: str, runs: list[Run], entry: dict) -> Cell | None:
     """The summary's numbers for this cell, if its per-seed scores are exactly these runs'."""
     mine = {r.seed: r.score for r in runs}
@@ -295,11 +226,7 @@ def _summary_cell(arm: str, task: str, runs: list[Run], entry: dict) -> Cell | N
         return None
     if set(theirs) != set(mine) or any(abs(theirs[s] - mine[s]) > 1e-6 for s in mine):
         return None
-    measured = entry.get("status") == "measured"
-    ci = entry.get("ci") or {}
-    return Cell(arm, task, mine, sorted(int(s) for s in entry.get("one_class_seeds") or []), measured,
-                entry.get("mean") if measured else None, ci.get("low") if measured else None,
-                ci.get("high") if measured else None, "summary.json")
+    return cell_from_summary(task, arm, mine, entry)
 
 
 def fmt_flops(x: float | None) -> str:
@@ -481,14 +408,14 @@ class Board:
     def groups(self) -> dict[str, list[str]]:
         out = defaultdict(list)
         for t in self.tasks():
-            out[TASKS.get(t).group].append(t)
+            out[task_group(t)].append(t)
         return dict(sorted(out.items()))
 
     def architectures(self) -> list[str]:
         return sorted({r.model for r in self.snapshot()})
 
     def regimes(self) -> list[str]:
-        return sorted({r.regime for r in self.snapshot()}, key=lambda x: (x != "random init", x))
+        return sorted({r.regime for r in self.snapshot()}, key=lambda x: (x != RANDOM, x))
 
     def cell_runs(self, arm: str, task: str, members: bool = False) -> list[Run]:
         """The runs a cell shows: a swept arm's chosen member on that task, else the arm's own runs."""
@@ -507,16 +434,13 @@ class Board:
         if key not in self._cells:
             entry = None if members else (((self.summary or {}).get("cells") or {}).get(arm) or {}).get(task)
             cell = _summary_cell(arm, task, runs, entry) if isinstance(entry, dict) else None
-            self._cells[key] = cell or _t_cell(arm, task, runs, self.max_one_class)
+            self._cells[key] = cell or cell_of(task, arm, runs, self.max_one_class)
         return self._cells[key]
 
     def mean_over(self, arm: str, tasks: list[str], members: bool = False):
         """(CI of the mean over the measured tasks, n measured, n tasks with runs): the report's group mean."""
         cells = [c for t in tasks if (c := self.cell(arm, t, members))]
-        vals = [np.array(c.learning) for c in cells if c.measured]
-        if not vals:
-            return None, 0, len(cells)
-        return combination_ci(vals, [1.0 / len(vals)] * len(vals), method=T_METHOD), len(vals), len(cells)
+        return (*mean_over_cells(cells), len(cells))
 
     def finetune_flops(self, arm: str, tasks: list[str], members: bool = False) -> float | None:
         vals = [r.finetune_flops for t in tasks for r in self.cell_runs(arm, t, members)]
@@ -581,8 +505,8 @@ class Board:
                 mean_text = f"{mean:.2f}" + (f" ({len(have)}/{len(tasks)} tasks)" if len(have) < len(tasks) else "")
                 name = f"{model} (published)"
                 rows.append(("published",
-                             [name, "published", "-", "published weights", "-", "-", *vals, mean, "-"],
-                             [name, "published", "-", "published weights", "-", "-", *shown, mean_text, "-"]))
+                             [name, "published", "-", PUBLISHED, "-", "-", *vals, mean, "-"],
+                             [name, "published", "-", PUBLISHED, "-", "-", *shown, mean_text, "-"]))
         rows.sort(key=lambda r: (-r[1][-2], r[1][0]))
         return Table(headers, types, [r[1] for r in rows], [r[2] for r in rows],
                      [[ROW_STYLE[r[0]]] * len(headers) for r in rows], [r[0] for r in rows])
@@ -610,7 +534,7 @@ class Board:
         for arm in arms:
             rep = reps[arm]
             at[(rep.architecture, rep.regime)].append(arm)
-        cols = sorted({r for _, r in at}, key=lambda x: (x != "random init", x))
+        cols = sorted({r for _, r in at}, key=lambda x: (x != RANDOM, x))
         table = Table(["task group", "architecture", *cols], ["str"] * (2 + len(cols)))
         for group, gtasks in self.groups().items():
             gtasks = [t for t in gtasks if t in tasks]

@@ -5,8 +5,9 @@
 
 The folder holds the Space card (space/README.md, whose YAML header says `sdk: gradio`, `app_file: app.py`)
 and space/requirements.txt at its root, a two-line root `app.py` that runs `space.app`, the `space` package,
-the parts of the suite the app imports (`dnalm_core`, `data_scripts`: the task registry; `assess/stats.py`: the
-intervals; none of them imports torch), and, with --results, a copy of the leaderboard folder as `leaderboard/`
+the parts of the suite the app imports (`dnalm_core`, `data_scripts`: the task registry; `assess/results.py`
+with what it imports, `assess/stats.py`, `assess/spec.py` and `training/records.py`: the cells and labels the
+report uses; none of them imports torch), and, with --results, a copy of the leaderboard folder as `leaderboard/`
 (with summary.json / report.md / references beside it), which the app reads by default.
 """
 
@@ -25,6 +26,9 @@ from space.app import main
 
 raise SystemExit(main())
 '''
+# single modules the app needs from packages that also hold torch code (the rest of those packages stays out)
+MODULES = ("assess/__init__.py", "assess/results.py", "assess/stats.py", "assess/spec.py", "training/__init__.py",
+           "training/records.py")
 SIDE_FILES = ("summary.json", "report.md", "references.json", "references.yaml")
 
 
@@ -44,9 +48,9 @@ def bundle(out: Path, results: Path | None = None) -> Path:
         shutil.copy2(ROOT / "space" / name, out / "space" / name)
     for pkg in SUITE:
         shutil.copytree(ROOT / pkg, out / pkg, ignore=_ignore)
-    (out / "assess").mkdir()
-    (out / "assess" / "__init__.py").write_text("")
-    shutil.copy2(ROOT / "assess" / "stats.py", out / "assess" / "stats.py")
+    for name in MODULES:
+        (out / name).parent.mkdir(exist_ok=True)
+        shutil.copy2(ROOT / name, out / name)
     if results is not None:
         shutil.copytree(results, out / "leaderboard", ignore=_ignore)
         for name in SIDE_FILES:  # the report's files sit beside the leaderboard folder

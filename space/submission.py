@@ -16,13 +16,12 @@ leaderboard files with the same parser, so what is shown passed the same checks 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import data_scripts  # noqa: F401  (fills the task registry)
+from assess.results import Run
 from dnalm_core.registry import TASKS
 
 from .safety import NameRuleError, check_name
@@ -46,6 +45,10 @@ NON_NEGATIVE = ("loss", "mse", "mae", "rmse")
 FLOPS_FIELDS = ("flops", "train_flops")  # cost.flops (analytic) before cost.train_flops (Trainer estimate)
 
 
+# `Run` (one run, with the labels the report uses) lives in assess/results.py; the parsers below check a file and
+# build it.
+
+
 class SubmissionError(ValueError):
     """A refused file: `field` is the dotted path of the offending field, `reason` says what is wrong."""
 
@@ -53,74 +56,6 @@ class SubmissionError(ValueError):
         self.field = field_
         self.reason = reason
         super().__init__(f"{field_}: {reason}")
-
-
-@dataclass(frozen=True)
-class Run:
-    """One fine-tuning run (one arm, one task, one seed), as the leaderboard shows it."""
-
-    arm: str
-    model: str
-    init: str
-    corpus: str | None  # the pretraining corpus, when the file says (None: random init or not recorded)
-    tokenizer: dict
-    mode: str
-    seed: int
-    task: str
-    metric: str  # the task's primary metric
-    value: float  # its test value, in the metric's own units (MCC in [-1, 1])
-    metrics: dict = field(default_factory=dict, compare=False)  # every numeric test metric
-    finetune_flops: float | None = None
-    pretrain_flops: float | None = None
-    fmt: str = "results"  # "results" (assess.leaderboard file) | "record" (train.py results.json)
-    source: str = "grid"  # "grid" (the leaderboard folder) | "submitted" (uploaded here)
-    origin: str = ""  # the file it came from
-
-    @property
-    def score(self) -> float:
-        """The primary metric x 100 (the papers' units, as in the report)."""
-        return 100.0 * self.value
-
-    @property
-    def tokens(self) -> str:
-        """bpe | char | kmer-6o (overlapping) | kmer-6n (non-overlapping): the report's labels."""
-        tok = self.tokenizer
-        if tok.get("family") == "kmer":
-            return f"kmer-{tok.get('k')}{'o' if tok.get('overlapping') else 'n'}"
-        return str(tok.get("family"))
-
-    @property
-    def regime(self) -> str:
-        """random init | pretrained: <corpus> | pretrained (the file does not name the pretraining corpus)."""
-        if self.init == "random":
-            return "random init"
-        return f"pretrained: {self.corpus}" if self.corpus else "pretrained"
-
-    @property
-    def architecture(self) -> str:
-        """The model, plus its tokens where they vary (the convolutional models always read nucleotides)."""
-        tok = self.tokens
-        return self.model + ("" if tok == "char" and self.model != "dnabert2" else f" ({tok})")
-
-    @property
-    def signature(self) -> tuple:
-        """What makes an arm: two files with one arm name must agree on all of it."""
-        return (self.model, self.init, self.corpus, self.tokens, self.mode)
-
-    @property
-    def content_hash(self) -> str:
-        """sha256 of the task and its numeric test metrics: the same run exported twice, or renamed, hashes alike."""
-        body = {"task": self.task, "metrics": {k: v for k, v in self.metrics.items() if isinstance(v, float)}}
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-    def field_name(self, what: str) -> str:
-        """The dotted name of a field in this run's own file format (for error messages)."""
-        if self.fmt == "record":
-            return {"arm": "arm", "seed": "seed", "task": "task", "metrics": "metrics.test", "model": "model",
-                    "init": "init", "corpus": "corpus", "tokenizer": "tokenizer", "mode": "mode"}[what]
-        return {"arm": "config.model_name", "seed": "config.seed", "task": f"results.{self.task}",
-                "metrics": f"results.{self.task}", "model": "config.model_arch", "init": "config.init",
-                "corpus": "config.corpus", "tokenizer": "config.tokenizer", "mode": "config.mode"}[what]
 
 
 # ------------------------------------------------------------------------------------------- field checks
@@ -261,6 +196,17 @@ def _cost(obj: dict, where: str = "cost") -> tuple[float | None, float | None]:
     return ft, found.get("pretraining_flops")
 
 
+def _class_counts(values: dict, where: str) -> tuple | None:
+    """`predicted_class_counts` (the one-class rule reads it): a list or object of whole numbers >= 0."""
+    counts = values.get("predicted_class_counts")
+    if counts is None:
+        return None
+    items = list(counts.values()) if isinstance(counts, dict) else counts if isinstance(counts, list) else None
+    if items is None or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in items):
+        raise SubmissionError(where, f"must be a list (or object) of whole numbers >= 0, got {counts!r}")
+    return tuple(items)
+
+
 # ---------------------------------------------------------------------------------------------- formats
 
 
@@ -285,7 +231,8 @@ def runs_from_results(obj: dict, *, origin: str = "", source: str = "grid") -> l
         metric, value, metrics = _metrics(values, task, f"results.{task}")
         runs.append(Run(arm=arm, model=model, init=init, corpus=corpus, tokenizer=tokenizer, mode=mode, seed=seed,
                         task=task, metric=metric, value=value, metrics=metrics, finetune_flops=ft,
-                        pretrain_flops=0.0 if init == "random" else pre, fmt="results", source=source, origin=origin))
+                        pretrain_flops=0.0 if init == "random" else pre, fmt="results", source=source, origin=origin,
+                        class_counts=_class_counts(values, f"results.{task}.predicted_class_counts")))
     return runs
 
 
@@ -314,7 +261,8 @@ def runs_from_record(obj: dict, *, origin: str = "", source: str = "submitted") 
     ft, pre = _cost(obj)
     return [Run(arm=arm, model=model, init=init, corpus=corpus, tokenizer=tokenizer, mode=mode, seed=seed,
                 task=task, metric=metric, value=value, metrics=test, finetune_flops=ft,
-                pretrain_flops=0.0 if init == "random" else pre, fmt="record", source=source, origin=origin)]
+                pretrain_flops=0.0 if init == "random" else pre, fmt="record", source=source, origin=origin,
+                class_counts=_class_counts(metrics["test"], "metrics.test.predicted_class_counts"))]
 
 
 def _refuse_constant(name: str):

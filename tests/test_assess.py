@@ -12,7 +12,8 @@ import yaml
 from huggingface_hub import ModelCard, parse_eval_result_entries
 from scipy import stats as sps
 
-from assess import grid, leaderboard, report, spec as specmod
+from assess import grid, leaderboard, report, results, spec as specmod
+from assess.results import Run
 from assess.stats import holm, paired_ci, paired_t, paired_wilcoxon, t_ci, welch_ci, wilcoxon_min_p
 from training.records import RECORD_FIELDS, RECORD_NAME, iter_records, read_record, record_field, write_record
 
@@ -235,11 +236,11 @@ def test_comparison_cost_rates_only_a_real_difference_in_compute():
             f = self.flops[arm]
             return {"kind": "none" if f == 0 else "ours", "flops": f, "seconds": None, "device": "cpu"}
 
-    cost = report.comparison_cost(Res({"pre": 2e15, "rnd": 0.0}), "pre", "rnd", 3.0)
+    cost = results.comparison_cost(Res({"pre": 2e15, "rnd": 0.0}), "pre", "rnd", 3.0)
     assert (cost["added_by"], cost["added_flops"], cost["points_per_pflop"]) == ("pre", 2e15, 1.5)
-    cost = report.comparison_cost(Res({"cheap": 1e15, "dear": 5e15}), "cheap", "dear", 2.0)
+    cost = results.comparison_cost(Res({"cheap": 1e15, "dear": 5e15}), "cheap", "dear", 2.0)
     assert (cost["added_by"], cost["points_per_pflop"]) == ("dear", pytest.approx(-0.5))  # dear bought -2 for 4 PFLOPs
-    cost = report.comparison_cost(Res({"multi": 8.41e12, "human": 8.28e12}), "multi", "human", -1.0)
+    cost = results.comparison_cost(Res({"multi": 8.41e12, "human": 8.28e12}), "multi", "human", -1.0)
     assert cost["points_per_pflop"] is None and "1.5% apart" in cost["note"]
 
 
@@ -252,11 +253,11 @@ def test_paired_seeds_use_per_seed_differences(tmp_path):
     _write(runs, recs)
     spec = {"name": "p", "runs_dir": str(runs), "seeds": [0, 1, 2], "tasks": ["t/a"], "arms": {"a": {}, "b": {}},
             "comparisons": {"architecture": [["a", "b"]]}, "paired_seeds": True}
-    res = report.Results(*report.load_records(runs))
-    c = report.compare(res, "architecture", "a", "b", paired=True)
+    res = results.Results(*results.load_records(runs))
+    c = results.compare(res, "architecture", "a", "b", paired=True)
     ref = sps.ttest_rel([50, 60, 40], [45, 56, 33]).confidence_interval(0.95)
     (_, ci), = c.rows
-    assert (ci.low, ci.high, ci.method) == (pytest.approx(ref.low), pytest.approx(ref.high), report.PAIRED_METHOD)
+    assert (ci.low, ci.high, ci.method) == (pytest.approx(ref.low), pytest.approx(ref.high), results.PAIRED_METHOD)
     text = report.build_report(spec, tmp_path / "out").read_text()
     assert "paired-by-seed t interval" in text
 
@@ -300,30 +301,30 @@ def test_compute_curve_table_plot_and_slope(tmp_path):
 
 def test_one_class_detection_and_split_flags():
     rec = _record("t/a", "x", 0, 0.0, out="o", one_class=True)
-    assert report.one_class(rec) is True
-    assert report.one_class(_record("t/a", "x", 0, 0.2, out="o")) is False
+    assert results.one_class(results.Run.from_record(rec)) is True
+    assert results.one_class(results.Run.from_record(_record("t/a", "x", 0, 0.2, out="o"))) is False
     # recall 0.5 but macro precision != accuracy / 2: both classes were predicted
     rec["metrics"]["test"]["precision_macro"] = 0.41
-    assert report.one_class(rec) is False
+    assert results.one_class(results.Run.from_record(rec)) is False
     # explicit predicted-class counts win over the fallback
     rec["metrics"]["test"]["n_predicted_classes"] = 1
-    assert report.one_class(rec) is True
+    assert results.one_class(results.Run.from_record(rec)) is True
     rec["metrics"]["test"] = {"mcc": 0.0}  # an old record that cannot tell
-    assert report.one_class(rec) is None
-    assert report.one_class({**rec, "problem_type": "regression"}) is False
+    assert results.one_class(results.Run.from_record(rec)) is None
+    assert results.one_class(results.Run.from_record({**rec, "problem_type": "regression"})) is False
     # the registered binary task: k = 2 from the registry
     reg = _record("gue/prom_core_tata", "x", 0, 0.0, out="o", one_class=True)
-    assert report.one_class(reg) is True
-    assert report.test_split(_record("t", "x", 0, 0.1, out="o", n_test=300, cap=300))["test_subsampled"] is True
+    assert results.one_class(results.Run.from_record(reg)) is True
+    assert results.test_split(_record("t", "x", 0, 0.1, out="o", n_test=300, cap=300))["test_subsampled"] is True
     # records with `dataset.n` come from the train.py that never cuts the test split
     new = _record("t", "x", 0, 0.1, out="o", n_test=300, cap=300)
     new["dataset"]["n"] = {"train": 800, "validation": 300, "test": 613}
-    assert (report.test_split(new)["test_subsampled"], report.test_split(new)["n_test"]) == (False, 613)
+    assert (results.test_split(new)["test_subsampled"], results.test_split(new)["n_test"]) == (False, 613)
     new["dataset"]["test_subsampled"] = True  # an explicit flag wins
-    assert report.test_split(new)["test_subsampled"] is True
-    assert report.test_split(_record("t", "x", 0, 0.1, out="o", n_test=120, cap=300))["test_subsampled"] is False
-    assert report.test_split(_record("t", "x", 0, 0.1, out="o", n_test=300, cap=None))["test_subsampled"] is False
-    full = report.test_split(_record("t", "x", 0, 0.1, out="o", n_test=300, cap=300, full=1000))
+    assert results.test_split(new)["test_subsampled"] is True
+    assert results.test_split(_record("t", "x", 0, 0.1, out="o", n_test=120, cap=300))["test_subsampled"] is False
+    assert results.test_split(_record("t", "x", 0, 0.1, out="o", n_test=300, cap=None))["test_subsampled"] is False
+    full = results.test_split(_record("t", "x", 0, 0.1, out="o", n_test=300, cap=300, full=1000))
     assert (full["test_subsampled"], full["n_test_full"]) == (True, 1000)
 
 
@@ -465,13 +466,14 @@ def test_compute_curve_spec_errors(tmp_path):
 
 def test_architecture_labels_keep_tokenizers_apart():
     def rec(model, **tok):
-        return {"model": model, "tokenizer": tok}
+        return Run(arm="a", model=model, init="random", corpus=None, tokenizer=tok, mode="full", seed=0, task="t",
+                   metric="mcc", value=0.0)
 
-    assert report.architecture(rec("convnova", family="char")) == "convnova"
-    assert report.architecture(rec("dnabert2", family="char")) == "dnabert2 (char)"
-    assert report.architecture(rec("dnabert2", family="kmer", k=6, overlapping=True)) == "dnabert2 (kmer-6o)"
-    assert report.architecture(rec("dnabert2", family="kmer", k=6, overlapping=False)) == "dnabert2 (kmer-6n)"
-    assert report.architecture(rec("dnabert2", family="bpe")) == "dnabert2 (bpe)"
+    assert rec("convnova", family="char").architecture == "convnova"
+    assert rec("dnabert2", family="char").architecture == "dnabert2 (char)"
+    assert rec("dnabert2", family="kmer", k=6, overlapping=True).architecture == "dnabert2 (kmer-6o)"
+    assert rec("dnabert2", family="kmer", k=6, overlapping=False).architecture == "dnabert2 (kmer-6n)"
+    assert rec("dnabert2", family="bpe").architecture == "dnabert2 (bpe)"
 
 
 # ----------------------------------------------------------------------- sweeps: the learning rate chosen on validation
@@ -659,9 +661,10 @@ def test_two_workers_share_a_grid_without_duplicates(tmp_path, monkeypatch):
 
 def test_report_counts_the_commits_that_made_its_records():
     recs = [{"versions": {"dnalm_assess_commit": c}} for c in ["a" * 40, "a" * 40, "b" * 40 + "-dirty", None]]
-    assert report.record_commits(recs) == {"distinct": 2, "dirty": 1, "unknown": 1}
-    assert report.record_commits_line(recs) == ("Code: the records name 2 commits (`versions.dnalm_assess_commit`); 1 records "
-                                                "ran uncommitted code (`-dirty`), 1 name no commit.")
+    assert results.record_commits(recs) == {"distinct": 2, "dirty": 1, "unknown": 1}
+    assert report.record_commits_line(results.record_commits(recs)) == (
+        "Code: the records name 2 commits (`versions.dnalm_assess_commit`); 1 records "
+        "ran uncommitted code (`-dirty`), 1 name no commit.")
 
 
 def test_grid_wall_time_is_the_union_of_run_spans():
@@ -673,7 +676,7 @@ def test_grid_wall_time_is_the_union_of_run_spans():
 
     recs = [{"started_at": stamp(a), "finished_at": stamp(b)} for a, b in ((5, 20), (0, 10), (100, 110))]
     recs.append({"finished_at": stamp(200), "cost": {"train_seconds": 8.0, "eval_seconds": 2.0}})
-    wall = report.grid_wall_time(recs)
+    wall = results.grid_wall_time(recs)
     assert wall["seconds"] == 40.0 and wall["runs"] == 4 and wall["estimated_starts"] == 1
     assert wall["last"] - wall["first"] == 200.0
 
