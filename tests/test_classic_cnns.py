@@ -350,6 +350,15 @@ def test_lora_wraps_every_conv_and_dense_layer(name):
     assert trainable and all("lora_" in n or "classifier" in n for n in trainable)
 
 
+def test_embed_refuses_them_clearly():
+    """Their backbone output is the last convolution block at its pooled resolution, not one vector per token."""
+    from modeling.embeddings import embed
+
+    model = AutoModel.from_config(small("basset")).eval()
+    with pytest.raises(ValueError, match="needs one vector per input token"):
+        embed(model, TOKENIZERS.get("char").build(), ["ACGTACGTTTGACCA"], "mean")
+
+
 def test_public_names_and_registry():
     assert modeling.BassetConfig is BassetConfig and modeling.DeepSEAForSequenceClassification is \
         DeepSEAForSequenceClassification
