@@ -75,6 +75,15 @@ class ClassicCNNConfig(NucleotideConfig):
         return lengths
 
     @property
+    def min_sequence_length(self) -> int:
+        """The shortest window that leaves one position after the last block; also the receptive field of that
+        position (168 bp for Basset's kernels and pools, 163 for DeepSEA's)."""
+        n = 1
+        for k, p in zip(reversed(self.conv_kernel_sizes), reversed(self.pool_sizes)):
+            n = n * p + k - 1
+        return n
+
+    @property
     def flattened_size(self) -> int:
         """Inputs of the first fully connected layer: channels x positions of the last conv block."""
         return self.conv_channels[-1] * self.conv_output_lengths()[-1]
@@ -89,9 +98,10 @@ class ClassicCNNConfig(NucleotideConfig):
         if len({len(v) for v in lists.values()}) != 1:
             raise ValueError(f"{name}: conv_channels, conv_kernel_sizes and pool_sizes need one entry per conv layer, "
                              f"got {', '.join(f'{f}={v!r}' for f, v in lists.items())}")
-        if self.conv_output_lengths()[-1] < 1:
-            raise ValueError(f"{name}.sequence_length={self.sequence_length} is too short for the conv stack (nothing "
-                             "is left to flatten); raise sequence_length or shrink the kernels and pools")
+        if self.sequence_length < self.min_sequence_length:
+            raise ValueError(f"{name}.sequence_length={self.sequence_length} is too short for the conv stack "
+                             f"(nothing is left to flatten): it needs at least {self.min_sequence_length}; raise "
+                             "sequence_length or shrink the kernels and pools")
 
 
 class ConvBlock(nn.Module):

@@ -243,7 +243,7 @@ def test_hidden_states_are_the_conv_blocks_channels_last():
 @pytest.mark.parametrize("bad,message", [
     (dict(conv_channels=[300, 200]), "one entry per conv layer"),
     (dict(pool_sizes=[3, 0, 4]), "positive integers"),
-    (dict(sequence_length=40), "too short for the conv stack"),
+    (dict(sequence_length=167), "too short for the conv stack.*at least 168"),
     (dict(hidden_sizes=[]), "hidden_sizes"),
     (dict(hidden_dropout=1.0), "hidden_dropout"),
 ])
@@ -256,8 +256,12 @@ def test_bad_basset_configs_raise(bad, message):
 def test_bad_deepsea_configs_raise():
     with pytest.raises(StrictDataclassClassValidationError, match="conv_dropouts"):
         DeepSEAConfig(conv_dropouts=[0.2, 0.2])
-    with pytest.raises(StrictDataclassClassValidationError, match="too short"):
-        DeepSEAConfig(sequence_length=60)
+    with pytest.raises(StrictDataclassClassValidationError, match="at least 163"):
+        DeepSEAConfig(sequence_length=162)
+    # the shortest windows leave exactly one position: 168 -> 150 -> 50 -> 40 -> 10 -> 4 -> 1 (Basset),
+    # 163 -> 156 -> 39 -> 32 -> 8 -> 1 (DeepSEA)
+    assert BassetConfig(sequence_length=168).conv_output_lengths() == [50, 10, 1]
+    assert DeepSEAConfig(sequence_length=163).conv_output_lengths() == [39, 8, 1]
 
 
 def test_batch_norm_needs_two_sequences_in_training():
@@ -378,6 +382,19 @@ def test_train_py_refuses_to_pretrain_them(tmp_path, capsys):
         assert rc == 2
         assert f"model {name!r} has no masked-LM head" in capsys.readouterr().err
         assert not (tmp_path / name).exists()
+
+
+def test_train_py_refuses_a_task_longer_than_the_window_before_training(tmp_path, capsys):
+    """prom_core_tata has 70 bp; a 60 bp window (small kernels, no pooling) cannot hold it: refused with the two
+    fixes, before any folder is written."""
+    small_window = json.dumps({"sequence_length": 60, "conv_kernel_sizes": [3, 3, 3], "pool_sizes": [1, 1, 1]})
+    out = tmp_path / "run"
+    assert train.main(["--model", "basset", "--task", "gue/prom_core_tata", "--model_config", small_window,
+                       "--max_train_samples", "32", "--output_dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "longest sequence has 70 bp, more than basset's fixed input window sequence_length=60" in err
+    assert '{"sequence_length": 70}' in err and "--max_length 62" in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("name,mode", [("basset", "full"), ("deepsea", "full"), ("basset", "lora"),
