@@ -261,6 +261,11 @@ def prepare_finetune(run: RunArguments, targs: DNATrainingArguments, given: set[
     names = task["label_names"]
     model = build_model(run, tok, dict(num_labels=task["num_labels"], problem_type=task["problem_type"],
                                        id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)}))
+    window = getattr(model.config, "sequence_length", None)  # Basset, DeepSEA: a fixed input window, in bp
+    if window is not None and max_len - 2 > window:  # char tokens: one per base, plus [CLS] and [SEP]
+        raise ConfigError(f"the task's longest sequence has {max_len - 2:,} bp, more than {run.model}'s fixed input "
+                          f"window sequence_length={window:,}; pass --model_config '{{\"sequence_length\": "
+                          f"{max_len - 2}}}', or --max_length {window + 2} to truncate (the count is recorded)")
     if "metric_for_best_model" not in given:
         targs.metric_for_best_model, targs.greater_is_better = task["metric"], True
     dataset = dataset_info(run, task["entry"], dataset_fingerprint(raw))

@@ -510,7 +510,7 @@ SMOKE_PRETRAIN = dict(SMOKE_FINETUNE, window_length=128, num_windows=32, eval_wi
 for _key in ("max_train_samples", "max_eval_samples"):
     SMOKE_PRETRAIN.pop(_key)
 # Tiny presets; a model without one keeps its smallest.
-SMOKE_PRESETS = {"convnova": "tiny", "dnabert2": "tiny", "unet": "small"}
+SMOKE_PRESETS = {"convnova": "tiny", "dnabert2": "tiny", "unet": "small", "basset": "small", "deepsea": "small"}
 # Small real FASTA (../shared/data/genomes) standing in for the paper-scale corpora: one file per species.
 SMOKE_FASTA = {"human": ["human_GRCh38_fragments_biopython.fa"],
                "multispecies": ["human_GRCh38_fragments_biopython.fa", "A_thaliana_chloroplast_NC_000932.fa"]}

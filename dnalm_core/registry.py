@@ -56,7 +56,8 @@ class ModelEntry:
     `config_class` is registered with the Auto classes, so the model classes are reached through
     `AutoModel*.from_config(config_class(**presets[p]))`. `tokenizers` lists the tokenizer families the
     architecture accepts ("char" for one-hot models). `lora_target_modules` are the module names LoRA
-    wraps for this architecture.
+    wraps for this architecture. `pretrainable` False: the family has no masked-LM head, so it is only
+    fine-tuned from random init (train.py refuses `--stage pretrain` for it).
     """
 
     name: str
@@ -66,6 +67,7 @@ class ModelEntry:
     tokenizers: tuple[str, ...]
     lora_target_modules: tuple[str, ...]
     description: str = ""
+    pretrainable: bool = True
 
     def config(self, preset: str | None = None, **overrides):
         preset = preset or self.default_preset

@@ -17,6 +17,8 @@ from .tokenization import DNATokenizerFast, bpe_tokenizer, char_tokenizer, kmer_
 from .convnova import CONVNOVA_PRESETS, ConvNovaConfig, ConvNovaForMaskedLM, ConvNovaForSequenceClassification, ConvNovaModel
 from .dnabert2 import DNABERT2_PRESETS, DNABert2Config, DNABert2ForMaskedLM, DNABert2ForSequenceClassification, DNABert2Model
 from .unet import UNET_PRESETS, UNetConfig, UNetForMaskedLM, UNetForSequenceClassification, UNetModel
+from .basset import BASSET_PRESETS, BassetConfig, BassetForSequenceClassification, BassetModel
+from .deepsea import DEEPSEA_PRESETS, DeepSEAConfig, DeepSEAForSequenceClassification, DeepSEAModel
 from . import embeddings  # noqa: F401
 
 
@@ -24,20 +26,27 @@ def _register(entry: ModelEntry, model_class, mlm_class, classifier_class) -> No
     """Register a config and its models with the Auto classes and the suite's model registry, and make saved
     folders carry their code: `register_for_auto_class` copies the model file (and its relative imports) into
     every folder saved, and the family's full `auto_map` goes into its config, so the folder loads with
-    `trust_remote_code=True` where this package is not installed."""
+    `trust_remote_code=True` where this package is not installed. `mlm_class` None: a model without a masked-LM
+    head (Basset, DeepSEA), which `entry.pretrainable` must then say."""
+    if (mlm_class is None) == entry.pretrainable:
+        raise ValueError(f"model {entry.name!r}: pretrainable={entry.pretrainable} but mlm_class is {mlm_class!r}")
     AutoConfig.register(entry.config_class.model_type, entry.config_class)
     AutoModel.register(entry.config_class, model_class)
-    AutoModelForMaskedLM.register(entry.config_class, mlm_class)
     AutoModelForSequenceClassification.register(entry.config_class, classifier_class)
     MODELS.register(entry.name, entry)
     family = {"AutoConfig": entry.config_class, "AutoModel": model_class, "AutoModelForMaskedLM": mlm_class,
               "AutoModelForSequenceClassification": classifier_class}
+    if mlm_class is None:
+        del family["AutoModelForMaskedLM"]
+    else:
+        AutoModelForMaskedLM.register(entry.config_class, mlm_class)
     for auto_class, cls in family.items():
         cls.register_for_auto_class(auto_class)
     module = model_class.__module__.rsplit(".", 1)[-1]  # the file name the folder will hold
     auto_map = {auto_class: f"{module}.{cls.__name__}" for auto_class, cls in family.items()}
-    for cls in (model_class, mlm_class, classifier_class):
-        cls.family_auto_map = auto_map
+    for cls in family.values():
+        if cls is not entry.config_class:
+            cls.family_auto_map = auto_map
 
 
 _register(
@@ -83,6 +92,36 @@ _register(
         description="1D U-Net (Ronneberger et al. 2015) over one-hot or embedded single nucleotides",
     ),
     UNetModel, UNetForMaskedLM, UNetForSequenceClassification,
+)
+# The two classic convolutional baselines: supervised networks with a fixed input window and no masked-LM head,
+# so they are fine-tuned from random init only (train.py refuses --stage pretrain for them).
+_register(
+    ModelEntry(
+        name="basset",
+        config_class=BassetConfig,
+        presets=BASSET_PRESETS,
+        default_preset="small",
+        tokenizers=("char",),
+        pretrainable=False,
+        # PEFT matches name suffixes: every convolution (`convs.i.conv`) and fully connected layer
+        # (`hidden.i.dense`); the batch norms are left to full training or freezing.
+        lora_target_modules=("conv", "dense"),
+        description="Basset (Kelley et al. 2016, Genome Research): 3 conv + 2 fully connected layers, batch norm",
+    ),
+    BassetModel, None, BassetForSequenceClassification,
+)
+_register(
+    ModelEntry(
+        name="deepsea",
+        config_class=DeepSEAConfig,
+        presets=DEEPSEA_PRESETS,
+        default_preset="small",
+        tokenizers=("char",),
+        pretrainable=False,
+        lora_target_modules=("conv", "dense"),  # `convs.i.conv` and `hidden.dense`, as for Basset
+        description="DeepSEA (Zhou & Troyanskaya 2015, Nature Methods): 3 conv + 1 fully connected layer",
+    ),
+    DeepSEAModel, None, DeepSEAForSequenceClassification,
 )
 
 

@@ -723,8 +723,8 @@ def test_shipped_specs_choose_every_learning_rate_on_validation():
                                   "unet-random", "dnabert2-char-hg38", "dnabert2-char-random"}
     cpu = specmod.load_spec(ROOT / "configs" / "grid_cpu.yaml")
     assert len(cpu["tasks"]) >= 8 and len(cpu["seeds"]) >= 3 and len(cpu["compute_curve"]) == 2
-    # the CPU grid sweeps on seed 1 only: 12 pretraining runs + 16 arms x 10 tasks x (4 + 2) fine-tuning runs
-    assert cpu["sweep_seeds"] == 1 and grid.Progress(grid.expand(cpu)).total == 12 + 16 * 10 * 6
+    # the CPU grid sweeps on seed 1 only: 12 pretraining runs + 18 arms x 10 tasks x (4 + 2) fine-tuning runs
+    assert cpu["sweep_seeds"] == 1 and grid.Progress(grid.expand(cpu)).total == 12 + 18 * 10 * 6
 
 
 # ----------------------------------------------------------------------- archive, --commit, resuming elsewhere

@@ -177,7 +177,9 @@ def test_bad_arguments_fail_clearly(model, bpe, shared_data):
     assert embed(model, no_cls, ["ACGT"], "mean").shape == (1, 32)
 
 
-@pytest.mark.parametrize("name", MODELS.names())
+# Basset and DeepSEA pool their convolutions down to a few positions: no vector per token, so embed() refuses
+# them (tests/test_classic_cnns.py checks the error).
+@pytest.mark.parametrize("name", [n for n in MODELS.names() if n not in ("basset", "deepsea")])
 def test_every_registered_backbone_embeds_the_same_alone_or_padded(name):
     # the char tokenizer is the one family every model takes; the smallest preset keeps this fast
     entry = MODELS.get(name)

@@ -106,6 +106,41 @@ def test_forward_matches_flop_counter(name, preset, task):
         assert abs(analytic / measured - 1) < 0.10, (name, preset, task, length, analytic, measured)
 
 
+# Basset and DeepSEA: classification only (no MLM head); a fixed input window, so one cost for every length.
+CLASSIC_CASES = [("basset", "small"), ("deepsea", "small"), ("basset", "paper")]
+
+
+@pytest.mark.parametrize("name,preset", CLASSIC_CASES)
+def test_classic_cnns_forward_matches_flop_counter(name, preset):
+    model = model_of(name, preset, "classification")
+    analytic = flops.forward_flops(model.config, 72, BATCH, "classification")
+    for length in (72, 302):
+        measured, ops = measured_forward(model, char_inputs(length))
+        assert abs(analytic / measured - 1) < 0.01, (name, preset, length, analytic, measured)
+    assert flops.forward_flops(model.config, 302, BATCH, "classification") == analytic
+    parts = flops.flops_breakdown(model.config, 72, "classification")
+    assert ops["aten.convolution"] == BATCH * parts["convolutions"]  # every convolution, at its output length
+    backbone = transformers.AutoModel.from_config(model.config).eval()
+    measured, _ = measured_forward(backbone, char_inputs(72))
+    assert abs(flops.forward_flops(model.config, 72, BATCH, "backbone") / measured - 1) < 0.01
+    assert flops.non_embedding_parameters(model.config, "classification") == model.num_parameters()
+    assert flops.non_embedding_parameters(model.config, "backbone") == backbone.num_parameters()
+
+
+def test_classic_cnns_paper_flops_by_hand():
+    """DeepSEA at 1,000 bp, 919 outputs: per sequence 2 x (multiply-accumulates), from the paper's layer list."""
+    macs = (993 * 4 * 320 * 8  # conv 1 at its 993 output positions
+            + 241 * 320 * 480 * 8  # conv 2 (after pooling 993 -> 248) at 241 positions
+            + 53 * 480 * 960 * 8  # conv 3 (after pooling 241 -> 60) at 53 positions
+            + 960 * 53 * 925 + 925 * 919)  # fully connected, output layer
+    cfg = MODELS.get("deepsea").config("paper")
+    assert flops.forward_flops(cfg, 1002, task="classification") == 2 * macs
+    with pytest.raises(ValueError, match="no masked-LM head"):
+        flops.forward_flops(cfg, 1002, task="mlm")
+    with pytest.raises(ValueError, match="no masked-LM head"):
+        flops.non_embedding_parameters(cfg)
+
+
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("name,preset", CASES)
 def test_non_embedding_parameters_match_the_model(name, preset, task):

@@ -117,6 +117,57 @@ def test_saved_folders_load_without_the_package(tmp_path, shared_data, model, pr
     assert got["policy_error"] is not None and "'U' at position 3" in got["policy_error"]
 
 
+# Models without a masked-LM head (Basset, DeepSEA): a classifier folder, its backbone and the pipeline.
+CHILD_CLASSIFIER = BLOCK + """
+import json, torch
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, pipeline
+args = json.loads(sys.argv[1])
+tok = AutoTokenizer.from_pretrained(args["clf"], trust_remote_code=True)
+enc = tok(args["seqs"], padding=True, return_tensors="pt")
+out = {"ids": enc["input_ids"].tolist()}
+clf = AutoModelForSequenceClassification.from_pretrained(args["clf"], trust_remote_code=True).eval()
+backbone = AutoModel.from_pretrained(args["clf"], trust_remote_code=True).eval()
+with torch.no_grad():
+    out["clf_logits"] = clf(**enc).logits.tolist()
+    out["pooled"] = backbone(**enc).pooler_output.tolist()
+out["classify"] = pipeline("text-classification", model=args["clf"], trust_remote_code=True)(args["seqs"])
+ours = sorted(m for m in sys.modules if m.split(".")[0] in OURS)
+assert not ours, ours
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["basset", "deepsea"])
+def test_classifier_only_folders_load_without_the_package(tmp_path, model):
+    torch.manual_seed(0)
+    tok = TOKENIZERS.get("char").build()
+    clf = AutoModelForSequenceClassification.from_config(
+        MODELS.get(model).config("small", vocab_size=len(tok), pad_token_id=tok.pad_token_id, num_labels=2)).eval()
+    for module in clf.modules():  # eval-mode batch norm that is not the identity
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    clf.save_pretrained(tmp_path / "clf")
+    tok.save_pretrained(tmp_path / "clf")
+    args = json.dumps({"clf": str(tmp_path / "clf"), "seqs": SEQS})
+    r = subprocess.run([sys.executable, "-c", CHILD_CLASSIFIER, args], capture_output=True, text=True, cwd=tmp_path,
+                       env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")},
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-4000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    enc = tok(SEQS, padding=True, return_tensors="pt")
+    assert got["ids"] == enc["input_ids"].tolist()
+    with torch.no_grad():
+        ref = clf(**enc).logits
+        pooled = clf.base_model(**enc).pooler_output
+    np.testing.assert_allclose(got["clf_logits"], ref.numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(got["pooled"], pooled.numpy(), rtol=0, atol=1e-6)
+    assert [d["label"] for d in got["classify"]] == [clf.config.id2label[i] for i in ref.argmax(-1).tolist()]
+    np.testing.assert_allclose([d["score"] for d in got["classify"]], ref.softmax(-1).max(-1).values.numpy(),
+                               rtol=1e-5)
+
+
 def test_a_train_py_checkpoint_loads_without_the_package(tmp_path):
     """The folder train.py writes (and --push_to_hub uploads) is one of these folders."""
     out = tmp_path / "run"

@@ -230,6 +230,9 @@ def validate(run: RunArguments, targs: DNATrainingArguments) -> None:
         raise ConfigError("`pretrained` is set but init=random; set init: pretrained or drop `pretrained`")
     if run.stage == "finetune" and not run.task:
         raise ConfigError("stage=finetune needs `task` (a registered task such as gue/prom_core_tata, or a dataset folder)")
+    if run.stage == "pretrain" and not entry.pretrainable:
+        raise ConfigError(f"model {run.model!r} has no masked-LM head and is not pretrained in this suite; fine-tune "
+                          "it from random init (stage=finetune, init=random)")
     if run.stage == "pretrain":
         if sum(map(bool, (run.pretrain_fasta, run.pretrain_task, run.corpus))) != 1:
             raise ConfigError("stage=pretrain needs exactly one of `corpus` (a registered corpus), `pretrain_fasta` "

@@ -1,4 +1,4 @@
-"""Analytic FLOP counts of the suite's three architectures, per example and for a whole training run.
+"""Analytic FLOP counts of the suite's architectures, per example and for a whole training run.
 
 Why: the Trainer records `total_flos = 6 x (input_ids.numel()) x (non-embedding parameters)`. That is the
 dense-transformer rule of thumb (Kaplan et al. 2020): it leaves out attention, which grows with the square
@@ -32,6 +32,10 @@ against real forward passes. In detail:
 - U-Net: every conv unit at its level's actual length (level i runs on P / 2^i positions, where P is the
   input length rounded up to a multiple of 2^depth, as the model pads it), the transposed up-convolutions,
   the bottleneck, and the head.
+- Basset and DeepSEA: every unpadded convolution at its output length, the fully connected layers and the
+  output layer. These networks read a fixed window of `sequence_length` positions whatever the sequence's
+  length (`modeling/classic_cnn.py`), so their cost per sequence does not depend on `seq_len`. They have no
+  masked-LM head: task "mlm" is an error.
 
 What is ignored (all elementwise or memory operations, which FlopCounterMode ignores too): LayerNorms,
 GELU/sigmoid/tanh, the GEGLU product, the ALiBi bias addition and the attention softmax (about
@@ -80,11 +84,14 @@ TASKS = ("mlm", "classification", "backbone")
 CONVNOVA_STEM_KERNEL_SIZE = 9
 NUM_NUCLEOTIDE_CHANNELS = 5  # A C G T N: the one-hot input and the MLM scores of ConvNova and the U-Net
 
-_ARCHITECTURES = {"dnabert2": "dnabert2", "convnova": "convnova", "dna_unet": "unet", "unet": "unet"}
+_ARCHITECTURES = {"dnabert2": "dnabert2", "convnova": "convnova", "dna_unet": "unet", "unet": "unet",
+                  "basset": "basset", "deepsea": "deepsea"}
+FIXED_WINDOW = ("basset", "deepsea")  # no MLM head; cost independent of the sequence length
+CLASSIC_INPUT_CHANNELS = 4  # their one-hot is A C G T (N = 0.25 in each)
 
 
 def architecture(config: Any) -> str:
-    """"dnabert2", "convnova" or "unet", from `config.model_type`."""
+    """"dnabert2", "convnova", "unet", "basset" or "deepsea", from `config.model_type`."""
     model_type = getattr(config, "model_type", None)
     if model_type not in _ARCHITECTURES:
         raise ValueError(
@@ -273,6 +280,49 @@ def _unet_params(config, task, num_labels) -> int:
     return n  # the learned input embedding (if any) is an nn.Embedding: excluded, as the Trainer does
 
 
+# ------------------------------------------------------------------------------------------ Basset, DeepSEA
+
+
+def _classic_layers(config) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int]]]:
+    """The convolutions as (c_in, c_out, kernel, output positions) and the fully connected layers before the
+    output layer as (d_in, d_out), from the config's lists (the same arithmetic as the model: unpadded
+    convolutions, pools of width = stride that drop a remainder)."""
+    convs, c_in, n = [], CLASSIC_INPUT_CHANNELS, config.sequence_length
+    for c_out, k, p in zip(config.conv_channels, config.conv_kernel_sizes, config.pool_sizes):
+        convs.append((c_in, c_out, k, n - k + 1))
+        c_in, n = c_out, (n - k + 1) // p
+    widths = list(config.hidden_sizes) if architecture(config) == "basset" else [config.hidden_size]
+    dense = list(zip([c_in * n] + widths[:-1], widths))
+    return convs, dense
+
+
+def _classic(config, task, num_labels) -> dict[str, float]:
+    convs, dense = _classic_layers(config)
+    out = {
+        "convolutions": sum(2 * n * c_in * c_out * k for c_in, c_out, k, n in convs),
+        "fully_connected": sum(2 * d_in * d_out for d_in, d_out in dense),
+    }
+    out["head"] = 2 * dense[-1][1] * _num_labels(config, num_labels) if task == "classification" else 0
+    return out
+
+
+def _classic_params(config, task, num_labels) -> int:
+    convs, dense = _classic_layers(config)
+    n = sum(c_in * c_out * k + c_out for c_in, c_out, k, _ in convs)
+    n += sum(d_in * d_out + d_out for d_in, d_out in dense)
+    if architecture(config) == "basset":  # batch norm weight and bias after every conv (and hidden layer)
+        n += 2 * sum(c_out for _, c_out, _, _ in convs)
+        n += 2 * sum(d_out for _, d_out in dense) if config.hidden_batch_norm else 0
+    if task == "classification":
+        n += dense[-1][1] * _num_labels(config, num_labels) + _num_labels(config, num_labels)
+    return n
+
+
+def _check_has_task(arch: str, task: str) -> None:
+    if arch in FIXED_WINDOW and task == "mlm":
+        raise ValueError(f"{arch} has no masked-LM head: use task 'classification' or 'backbone'")
+
+
 # ------------------------------------------------------------------------------------------ public API
 
 
@@ -292,10 +342,13 @@ def flops_breakdown(
     if seq_len < 1:
         raise ValueError(f"seq_len must be >= 1, got {seq_len}")
     arch = architecture(config)
+    _check_has_task(arch, task)
     if arch == "dnabert2":
         return _dnabert2(config, seq_len, task, num_labels, mlm_positions, query_positions)
     if mlm_positions is not None or query_positions is not None:
         raise ValueError(f"{arch} computes its head at every position: mlm_positions/query_positions do not apply")
+    if arch in FIXED_WINDOW:
+        return _classic(config, task, num_labels)
     if arch == "convnova":
         return _convnova(config, seq_len, task, num_labels)
     return _unet(config, seq_len, task, num_labels)
@@ -314,11 +367,13 @@ def forward_flops(
     """FLOPs of one forward pass over `batch` unpadded sequences of `seq_len` tokens each.
 
     Args:
-        config: a DNABert2Config, ConvNovaConfig or UNetConfig (read through its public fields only).
+        config: a DNABert2Config, ConvNovaConfig, UNetConfig, BassetConfig or DeepSEAConfig (read through its
+            public fields only).
         seq_len: tokens per sequence as fed to the model, special tokens included.
         batch: number of such sequences.
         task: "mlm" (the ...ForMaskedLM model), "classification" (...ForSequenceClassification) or
-            "backbone" (the bare model; DNABERT-2's includes its pooler).
+            "backbone" (the bare model; DNABERT-2's includes its pooler; Basset's and DeepSEA's their fully
+            connected layers up to the output layer).
         num_labels: classifier outputs; default `config.num_labels`.
         mlm_positions: DNABERT-2 MLM only: positions per sequence at which the last layer's output part
             and the head run. None = all (no labels given, or `sparse_prediction=False`). With labels and
@@ -401,8 +456,11 @@ def non_embedding_parameters(config: Any, task: str = "mlm", *, num_labels: int 
     weight is the embedding and is excluded with it)."""
     _check_task(task)
     arch = architecture(config)
+    _check_has_task(arch, task)
     if arch == "dnabert2":
         return _dnabert2_params(config, task, num_labels)
+    if arch in FIXED_WINDOW:
+        return _classic_params(config, task, num_labels)
     if arch == "convnova":
         return _convnova_params(config, task, num_labels)
     return _unet_params(config, task, num_labels)
