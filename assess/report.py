@@ -90,7 +90,6 @@ def flops(rec: dict) -> tuple[float | None, str | None]:
 
 
 def _num_labels(rec: dict) -> int | None:
-    import data_scripts  # noqa: F401  (fills the task registry)
     from dnalm_core.registry import TASKS
 
     task = rec.get("task")
@@ -342,7 +341,6 @@ def architecture(rec: dict) -> str:
 
 
 def task_group(task: str) -> str:
-    import data_scripts  # noqa: F401  (fills the task registry)
     from dnalm_core.registry import TASKS
 
     return TASKS.get(task).group if task in TASKS else task

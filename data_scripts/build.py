@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from data_scripts.tasks import BENCHMARKS, tasks_of
+from dnalm_core.tasks import BENCHMARKS, tasks_of
 
 from . import card, genomic_benchmarks, gue, nt
 from .common import (DEFAULT_SEED, DEFAULT_VALIDATION_FRACTION, BuildError, TaskBuild, check_out_dir,
@@ -101,7 +101,7 @@ def build(benchmark: str, source, out, tasks: list[str] | None = None, *, genome
 
 def push(out: Path, repo_id: str) -> str:
     """Upload the built folder to the Hub dataset repo `repo_id` (created if needed)."""
-    from training.hub import push_folder
+    from dnalm_core.hub import push_folder
 
     return push_folder(out, repo_id, repo_type="dataset", commit_message="Upload with dnalm-assess data_scripts")
 

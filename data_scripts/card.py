@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_scripts.tasks import BENCHMARKS, HUB_REPOS
+from dnalm_core.tasks import BENCHMARKS, HUB_REPOS
 
 from . import genomic_benchmarks, gue, nt
 from .common import LISTED_DROPS, SPLITS

@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from dnalm_core.registry import TaskEntry
+from dnalm_core.tasks import tasks_of
 
 from .common import BuildError, Rows, SourceFile, TaskBuild, finish_task, sha256_file
 
@@ -130,8 +131,6 @@ def discover(source: Path, wanted: set[str]):
 
 def build_tasks(source: Path, entries: list[TaskEntry], seed: int, fraction: float,
                 skip_missing: bool = False) -> tuple[list[TaskBuild], list[str]]:
-    from data_scripts.tasks import tasks_of
-
     wanted = {e.config_name for e in entries}
     # folders of every NT task count as per-task data (also those not asked for, which are then ignored)
     per_task, table_files = discover(source, {e.config_name for e in tasks_of("nt")})

@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import data_scripts  # noqa: F401  (fills the task registry)
 from dnalm_core.registry import TASKS
 
 ARM_PREFIX = "dnalm-assess/"  # assess.leaderboard names the grid's arms `dnalm-assess/<arm>`
