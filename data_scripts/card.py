@@ -13,7 +13,7 @@ from pathlib import Path
 from dnalm_core.tasks import BENCHMARKS, HUB_REPOS
 
 from . import genomic_benchmarks, gue, nt
-from .common import LISTED_DROPS, SPLITS
+from .common import SPLITS
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "hub_cards" / "dataset_card.md"
 
@@ -126,8 +126,8 @@ def render(benchmark: str, manifest: dict, command: str, repo_id: str | None = N
             if s == "validation" and p["rows_in"] == 0 and t["rows"]["validation"] > 0:
                 continue  # carved from train: its rows were checked as train rows
             policy_rows.append({"split": s, **p})
-            for rid, reason in p["dropped_listed"]:
-                dropped.append({"config": t["config"], "split": s, "id": rid, "reason": reason})
+            for rid, reason, origin in p["dropped_listed"]:
+                dropped.append({"config": t["config"], "split": s, "id": rid, "reason": reason, "origin": origin})
         tasks.append({
             **t,
             "length_text": str(lo) if lo == hi else f"{lo}–{hi}",
@@ -154,7 +154,7 @@ def render(benchmark: str, manifest: dict, command: str, repo_id: str | None = N
         repo_id=repo_id or HUB_REPOS[benchmark], first_config=first["config"], tasks=tasks,
         command=command, source_text=info["source_text"] + " Layout found: " + "; ".join(sorted(sources_seen)) + ".",
         validation_text="; ".join(validation), builder_version=manifest["builder_version"],
-        convention=info.get("convention"), notes=notes, dropped=dropped, listed_drops=LISTED_DROPS,
+        convention=info.get("convention"), notes=notes, dropped=dropped,
         published_models=published_models, published_rows=published_rows, published_source="; ".join(published_source) or "none recorded",
         license_text=info["license_text"], citation=info["citation"], benchmark_name=BENCHMARKS[benchmark],
     )

@@ -14,6 +14,9 @@ from dnalm_core.hub import HubUnreachableError, check_hub_reachable
 from dnalm_core.registry import TASKS, TaskEntry
 from dnalm_core.tasks import HUB_REPOS, SPLITS, build_command
 
+from .common import TaskDataError
+from .gue import TaskCsv, read_task_csv
+
 if TYPE_CHECKING:  # datasets is imported lazily so that `import modeling` stays fast
     from datasets import DatasetDict
 
@@ -21,10 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # The quick-start data shipped in the repository (`data/gue/`), found without any configuration.
 SHIPPED_DATA = ROOT / "data"
 DATA_ENV = "DNALM_DATA"  # a folder holding built benchmark folders: $DNALM_DATA/<benchmark>/<task>/
-
-
-class TaskDataError(ValueError):
-    """The data of a task is missing or does not fit the task (split, columns, labels)."""
 
 
 def _data_roots(data_dir) -> list[Path]:
@@ -150,72 +149,47 @@ def _load_parquet_splits(folder: Path) -> "DatasetDict":
 
 
 def _load_gue_csv(folder: Path) -> "DatasetDict":
-    """A GUE-layout folder (train.csv, dev.csv, test.csv with header sequence,label).
+    """A GUE-layout folder (train.csv, dev.csv, test.csv with header sequence,label), read with the one
+    GUE CSV reader (`data_scripts.gue.read_task_csv`).
 
     The classes are those of the train split, 0..k-1; a validation or test label outside them is an
     error naming the file, the line and the value (a stray label must not silently add a class).
     """
-    import pandas as pd
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-    frames = {}
+    tables = {}
     for split, fname in (("train", "train.csv"), ("validation", "dev.csv"), ("test", "test.csv")):
         f = folder / fname
         if not f.is_file():
             raise TaskDataError(f"split {split!r} is missing: no {fname} in {folder} (a GUE task folder "
                                 "holds train.csv, dev.csv and test.csv)")
-        frames[split] = _read_task_csv(f)
-    train_labels = frames["train"]["label"]
-    k = int(train_labels.max()) + 1
-    if int(train_labels.min()) < 0:
-        _bad_label(folder / "train.csv", frames["train"], train_labels < 0, "labels must be integers >= 0")
-    missing = sorted(set(range(k)) - set(train_labels.tolist()))
+        tables[split] = read_task_csv(f)
+        empty = [i for i, s in enumerate(tables[split].sequences) if not s.strip()]
+        if empty:
+            raise TaskDataError(f"{tables[split].where(empty[0])}: empty sequence; drop the row or fill it in")
+    train = tables["train"]
+    _bad_label(train, 0, "labels must be integers >= 0")
+    k = max(train.labels) + 1
+    missing = sorted(set(range(k)) - set(train.labels))
     if missing:
-        raise TaskDataError(f"{folder / 'train.csv'}: the labels are not 0..{k - 1}: class(es) {missing} never "
+        raise TaskDataError(f"{train.path}: the labels are not 0..{k - 1}: class(es) {missing} never "
                             "occur in the train split; renumber the classes as 0..k-1")
     feats = Features({"id": Value("string"), "sequence": Value("string"), "label": ClassLabel(num_classes=k)})
     ds = DatasetDict()
-    for split, fr in frames.items():
+    for split, table in tables.items():
         src = {"validation": "dev"}.get(split, split)
-        bad = (fr["label"] < 0) | (fr["label"] >= k)
-        if bad.any():
-            _bad_label(folder / f"{src}.csv", fr, bad, f"the train split has the classes 0..{k - 1}")
-        ds[split] = Dataset.from_dict({"id": [f"{src}_{i}" for i in range(len(fr))],
-                                       "sequence": fr["sequence"].tolist(), "label": fr["label"].tolist()},
-                                      features=feats)
+        _bad_label(table, k, f"the train split has the classes 0..{k - 1}")
+        ds[split] = Dataset.from_dict({"id": [f"{src}_{i}" for i in range(len(table.labels))],
+                                       "sequence": table.sequences, "label": table.labels}, features=feats)
     return ds
 
 
-def _read_task_csv(f: Path):
-    import pandas as pd
-
-    try:
-        # na_filter=False: a sequence such as "NA" stays a string
-        frame = pd.read_csv(f, dtype={"sequence": str}, na_filter=False)
-    except pd.errors.EmptyDataError:
-        raise TaskDataError(f"{f} is empty; expected a header line `sequence,label` and one row per example") from None
-    if list(frame.columns) != ["sequence", "label"]:
-        raise TaskDataError(f"{f} has columns {list(frame.columns)}; expected sequence,label")
-    if len(frame) == 0:
-        raise TaskDataError(f"{f} has a header but no rows; every split needs at least one example")
-    labels = pd.to_numeric(frame["label"], errors="coerce")
-    bad = labels.isna() | (labels != labels.round())
-    if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
-        raise TaskDataError(f"{f}, line {row + 2}: label {frame['label'].iloc[row]!r} is not an integer; labels "
-                            "must be integers 0..k-1")
-    frame["label"] = labels.astype("int64")
-    empty = frame["sequence"].str.strip() == ""
-    if empty.any():
-        row = int(empty.to_numpy().nonzero()[0][0])
-        raise TaskDataError(f"{f}, line {row + 2}: empty sequence; drop the row or fill it in")
-    return frame
-
-
-def _bad_label(f: Path, frame, bad, why: str):
-    row = int(bad.to_numpy().nonzero()[0][0])
-    raise TaskDataError(f"{f}, line {row + 2} (row {row}): label {int(frame['label'].iloc[row])} is not a class "
-                        f"of this task ({why}); {int(bad.sum())} row(s) are affected: fix or drop them")
+def _bad_label(table: TaskCsv, k: int, why: str) -> None:
+    """Raise for the first label of `table` outside 0..k-1 (k = 0: any negative label)."""
+    bad = [i for i, lab in enumerate(table.labels) if lab < 0 or (k and lab >= k)]
+    if bad:
+        raise TaskDataError(f"{table.where(bad[0])} (row {bad[0]}): label {table.labels[bad[0]]} is not a class of "
+                            f"this task ({why}); {len(bad)} row(s) are affected: fix or drop them")
 
 
 def _check_columns(ds: "DatasetDict", where: Path) -> None:
