@@ -24,8 +24,17 @@ from dnalm_core.hub import push_folder
 from dnalm_core.tasks import BENCHMARKS, tasks_of
 
 from . import card, genomic_benchmarks, gue, nt
-from .common import (DEFAULT_SEED, DEFAULT_VALIDATION_FRACTION, BuildError, Builder, BuildOptions, dropped_lines,
-                     merged_configs, previous_build, write_repo)
+from .common import (
+    DEFAULT_SEED,
+    DEFAULT_VALIDATION_FRACTION,
+    Builder,
+    BuildError,
+    BuildOptions,
+    dropped_lines,
+    merged_configs,
+    previous_build,
+    write_repo,
+)
 
 BUILDERS: dict[str, Builder] = {"gue": gue, "nt": nt, "gb": genomic_benchmarks}
 

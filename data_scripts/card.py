@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dnalm_core.registry import TASKS
 from dnalm_core.tasks import BENCHMARKS, HUB_REPOS
 
 from . import genomic_benchmarks, gue, nt
@@ -136,7 +137,9 @@ def render(benchmark: str, manifest: dict, command: str, repo_id: str | None = N
             "policy_rows": policy_rows,
             "metric_text": METRIC_NAMES.get(t["metric"], t["metric"]),
         })
-        for model in t["published"]:
+        # the catalogue's column order (the paper's), not the manifest's: a task kept from an earlier build
+        # comes back from JSON with its keys sorted
+        for model in sorted(t["published"], key=list(TASKS.get(t["task"]).published).index):
             if model not in published_models:
                 published_models.append(model)
         for n in t["notes"]:

@@ -17,8 +17,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from dnalm_core.registry import TaskEntry
 from dnalm_core.policy import IUPAC_AMBIGUITY, normalize_sequence
+from dnalm_core.registry import TaskEntry
 
 SPLITS = ("train", "validation", "test")
 MANIFEST = "dnalm_build.json"

@@ -20,8 +20,17 @@ from pathlib import Path
 
 from dnalm_core.registry import TaskEntry
 
-from .common import (BuildOptions, Rows, SourceFile, SourceFileError, TaskBuild, BuildError, finish_task,
-                     normalize_located, sha256_file)
+from .common import (
+    BuildError,
+    BuildOptions,
+    Rows,
+    SourceFile,
+    SourceFileError,
+    TaskBuild,
+    finish_task,
+    normalize_located,
+    sha256_file,
+)
 
 SPLIT_FILES = {"train": "train.csv", "validation": "dev.csv", "test": "test.csv"}
 HEADER = ["sequence", "label"]
