@@ -14,9 +14,11 @@ This package is the data layer and never imports torch or model code:
 - `fasta`: FASTA reading, window drawing, content hashes.
 Importing it registers the corpora in `dnalm_core.registry.CORPORA`.
 
-Modules: `gue`, `nt`, `genomic_benchmarks` read each benchmark's own files; `common` holds the input
-policy, the checks, the seeded validation split and the deterministic, atomic writer; `card` renders
-`hub_cards/dataset_card.md`; `build` is the command line.
+Modules: `gue`, `nt`, `genomic_benchmarks` read each benchmark's own files and implement the one
+builder protocol (`common.Builder`); `gue.read_task_csv` is the one reader of GUE CSV files and
+`fasta.text_lines` the one way FASTA files are opened; `common` holds the errors, the input policy, the
+checks, the seeded validation split and the deterministic, atomic writer; `card` renders
+`hub_cards/dataset_card.md`; `build` is the command line. See docs/datasets.md.
 """
 
 
