@@ -52,7 +52,7 @@ from training.data import (  # noqa: E402
     overlap_warnings, pretraining_corpus, token_lengths, tokenize_splits, truncation_counts,
 )
 from training.flops import train_flops  # noqa: E402
-from training.hub import HubUnreachableError, check_hub_reachable, push_folder  # noqa: E402
+from dnalm_core.hub import HubUnreachableError, check_hub_reachable, push_folder  # noqa: E402
 from training.records import RECORD_NAME, build_record, write_record  # noqa: E402
 from training.trainer import DNATrainer, TrainClock, metric_function, public_training_args  # noqa: E402
 

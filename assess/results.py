@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 
-import data_scripts  # noqa: F401  (fills the task registry)
 from dnalm_core.registry import TASKS
 from training.records import iter_records, record_field
 

@@ -231,7 +231,6 @@ def safe(name: str) -> str:
 
 def expand_tasks(patterns: list[str]) -> list[str]:
     """Task names, with shell-style patterns (`gue/*`, `nt/H3*`) expanded over the task registry."""
-    import data_scripts  # noqa: F401  (fills the task registry)
     from dnalm_core.registry import TASKS
 
     out = []

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_scripts.tasks import BENCHMARKS, HUB_REPOS
+from dnalm_core.registry import TASKS
+from dnalm_core.tasks import BENCHMARKS, HUB_REPOS
 
 from . import genomic_benchmarks, gue, nt
-from .common import LISTED_DROPS, SPLITS
+from .common import SPLITS
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "hub_cards" / "dataset_card.md"
 
@@ -126,8 +127,8 @@ def render(benchmark: str, manifest: dict, command: str, repo_id: str | None = N
             if s == "validation" and p["rows_in"] == 0 and t["rows"]["validation"] > 0:
                 continue  # carved from train: its rows were checked as train rows
             policy_rows.append({"split": s, **p})
-            for rid, reason in p["dropped_listed"]:
-                dropped.append({"config": t["config"], "split": s, "id": rid, "reason": reason})
+            for rid, reason, origin in p["dropped_listed"]:
+                dropped.append({"config": t["config"], "split": s, "id": rid, "reason": reason, "origin": origin})
         tasks.append({
             **t,
             "length_text": str(lo) if lo == hi else f"{lo}–{hi}",
@@ -136,7 +137,9 @@ def render(benchmark: str, manifest: dict, command: str, repo_id: str | None = N
             "policy_rows": policy_rows,
             "metric_text": METRIC_NAMES.get(t["metric"], t["metric"]),
         })
-        for model in t["published"]:
+        # the catalogue's column order (the paper's), not the manifest's: a task kept from an earlier build
+        # comes back from JSON with its keys sorted
+        for model in sorted(t["published"], key=list(TASKS.get(t["task"]).published).index):
             if model not in published_models:
                 published_models.append(model)
         for n in t["notes"]:
@@ -154,7 +157,7 @@ def render(benchmark: str, manifest: dict, command: str, repo_id: str | None = N
         repo_id=repo_id or HUB_REPOS[benchmark], first_config=first["config"], tasks=tasks,
         command=command, source_text=info["source_text"] + " Layout found: " + "; ".join(sorted(sources_seen)) + ".",
         validation_text="; ".join(validation), builder_version=manifest["builder_version"],
-        convention=info.get("convention"), notes=notes, dropped=dropped, listed_drops=LISTED_DROPS,
+        convention=info.get("convention"), notes=notes, dropped=dropped,
         published_models=published_models, published_rows=published_rows, published_source="; ".join(published_source) or "none recorded",
         license_text=info["license_text"], citation=info["citation"], benchmark_name=BENCHMARKS[benchmark],
     )

@@ -1,5 +1,6 @@
-"""What every benchmark builder shares: the input policy, the build-time checks, the seeded validation
-split, deterministic parquet files and the atomic write of the Hub-shaped folder.
+"""What every benchmark builder shares: the errors, the builder protocol, the input policy, the build-time
+checks, the seeded validation split, deterministic parquet files and the atomic write of the Hub-shaped
+folder (which adds to an earlier build of the same benchmark and never deletes what it did not make).
 """
 
 from __future__ import annotations
@@ -12,19 +13,21 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol
 
 import numpy as np
 
-from dnalm_core.registry import TaskEntry
 from dnalm_core.policy import IUPAC_AMBIGUITY, normalize_sequence
+from dnalm_core.registry import TaskEntry
 
 SPLITS = ("train", "validation", "test")
 MANIFEST = "dnalm_build.json"
-# Bumped whenever a change to the builders changes the bytes they write.
-BUILDER_VERSION = 1
+# Bumped whenever a change to the builders changes the bytes they write
+# (2: every dropped row listed with its file and row; builds add to a folder of the same benchmark).
+BUILDER_VERSION = 2
 DEFAULT_SEED = 42
 DEFAULT_VALIDATION_FRACTION = 0.1
-LISTED_DROPS = 20  # dropped rows listed by id in the card (all are counted)
+EVAL_SPLITS = ("validation", "test")
 
 # Fixed writer options: together with rows in source order and a fixed schema they make a rebuild
 # byte-identical (parquet stores no timestamps; `created_by` names the pyarrow version, so files
@@ -37,19 +40,54 @@ class BuildError(ValueError):
     """The source data cannot be built as asked; the message names the problem and the fix."""
 
 
+class TaskDataError(ValueError):
+    """The data of a task is missing or does not fit the task (split, columns, labels)."""
+
+
+class SourceFileError(BuildError, TaskDataError):
+    """A source file (task CSV, FASTA) cannot be read as it is; the message names the file, the line and the fix.
+
+    The readers are shared by the builders (which raise BuildError), `load_task` (TaskDataError) and the
+    corpora, so their one error is both."""
+
+
+def locate_error(where: str, err: Exception) -> SourceFileError:
+    """`err` from the input policy, as a SourceFileError that starts with `where` (file, line, column)."""
+    return SourceFileError(f"{where}: {err}")
+
+
+def normalize_located(sequences, where: Callable[[int, int | None], str]) -> list[str]:
+    """The input policy over `sequences`; a refused one raises SourceFileError naming `where(i, position)`
+    (the file, line and column of character `position` of sequence `i`; position None: the whole row)."""
+    out = []
+    for i, seq in enumerate(sequences):
+        try:
+            out.append(normalize_sequence(seq))
+        except (TypeError, ValueError) as err:
+            raise locate_error(where(i, getattr(err, "position", None)), err) from None
+    return out
+
+
 @dataclass
 class Rows:
-    """One split of one task: parallel lists, in source order."""
+    """One split of one task: parallel lists, in source order. `origins` says where each row comes from
+    (file and line or row), for messages and the card; it is not written to the parquet files."""
 
     ids: list[str] = field(default_factory=list)
     sequences: list[str] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def take(self, index) -> "Rows":
-        return Rows([self.ids[i] for i in index], [self.sequences[i] for i in index], [self.labels[i] for i in index])
+        return Rows(*([col[i] for i in index] for col in (self.ids, self.sequences, self.labels, self.origins)))
+
+    def extend(self, other: "Rows") -> None:
+        for mine, theirs in zip((self.ids, self.sequences, self.labels, self.origins),
+                                (other.ids, other.sequences, other.labels, other.origins)):
+            mine += theirs
 
 
 @dataclass
@@ -58,12 +96,12 @@ class PolicyReport:
     uppercased: int = 0  # rows with lowercase (soft-masked) bases, written uppercase
     iupac_to_n: int = 0  # rows with IUPAC ambiguity codes, written as N
     stripped: int = 0  # rows with surrounding whitespace, stripped
-    dropped: list[tuple[str, str]] = field(default_factory=list)  # (id, reason) of rows removed
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)  # (id, reason, origin) of rows removed
 
     def as_dict(self) -> dict:
         return {"rows_in": self.rows_in, "uppercased": self.uppercased, "iupac_to_n": self.iupac_to_n,
                 "stripped": self.stripped, "dropped": len(self.dropped),
-                "dropped_listed": [list(d) for d in self.dropped[:LISTED_DROPS]]}
+                "dropped_listed": [list(d) for d in self.dropped]}
 
 
 @dataclass
@@ -85,6 +123,29 @@ class TaskBuild:
     source_layout: str
     duplicates: dict = field(default_factory=dict)
     extra_notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """The settings of one build, the same for every benchmark (`genomes` serves gb only)."""
+
+    seed: int = DEFAULT_SEED
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION
+    skip_missing: bool = False
+    allow_dropped_eval_rows: bool = False
+    genomes: tuple[str, ...] = ()
+
+
+class Builder(Protocol):
+    """What `data_scripts.build` needs of a benchmark: the modules `gue`, `nt` and `genomic_benchmarks`
+    each implement it (a module-level CITATION and build_tasks)."""
+
+    CITATION: str
+
+    def build_tasks(self, source: Path, entries: list[TaskEntry], options: BuildOptions
+                    ) -> tuple[list[TaskBuild], list[str]]:
+        """The builds of `entries` found under `source`, and the names skipped (with options.skip_missing)."""
+        ...
 
 
 def sha256_file(path: Path) -> str:
@@ -118,7 +179,7 @@ def apply_policy(rows: Rows) -> tuple[Rows, PolicyReport]:
         try:
             clean = normalize_sequence(seq)
         except (ValueError, TypeError) as err:
-            report.dropped.append((rows.ids[i], str(err).split(";")[0]))
+            report.dropped.append((rows.ids[i], str(err).split(";")[0], rows.origins[i]))
             continue
         keep.append(i)
         out.append(clean)
@@ -185,14 +246,28 @@ def duplicate_report(splits: dict[str, Rows]) -> dict:
     return out
 
 
+def dropped_lines(entry: TaskEntry, split: str, report: PolicyReport) -> list[str]:
+    return [f"{entry.name} {split}: dropped row {rid!r} ({origin}): {reason}" for rid, reason, origin in report.dropped]
+
+
 def finish_task(entry: TaskEntry, raw: dict[str, Rows], *, sources: list[SourceFile], source_layout: str,
-                where: dict[str, str], seed: int, fraction: float, extra_notes=()) -> TaskBuild:
-    """Labels checked, input policy applied, validation carved when the source has none, checks run."""
+                where: dict[str, str], options: BuildOptions, extra_notes=()) -> TaskBuild:
+    """Labels checked, input policy applied, validation carved when the source has none, checks run.
+
+    A row the policy drops from a validation or test split fails the build unless
+    `options.allow_dropped_eval_rows`: a score on a silently smaller test set is not the benchmark's score.
+    """
+    seed, fraction = options.seed, options.validation_fraction
     for split, rows in raw.items():
         check_labels(entry, split, rows, where.get(split, "source"))
     clean, policy = {}, {}
     for split, rows in raw.items():
         clean[split], policy[split] = apply_policy(rows)
+    eval_drops = [line for s in EVAL_SPLITS if s in policy for line in dropped_lines(entry, s, policy[s])]
+    if eval_drops and not options.allow_dropped_eval_rows:
+        raise BuildError(f"{entry.name}: {len(eval_drops)} row(s) of an evaluation split break the input policy:\n  "
+                         + "\n  ".join(eval_drops) + "\nfix them in the source, or pass --allow-dropped-eval-rows to "
+                         "build without them (the card then lists them)")
     if "validation" in clean:
         note = f"the source's own validation split (`{Path(where.get('validation', 'source')).name}`)"
     else:
@@ -255,35 +330,87 @@ def task_summary(b: TaskBuild) -> dict:
     }
 
 
-def _is_our_build(folder: Path) -> bool:
-    return (folder / MANIFEST).is_file()
+def read_manifest(folder: Path) -> dict | None:
+    """The manifest of a folder written by this builder, or None when there is none."""
+    f = folder / MANIFEST
+    if not f.is_file():
+        return None
+    try:
+        manifest = json.loads(f.read_text())
+    except ValueError as err:
+        raise BuildError(f"{f} is not valid JSON ({err}); the folder was changed by hand: rebuild it with "
+                         "--overwrite, or choose another --out") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("tasks"), list):
+        raise BuildError(f"{f} has no task list; rebuild the folder with --overwrite, or choose another --out")
+    return manifest
 
 
-def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse, before any work, to replace a folder that this builder did not write."""
+def previous_build(out: Path, benchmark: str, options: BuildOptions, overwrite: bool) -> dict | None:
+    """The manifest of the earlier build in `out` that this build adds to, or None (new or replaced folder).
+
+    Refuses, before any work, a folder it would have to delete something from without being told:
+    a folder not written by this builder, one of another benchmark, of another builder version, or built
+    with another seed or validation fraction (its tasks would not match the card's one command).
+    `overwrite` replaces `out` whole instead.
+    """
     if out.exists() and not out.is_dir():
         raise BuildError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not _is_our_build(out) and not overwrite:
+    if not out.is_dir() or not any(out.iterdir()) or overwrite:
+        return None
+    manifest = read_manifest(out)
+    if manifest is None:
         raise BuildError(f"--out {out} is not empty and was not written by data_scripts.build (no {MANIFEST}); "
                          "choose an empty or new folder, or pass --overwrite to replace it")
+    if manifest.get("benchmark") != benchmark:
+        raise BuildError(f"--out {out} holds a {manifest.get('benchmark')!r} build and one folder holds one "
+                         f"benchmark; choose another folder for {benchmark}, or pass --overwrite to replace it")
+    if manifest.get("builder_version") != BUILDER_VERSION:
+        raise BuildError(f"--out {out} was written by builder version {manifest.get('builder_version')} (this is "
+                         f"{BUILDER_VERSION}); rebuild all its tasks with --overwrite")
+    for key, value in (("seed", options.seed), ("validation_fraction", options.validation_fraction)):
+        if manifest.get(key) != value:
+            raise BuildError(f"--out {out} was built with {key} {manifest.get(key)}, this build uses {value}; use "
+                             f"the same --{key.replace('_', '-')}, or pass --overwrite to rebuild the folder whole")
+    return manifest
+
+
+def merged_configs(previous: dict | None, builds: list[TaskBuild]) -> list[str]:
+    """The tasks of the folder after this build: the earlier ones in their order (rebuilt ones in place),
+    then the new ones in build order, so adding tasks one at a time gives the same folder as one build."""
+    new = [b.entry.config_name for b in builds]
+    old = [t["config"] for t in previous["tasks"]] if previous else []
+    return old + [c for c in new if c not in old]
 
 
 def write_repo(out: Path, benchmark: str, builds: list[TaskBuild], render_card, manifest_extra: dict,
-               overwrite: bool = False) -> Path:
-    """Write the Hub-shaped folder `out` atomically.
+               options: BuildOptions, overwrite: bool = False) -> Path:
+    """Write the Hub-shaped folder `out` atomically, keeping the tasks of an earlier build of the same
+    benchmark that this build does not rebuild (see `previous_build`).
 
-    Everything is written to a temporary sibling folder first; only when all files are complete is it
-    moved into place (the old folder is moved aside and deleted last), so an interrupted or failed
-    build never leaves a half-written or emptied `out`.
+    Everything is written to a temporary sibling folder first (the kept tasks are copied, byte for byte);
+    only when all files are complete is it moved into place (the old folder is moved aside and deleted
+    last), so an interrupted or failed build never leaves a half-written or emptied `out`.
     """
     out = Path(out).resolve()
-    check_out_dir(out, overwrite)
+    previous = previous_build(out, benchmark, options, overwrite)
+    rebuilt = {b.entry.config_name: b for b in builds}
+    kept = {t["config"]: t for t in previous["tasks"] if t["config"] not in rebuilt} if previous else {}
+    for config in kept:
+        missing = [s for s in SPLITS if not (out / config / f"{s}.parquet").is_file()]
+        if missing:
+            raise BuildError(f"--out {out}: the earlier task {config!r} lacks {', '.join(missing)}.parquet; rebuild "
+                             f"it too (--tasks ... {config}), or pass --overwrite")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         summaries = []
-        for b in builds:
-            d = tmp / b.entry.config_name
+        for config in merged_configs(previous, builds):
+            d = tmp / config
+            if config in kept:
+                shutil.copytree(out / config, d)
+                summaries.append(kept[config])
+                continue
+            b = rebuilt[config]
             d.mkdir()
             feats = features_for(b.entry)
             for split in SPLITS:
@@ -292,7 +419,7 @@ def write_repo(out: Path, benchmark: str, builds: list[TaskBuild], render_card, 
         manifest = {"benchmark": benchmark, "builder_version": BUILDER_VERSION, **manifest_extra,
                     "tasks": summaries}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        (tmp / "README.md").write_text(render_card(manifest, builds))
+        (tmp / "README.md").write_text(render_card(manifest))
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; the published folder is an ordinary one
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))

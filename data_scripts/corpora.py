@@ -52,7 +52,6 @@ record of a draw.
 from __future__ import annotations
 
 import argparse
-import csv
 import glob
 import json
 import math
@@ -66,10 +65,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from dnalm_core.policy import normalize_batch, normalize_sequence
+from dnalm_core.policy import normalize_sequence
 from dnalm_core.registry import CORPORA, TASKS, CorpusEntry
 
+from .common import normalize_located
 from .fasta import content_hash, read_fasta
+from .gue import read_task_csv
 from .leakage import CUT_LONGER_THAN, K, EvalKmers, KmerSet, filter_sequences
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,14 +162,14 @@ def _species_of_task(entry) -> str:
 
 
 def _read_csv(path: Path) -> list[str]:
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if not header or "sequence" not in header:
-            raise ValueError(f"{path}: no `sequence` column in the header {header}")
-        col = header.index("sequence")
-        rows = [row[col] for row in reader if row]
-    return normalize_batch(rows) if rows else []
+    """The sequences of a GUE task CSV under the input policy; errors name the file, line and column."""
+    return read_task_csv(path).normalized()
+
+
+def _normalized_split(sequences, label: str) -> list[str]:
+    """The sequences of a loaded task split under the input policy; errors name the task, split and row."""
+    return normalize_located(list(sequences), lambda i, pos: f"{label}, row {i}"
+                             + ("" if pos is None else f", position {pos}"))
 
 
 def _gue_folder(gue_dir: Path, entry, files: Sequence[str]) -> Path | None:
@@ -236,7 +237,7 @@ def evaluated_sequences(evaluate=None, shared_data=None, data_dir=None) -> dict[
         ds = load_task(name, data_dir=data_dir)
         label = entry.name if entry else name
         for split in ("validation", "test"):
-            out[f"{label}:{split}"] = [normalize_sequence(s) for s in ds[split]["sequence"]]
+            out[f"{label}:{split}"] = _normalized_split(ds[split]["sequence"], f"task {name!r} split {split!r}")
     return out
 
 
@@ -468,7 +469,7 @@ def corpus_from_task(task: str, sequences: Sequence[str] | None = None, name: st
             from .tasks import load_task
 
             sequences = load_task(str(task), data_dir=data_dir)["train"]["sequence"]
-    seqs = normalize_batch(list(sequences))
+    seqs = _normalized_split(sequences, f"task {str(task)!r} split 'train'")
     if isinstance(evaluate, KmerSet):
         kset = evaluate
     else:

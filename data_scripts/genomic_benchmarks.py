@@ -22,14 +22,14 @@ Only the records the intervals need are kept in memory, one at a time.
 
 from __future__ import annotations
 
-import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from dnalm_core.registry import TaskEntry
 
-from .common import BuildError, Rows, SourceFile, TaskBuild, finish_task, sha256_file
+from .common import BuildError, BuildOptions, Rows, SourceFile, SourceFileError, TaskBuild, finish_task, sha256_file
+from .fasta import text_lines
 
 CITATION = """@article{grevsova2023genomic,
   title={Genomic benchmarks: a collection of datasets for genomic sequence classification},
@@ -111,22 +111,22 @@ def parse_genome_args(genomes: list[str]) -> list[tuple[str | None, Path]]:
 def _fasta_records(path: Path, wanted):
     """Yield (record id, sequence) for every record; the sequence is None unless `wanted(record id)`,
     so a whole genome streams through while only the needed chromosomes are held, one at a time."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        rid, lines, keep = None, [], False
-        for line in f:
-            if line.startswith(">"):
-                if rid is not None:
-                    yield rid, ("".join(lines) if keep else None)
-                head = line[1:].split(None, 1)
-                rid = head[0] if head else ""
-                lines, keep = [], wanted(rid)
-            elif keep:
-                lines.append(line.strip())
-            elif rid is None and line.strip():
-                raise BuildError(f"{path}: text before the first `>` header; not a FASTA file")
-        if rid is not None:
-            yield rid, ("".join(lines) if keep else None)
+    rid, lines, keep = None, [], False
+    for line_no, line in text_lines(path):
+        if line.startswith(">"):
+            if rid is not None:
+                yield rid, ("".join(lines) if keep else None)
+            head = line[1:].split(None, 1)
+            rid = head[0] if head else ""
+            lines, keep = [], wanted(rid)
+        elif keep:
+            lines.append(line.strip())
+        elif rid is None and line.strip():
+            raise SourceFileError(f"{path}, line {line_no}: text before the first `>` header; check that this is a "
+                                  "FASTA file")
+    if rid is None:
+        raise SourceFileError(f"{path} holds no FASTA record (it is empty or blank); pass the intended reference")
+    yield rid, ("".join(lines) if keep else None)
 
 
 def extract(intervals: list[Interval], genomes: list[tuple[str | None, Path]]) -> dict[tuple[str, str, int], str]:
@@ -231,6 +231,7 @@ def read_dataset(source: Path, entry: TaskEntry):
         r.ids.append(f"{split}/{cls}/{rid}")
         r.sequences.append("")
         r.labels.append(label)
+        r.origins.append(where)
 
     d = dataset_dir(source, name)
     class_files = sorted(d.glob("t*/*.csv*")) if d is not None else []
@@ -282,13 +283,12 @@ def read_dataset(source: Path, entry: TaskEntry):
     return rows, intervals, sources, layout
 
 
-def build_tasks(source: Path, entries: list[TaskEntry], genomes: list[str], seed: int, fraction: float,
-                skip_missing: bool = False) -> tuple[list[TaskBuild], list[str]]:
+def build_tasks(source: Path, entries: list[TaskEntry], options: BuildOptions) -> tuple[list[TaskBuild], list[str]]:
     read, skipped = {}, []
     for e in entries:
         got = read_dataset(source, e)
         if got is None:
-            if skip_missing:
+            if options.skip_missing:
                 skipped.append(f"{e.name} (no coordinate files)")
                 continue
             raise BuildError(f"{e.name}: no coordinate files under {source} (looked for {e.config_name}/train/*.csv.gz, "
@@ -296,7 +296,7 @@ def build_tasks(source: Path, entries: list[TaskEntry], genomes: list[str], seed
                              "pass --skip-missing to build the datasets that are there")
         read[e.name] = (e, got)
     all_intervals = [iv for _, (_, ivs, _, _) in read.values() for iv in ivs]
-    seqs = extract(all_intervals, parse_genome_args(genomes)) if all_intervals else {}
+    seqs = extract(all_intervals, parse_genome_args(list(options.genomes))) if all_intervals else {}
     builds = []
     for e, (rows, ivs, sources, layout) in read.values():
         for split, r in rows.items():
@@ -305,6 +305,6 @@ def build_tasks(source: Path, entries: list[TaskEntry], genomes: list[str], seed
         notes = [f"reference: {REFERENCES.get(e.config_name, 'see the source metadata.yaml')}",
                  f"{n_minus} of {len(ivs)} intervals are on the '-' strand (reverse-complemented)"]
         builds.append(finish_task(e, rows, sources=sources, source_layout=layout,
-                                  where={s: "coordinates" for s in rows}, seed=seed, fraction=fraction,
+                                  where={s: "coordinates" for s in rows}, options=options,
                                   extra_notes=notes))
     return builds, skipped

@@ -13,13 +13,14 @@ Validation is carved from train (seeded, stratified; see `common.stratified_hold
 
 from __future__ import annotations
 
-import gzip
 import re
 from pathlib import Path
 
 from dnalm_core.registry import TaskEntry
+from dnalm_core.tasks import tasks_of
 
-from .common import BuildError, Rows, SourceFile, TaskBuild, finish_task, sha256_file
+from .common import BuildError, BuildOptions, Rows, SourceFile, SourceFileError, TaskBuild, finish_task, sha256_file
+from .fasta import text_lines
 
 TABLE_RE = re.compile(r"^(train|test)(?:[-_.][^/]*)?\.(parquet|csv|tsv)(\.gz)?$")
 FASTA_EXT = (".fna", ".fa", ".fasta", ".fna.gz", ".fa.gz", ".fasta.gz")
@@ -61,35 +62,34 @@ def _labels(values, where: str) -> list[int]:
     return out
 
 
-def read_fasta_task_file(path: Path) -> tuple[list[str], list[str], list[int]]:
-    """(names, sequences, labels) of a FASTA whose headers are `<name>|<label>`."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    names, seqs, labels = [], [], []
+def read_fasta_task_file(path: Path, rel: str) -> Rows:
+    """The rows of a FASTA whose headers are `<name>|<label>` (id = the header, origin = its line)."""
+    rows = Rows()
     chunks: list[str] = []
 
     def flush():
-        if names and len(seqs) < len(names):
-            seqs.append("".join(chunks))
+        if len(rows.sequences) < len(rows.ids):
+            rows.sequences.append("".join(chunks))
 
-    with opener(path, "rt") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n\r")
-            if line.startswith(">"):
-                flush()
-                chunks = []
-                header = line[1:].strip()
-                name, sep, lab = header.rpartition("|")
-                if not sep:
-                    raise BuildError(f"{path}:{lineno}: header {header!r} has no `|<label>` suffix "
-                                     "(the NT task files use `>name|label`)")
-                names.append(header)
-                labels.extend(_labels([lab], f"{path}:{lineno}"))
-            elif line:
-                if not names:
-                    raise BuildError(f"{path}:{lineno}: sequence before the first `>` header; not a FASTA file")
-                chunks.append(line)
-        flush()
-    return names, seqs, labels
+    for lineno, line in text_lines(path):
+        if line.startswith(">"):
+            flush()
+            chunks = []
+            header = line[1:].strip()
+            _, sep, lab = header.rpartition("|")
+            if not sep:
+                raise SourceFileError(f"{path}, line {lineno}: header {header!r} has no `|<label>` suffix "
+                                      "(the NT task files use `>name|label`)")
+            rows.ids.append(header)
+            rows.labels.extend(_labels([lab], f"{path}, line {lineno}"))
+            rows.origins.append(f"{rel} line {lineno}")
+        elif line:
+            if not rows.ids:
+                raise SourceFileError(f"{path}, line {lineno}: sequence before the first `>` header; check that "
+                                      "this is a FASTA file")
+            chunks.append(line)
+    flush()
+    return rows
 
 
 def _split_of(p: Path) -> str | None:
@@ -128,10 +128,14 @@ def discover(source: Path, wanted: set[str]):
     return per_task, tables
 
 
-def build_tasks(source: Path, entries: list[TaskEntry], seed: int, fraction: float,
-                skip_missing: bool = False) -> tuple[list[TaskBuild], list[str]]:
-    from data_scripts.tasks import tasks_of
+def table_origins(path: Path, rel: str, index) -> list[str]:
+    """Where each row of a split table is: the line of a csv/tsv file, the 0-based row of a parquet file."""
+    if path.name.lower().endswith(".parquet"):
+        return [f"{rel} row {i}" for i in index]
+    return [f"{rel} line {i + 2}" for i in index]  # line 1 is the header
 
+
+def build_tasks(source: Path, entries: list[TaskEntry], options: BuildOptions) -> tuple[list[TaskBuild], list[str]]:
     wanted = {e.config_name for e in entries}
     # folders of every NT task count as per-task data (also those not asked for, which are then ignored)
     per_task, table_files = discover(source, {e.config_name for e in tasks_of("nt")})
@@ -155,11 +159,9 @@ def build_tasks(source: Path, entries: list[TaskEntry], seed: int, fraction: flo
             sub = df[tasks_here == task]
             ids = (sub["name"].astype(str).tolist() if "name" in sub.columns
                    else [f"{rel}:{i}" for i in sub.index])
-            rows = Rows(ids, sub["sequence"].astype(str).tolist(), _labels(sub["label"].tolist(), rel))
-            acc = raw.setdefault(task, {}).setdefault(split, Rows())
-            acc.ids += rows.ids
-            acc.sequences += rows.sequences
-            acc.labels += rows.labels
+            rows = Rows(ids, sub["sequence"].astype(str).tolist(), _labels(sub["label"].tolist(), rel),
+                        table_origins(p, rel, sub.index))
+            raw.setdefault(task, {}).setdefault(split, Rows()).extend(rows)
             files_of.setdefault(task, []).append(SourceFile(rel, digest, len(rows)))
             layout_of[task] = "split tables with a `task` column"
             where_of.setdefault(task, {})[split] = rel
@@ -177,18 +179,17 @@ def build_tasks(source: Path, entries: list[TaskEntry], seed: int, fraction: flo
             for p, kind in items:  # shards in sorted path order
                 rel = p.relative_to(source).as_posix()
                 if kind == "fasta":
-                    ids, seqs, labels = read_fasta_task_file(p)
+                    part = read_fasta_task_file(p, rel)
                 else:
                     df = read_table(p)
                     if {"sequence", "label"} - set(df.columns):
                         raise BuildError(f"{p} needs the columns sequence and label (has {list(df.columns)})")
                     ids = (df["name"].astype(str).tolist() if "name" in df.columns
                            else [f"{rel}:{i}" for i in range(len(df))])
-                    seqs, labels = df["sequence"].astype(str).tolist(), _labels(df["label"].tolist(), rel)
-                rows.ids += ids
-                rows.sequences += seqs
-                rows.labels += labels
-                files_of.setdefault(task, []).append(SourceFile(rel, sha256_file(p), len(ids)))
+                    part = Rows(ids, df["sequence"].astype(str).tolist(), _labels(df["label"].tolist(), rel),
+                                table_origins(p, rel, range(len(df))))
+                rows.extend(part)
+                files_of.setdefault(task, []).append(SourceFile(rel, sha256_file(p), len(part)))
                 where_of.setdefault(task, {})[split] = rel
             raw.setdefault(task, {})[split] = rows
             layout_of[task] = "per-task folders (<task>/{train,test})"
@@ -198,7 +199,7 @@ def build_tasks(source: Path, entries: list[TaskEntry], seed: int, fraction: flo
         splits = raw.get(e.config_name, {})
         missing = [s for s in ("train", "test") if s not in splits or len(splits[s]) == 0]
         if missing:
-            if skip_missing:
+            if options.skip_missing:
                 skipped.append(f"{e.name} (no {', '.join(missing)} rows)")
                 continue
             raise BuildError(f"{e.name}: no {' or '.join(missing)} rows found under {source} (looked for split "
@@ -206,5 +207,5 @@ def build_tasks(source: Path, entries: list[TaskEntry], seed: int, fraction: flo
                              f"{e.config_name}/test.*); pass --skip-missing to build the tasks that are there")
         builds.append(finish_task(e, {"train": splits["train"], "test": splits["test"]},
                                   sources=files_of[e.config_name], source_layout=layout_of[e.config_name],
-                                  where=where_of[e.config_name], seed=seed, fraction=fraction))
+                                  where=where_of[e.config_name], options=options))
     return builds, skipped

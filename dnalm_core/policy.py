@@ -49,21 +49,30 @@ _CODE_LUT, _NORM_LUT, _CHANGED_LUT = _byte_tables()
 # ----------------------------------------------------------------------------------------------------
 
 
+class SequenceError(ValueError):
+    """A sequence the policy refuses. `position` is the index of the offending character in the caller's
+    string (None for an empty sequence), so a file reader can turn it into a line and column."""
+
+    def __init__(self, message: str, position: int | None = None):
+        super().__init__(message)
+        self.position = position
+
+
 def _raise_bad_char(char: str, pos: int) -> None:
     if char in "Uu":
-        raise ValueError(
+        raise SequenceError(
             f"RNA base {char!r} at position {pos}: these are DNA models; convert U to T first "
-            "(e.g. seq.replace('U', 'T').replace('u', 't'))"
+            "(e.g. seq.replace('U', 'T').replace('u', 't'))", pos
         )
     shown = repr(char) if char.isascii() else f"{char!r} (U+{ord(char):04X})"
     hint = ""
     if char in "[]":
         hint = (" (the tokenizers read their special tokens [CLS] [SEP] [PAD] [MASK] [UNK] inside a sequence "
                 "only when spelled exactly so, with no whitespace around them)")
-    raise ValueError(
+    raise SequenceError(
         f"invalid character {shown} at position {pos} in a DNA sequence; allowed are A C G T N, the IUPAC "
         f"codes {' '.join(IUPAC_AMBIGUITY)} (read as N), lowercase of these, and whitespace around the "
-        f"sequence (not inside it): remove or replace the character{hint}"
+        f"sequence (not inside it): remove or replace the character{hint}", pos
     )
 
 
@@ -77,7 +86,7 @@ def normalize_sequence(seq: str) -> str:
         raise TypeError(f"a DNA sequence must be a str, got {type(seq).__name__}")
     stripped = seq.strip()
     if not stripped:
-        raise ValueError(
+        raise SequenceError(
             "empty DNA sequence: every example needs at least one nucleotide (A, C, G, T or N); "
             "drop empty rows before tokenizing"
         )
@@ -101,7 +110,10 @@ def _raise_for_sequence(seq: str, index: int, batched: bool) -> None:
     except (TypeError, ValueError) as err:
         if not batched:
             raise
-        raise type(err)(f"sequence {index} of the batch: {err}") from None
+        located = type(err)(f"sequence {index} of the batch: {err}")
+        if isinstance(err, SequenceError):
+            located.position = err.position
+        raise located from None
     raise AssertionError(f"internal error: batch check flagged sequence {index} but the policy accepts it")
 
 

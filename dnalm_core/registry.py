@@ -88,7 +88,7 @@ class TokenizerEntry:
 
 @dataclass(frozen=True)
 class TaskEntry:
-    """A fine-tuning task of one of the standard benchmarks (see `modeling/tasks.py`)."""
+    """A fine-tuning task of one of the standard benchmarks (the catalogue is `dnalm_core/tasks.py`)."""
 
     name: str  # registry name, e.g. "gue/prom_core_tata"
     benchmark: str  # "gue" | "nt" | "gb"

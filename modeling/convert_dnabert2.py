@@ -191,7 +191,7 @@ def main(argv=None) -> Path:
     print(f"wrote {dst}: model.safetensors, config.json (model_type dnabert2), tokenizer, README.md")
     print(f"load it with: import modeling; transformers.AutoModelForMaskedLM.from_pretrained({str(dst)!r})")
     if args.push_to_hub:
-        from training.hub import HubUnreachableError, push_folder
+        from dnalm_core.hub import HubUnreachableError, push_folder
 
         try:
             print(f"pushed: {push_folder(dst, args.push_to_hub)}")
@@ -202,7 +202,7 @@ def main(argv=None) -> Path:
 
 def _check_hub(src: Path, dst: Path, repo_id: str) -> None:
     """Fail before converting when the Hub cannot be reached: the conversion takes a while, the push would not."""
-    from training.hub import HubUnreachableError, check_hub_reachable  # only a push needs the Hub code
+    from dnalm_core.hub import HubUnreachableError, check_hub_reachable  # only a push needs the Hub code
 
     try:
         check_hub_reachable()

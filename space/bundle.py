@@ -5,7 +5,7 @@
 
 The folder holds the Space card (space/README.md, whose YAML header says `sdk: gradio`, `app_file: app.py`)
 and space/requirements.txt at its root, a two-line root `app.py` that runs `space.app`, the `space` package,
-the parts of the suite the app imports (`dnalm_core`, `data_scripts`: the task registry; `assess/results.py`
+the parts of the suite the app imports (`dnalm_core`: the task registry and the Hub helpers; `assess/results.py`
 with what it imports, `assess/stats.py`, `assess/spec.py` and `training/records.py`: the cells and labels the
 report uses; none of them imports torch), and, with --results, a copy of the leaderboard folder as `leaderboard/`
 (with summary.json / report.md / references beside it), which the app reads by default.
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = ("dnalm_core", "data_scripts")
+SUITE = ("dnalm_core",)
 SPACE_FILES = ("__init__.py", "app.py", "board.py", "safety.py", "submission.py")
 ROOT_APP = '''"""Hugging Face Space entry point: the leaderboard app of dnalm-assess (space/app.py)."""
 from space.app import main

@@ -20,7 +20,6 @@ import json
 import math
 from pathlib import Path
 
-import data_scripts  # noqa: F401  (fills the task registry)
 from assess.results import Run
 from dnalm_core.registry import TASKS
 

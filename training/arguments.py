@@ -19,7 +19,7 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
-import data_scripts  # noqa: F401  (registers tasks and corpora)
+import data_scripts.corpora  # noqa: F401  (the corpora a run may name; the tasks are in dnalm_core)
 import modeling  # noqa: F401  (registers models and tokenizers)
 from dnalm_core.registry import CORPORA, MODELS, TOKENIZERS
 
