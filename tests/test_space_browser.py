@@ -179,7 +179,6 @@ def test_sorting_by_clicking_a_column_header(page):
 
 
 def test_filters_by_architecture_and_task_group(page):
-    import data_scripts  # noqa: F401  (fills the task registry)
     from dnalm_core.registry import TASKS
     from space.browser import column_texts, headers, row_count
 
