@@ -780,9 +780,19 @@ def main(argv=None) -> int:
                     help="run every distinct arm once, tiny and for a few steps, on CPU in a temporary folder")
     ap.add_argument("--smoke-task", default=SMOKE_TASK, help=f"the task of --smoke (default {SMOKE_TASK}, shipped)")
     ap.add_argument("--keep", action="store_true", help="--smoke: keep the temporary folder")
+    ap.add_argument("--estimate", action="store_true", help="print the runs, FLOPs, CPU/GPU hours and disk it needs")
     args = ap.parse_args(argv)
     spec = load_spec(args.spec)
     spec["_path"] = args.spec
+    if args.estimate:
+        from .estimate import estimate, format_estimate
+
+        try:
+            print(format_estimate(estimate(spec)))
+        except ValueError as err:
+            print(f"grid: error: {err}", file=sys.stderr)
+            return 1
+        return 0
     if args.smoke:
         return smoke(spec, task=args.smoke_task, keep=args.keep)
     if args.list:

@@ -134,8 +134,8 @@ def train_fields() -> frozenset[str]:
     for path, classes in ((ours, {"RunArguments", "DNATrainingArguments"}), (theirs, {"TrainingArguments"})):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.ClassDef) and node.name in classes:
-                names |= {n.target.id for n in node.body
-                          if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and not _init_false(n.value)}
+                names |= {n.target.id for n in node.body if isinstance(n, ast.AnnAssign)
+                          and isinstance(n.target, ast.Name) and not _init_false(n.value)}
     return frozenset(names)
 
 

@@ -77,8 +77,9 @@ def test_arm_and_pretrain_names_cannot_leave_runs_dir(tmp_path, name):
 def test_env_vars_expand_in_path_fields_only(tmp_path, monkeypatch):
     monkeypatch.setenv("GT_GENOMES", "/data/genomes")
     monkeypatch.setenv("GT_SECRET", "hf_not_a_real_token")
-    spec = specmod.load_spec(_spec(tmp_path, pretrain={"p": {"model": "convnova", "corpus": "human",
-                                                            "corpus_fasta": ["$GT_GENOMES/hg38.fa", "${GT_GENOMES}/b.fa"]}},
+    fasta = ["$GT_GENOMES/hg38.fa", "${GT_GENOMES}/b.fa"]
+    pre = {"p": {"model": "convnova", "corpus": "human", "corpus_fasta": fasta}}
+    spec = specmod.load_spec(_spec(tmp_path, pretrain=pre,
                                    common={"data_dir": "$GT_GENOMES/gue"}))
     assert spec["pretrain"]["p"]["corpus_fasta"] == ["/data/genomes/hg38.fa", "/data/genomes/b.fa"]
     assert spec["common"]["data_dir"] == "/data/genomes/gue"
