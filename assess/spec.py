@@ -87,7 +87,7 @@ def selection_rule(spec: dict) -> str:
 # holds (a token, say) into train.py's command line and the records, so it is refused at load time.
 PATH_FIELDS = ("runs_dir", "archive", "data_dir", "pretrained", "bpe_path", "corpus_fasta", "pretrain_fasta",
                "shared_data")
-_ENV_VAR = re.compile(r"\$(\w+|\{[^}]*\})")
+_ENV_VAR = re.compile(r"\$([A-Za-z_]\w*|\{[^}]*\})")  # what os.path.expandvars expands ("$5" is no variable)
 # Arm and pretraining-run names become folder names under runs_dir (and sweep members add `-<field>=<value>`):
 # letters, digits and `_ . + = -`, not starting with `.` or `-`, so a name can never leave runs_dir.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_+=][A-Za-z0-9_.+=-]*")
@@ -146,37 +146,41 @@ def _init_false(value) -> bool:
 
 
 def validate_fields(spec: dict, where: str = "spec") -> None:
-    """Every field of `common`, `task_overrides`, `pretrain_common`, `pretrain` and `arms` must be a train.py
-    setting (so a typo fails at load, not when its run is reached), and every arm and pretraining-run name must
-    match NAME_PATTERN (they become folders under runs_dir)."""
+    """Every field of `common`, `task_overrides`, `pretrain_common`, `pretrain` and `arms` (and every swept
+    field) must be a train.py setting, so a typo fails at load, not when its run is reached; every arm,
+    pretraining-run and sweep-member name must match NAME_PATTERN (they become folders under runs_dir)."""
     valid = train_fields()
-    groups = [("common", spec.get("common")), ("pretrain_common", spec.get("pretrain_common"))]
-    groups += [(f"task_overrides {pat!r}", o) for pat, o in (spec.get("task_overrides") or {}).items()]
-    for section in ("pretrain", "arms"):
-        for name, fields_ in (spec.get(section) or {}).items():
-            if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-                raise ValueError(f"{where}: {section} name {name!r} is not allowed: names become folders under "
-                                 "runs_dir, so they use letters, digits and `_ . + = -` only, and do not start "
-                                 "with `.` or `-`")
-            groups.append((f"{section[:-1] if section == 'arms' else section} {name!r}", fields_))
-    for label, fields_ in groups:
-        if fields_ is None:
-            continue
-        if not isinstance(fields_, dict):
+
+    def check(label: str, keys) -> None:
+        for key in keys:
+            if key not in valid:
+                close = difflib.get_close_matches(str(key), valid, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"{where}: {label}: unknown train.py field {key!r}{hint} (see `python train.py --help`)")
+
+    def check_name(label: str, name) -> None:
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise ValueError(f"{where}: {label} {name!r} is not allowed: names become folders under runs_dir, so they "
+                             "use letters, digits and `_ . + = -` only, and do not start with `.` or `-`")
+
+    groups = {"common": spec.get("common"), "pretrain_common": spec.get("pretrain_common")}
+    groups |= {f"task_overrides {pat!r}": o for pat, o in (spec.get("task_overrides") or {}).items()}
+    for name, fields_ in (spec.get("pretrain") or {}).items():
+        check_name("pretrain name", name)
+        groups[f"pretrain {name!r}"] = fields_
+    for name, fields_ in spec["arms"].items():
+        check_name("arm name", name)
+        fields_ = dict(fields_ or {})
+        sweep = fields_.pop("sweep", None) or {}
+        groups[f"arm {name!r}"] = fields_
+        check(f"arm {name!r} sweep", sweep)
+        for key, values in sweep.items():
+            for value in values:
+                check_name(f"arm {name!r}: sweep value {value!r} makes the member name", member_name(name, key, value))
+    for label, fields_ in groups.items():
+        if fields_ is not None and not isinstance(fields_, dict):
             raise ValueError(f"{where}: {label} must map train.py fields to values, got {type(fields_).__name__}")
-        for key in fields_:
-            if key in valid or (key == "sweep" and label.startswith("arm ")):
-                continue
-            close = difflib.get_close_matches(str(key), valid, n=1)
-            raise ValueError(f"{where}: {label}: unknown train.py field {key!r}"
-                             + (f"; did you mean {close[0]!r}?" if close else "") + " (see `python train.py --help`)")
-        sweep = fields_.get("sweep") if label.startswith("arm ") else None
-        if isinstance(sweep, dict):
-            for key in sweep:
-                if key not in valid:
-                    close = difflib.get_close_matches(str(key), valid, n=1)
-                    raise ValueError(f"{where}: {label}: sweep over unknown train.py field {key!r}"
-                                     + (f"; did you mean {close[0]!r}?" if close else ""))
+        check(label, fields_ or {})
 
 
 def validate_spec(spec: dict, where: str = "spec") -> None:

@@ -74,6 +74,14 @@ def test_arm_and_pretrain_names_cannot_leave_runs_dir(tmp_path, name):
         specmod.load_spec(_spec(tmp_path, pretrain={name: {"model": "convnova", "corpus": "human"}}))
 
 
+def test_sweep_values_cannot_make_member_names_that_leave_runs_dir(tmp_path):
+    with pytest.raises(ValueError, match=r"sweep value '../../x' makes the member name 'a-lr_scheduler_type=../../x' "
+                                         r"is not allowed"):
+        specmod.load_spec(_spec(tmp_path, arms={"a": {"sweep": {"lr_scheduler_type": ["linear", "../../x"]}}}))
+    ok = specmod.load_spec(_spec(tmp_path, arms={"a": {"sweep": {"learning_rate": [1.0e-5, 3.0e-4]}}}))
+    assert [r.out.name for r in grid.expand(ok)] == ["seed1", "seed1"]
+
+
 def test_env_vars_expand_in_path_fields_only(tmp_path, monkeypatch):
     monkeypatch.setenv("GT_GENOMES", "/data/genomes")
     monkeypatch.setenv("GT_SECRET", "hf_not_a_real_token")
@@ -83,6 +91,7 @@ def test_env_vars_expand_in_path_fields_only(tmp_path, monkeypatch):
                                    common={"data_dir": "$GT_GENOMES/gue"}))
     assert spec["pretrain"]["p"]["corpus_fasta"] == ["/data/genomes/hg38.fa", "/data/genomes/b.fa"]
     assert spec["common"]["data_dir"] == "/data/genomes/gue"
+    assert specmod.load_spec(_spec(tmp_path, description="costs $5"))["description"] == "costs $5"  # no variable
     for over in ({"arms": {"a": {"model": "convnova", "hub_model_id": "$GT_SECRET"}}},
                  {"common": {"run_name": "x-${GT_SECRET}"}}, {"description": "costs $GT_SECRET"}):
         with pytest.raises(ValueError, match=r"field '(hub_model_id|run_name|description)' names an environment "
