@@ -369,8 +369,6 @@ class Progress:
 
 INTERRUPTED = 75  # EX_TEMPFAIL: train.py exits so after checkpointing on SIGTERM; the grid too when it is stopped
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
 RESUMABLE = ("interrupted (exit 75): rerun the same command to continue; a run that was cut short resumes "
              "from its last checkpoint")
 

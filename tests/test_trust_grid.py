@@ -162,14 +162,15 @@ def test_kill_9_leaves_no_train_py_behind_and_the_restart_finishes(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_reaches_train_py_and_the_grid_exits_75(tmp_path):
-    """SIGTERM to the grid: its train.py gets SIGTERM too (it checkpoints and exits 75), the grid waits for it and
-    exits 75, "interrupted, resumable"; nothing is left holding the run folder, and no record is written."""
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_reaches_train_py_and_the_grid_exits_75(tmp_path, sig):
+    """SIGTERM or SIGINT (Ctrl-C) to the grid: its train.py gets SIGTERM (it checkpoints and exits 75), the grid
+    waits for it and exits 75, "interrupted, resumable"; nothing is left holding the run folder, no record."""
     path = _spec(tmp_path, arms={"a": LONG_TINY})
     out = tmp_path / "runs" / RUN
     proc = _grid(path)
     assert _until(lambda: _holder(out), 120) is not None
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     log = proc.communicate(timeout=60)[0]
     assert proc.returncode == grid.INTERRUPTED, log
     assert "interrupted (exit 75): rerun the same command to continue" in log
