@@ -209,3 +209,18 @@ shutil.copy({str(record)!r}, {str(out / RECORD_NAME)!r})
     assert f"pid {holder.pid}, started earlier), perhaps left by a grid that was killed; waiting for it" in text
     assert "(finished by the train.py waited for)" in text
     assert (out / RECORD_NAME).read_bytes() == record.read_bytes()
+
+
+@pytest.mark.slow
+def test_workers_pass_sigterm_on_and_die_with_the_grid(tmp_path):
+    """--workers 2: SIGTERM to the grid reaches both workers and their train.py; all exit, the grid with 75."""
+    path = _spec(tmp_path, arms={"a": LONG_TINY}, tasks=["gue/prom_core_tata", "gue/prom_300_tata"])
+    outs = [tmp_path / "runs" / "finetune" / task / "a" / "seed1"
+            for task in ("gue__prom_core_tata", "gue__prom_300_tata")]
+    proc = _grid(path, "--workers", "2")
+    assert all(_until(lambda out=out: _holder(out), 120) is not None for out in outs)
+    proc.send_signal(signal.SIGTERM)
+    log = proc.communicate(timeout=60)[0]
+    assert proc.returncode == grid.INTERRUPTED, log
+    assert "grid g: 2 workers interrupted (exit 75)" in log
+    assert all(_holder(out) is None for out in outs)
