@@ -12,12 +12,14 @@ once per arm x task x seed, since one member fills that slot) it counts:
 - time: on CPU, FLOPs / the single-thread training throughput measured per architecture (CPU_GFLOPS, see
   `measure_cpu`); on a GPU, FLOPs / (dense bf16 peak x an assumed MFU, GPU_KINDS).
 - disk: each run's `model/` (fp32 weights: 4 bytes a parameter) and record, the checkpoints a running run holds
-  (`save_total_limit` x weights and AdamW's two moments: 12 bytes a parameter), and the archive (records and
-  pretraining `model/` folders).
+  (`save_total_limit` + the best one, each the weights and AdamW's two moments: 12 bytes a parameter), and the
+  archive (records and pretraining `model/` folders).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import math
 import time
@@ -79,7 +81,7 @@ class Cost:
     train_flops: float
     eval_flops: float
     params: int
-    save_total_limit: int
+    checkpoints: int  # held at once while it runs
 
     @property
     def flops(self) -> float:
@@ -90,11 +92,20 @@ class Cost:
         return "cnn" if self.model != "dnabert2" else f"transformer-{self.kind}"
 
 
+@functools.cache
+def _defaults() -> dict:
+    """train.py's defaults (RunArguments, DNATrainingArguments): what a field the spec leaves out is."""
+    from training.arguments import DNATrainingArguments, RunArguments
+
+    return {f.name: f.default for dc in (RunArguments, DNATrainingArguments) for f in dataclasses.fields(dc)
+            if f.init and f.default is not dataclasses.MISSING}
+
+
 def _config(fields: dict):
     import modeling  # noqa: F401  (registers the models; imports torch, which --estimate needs only here)
     from dnalm_core.registry import MODELS
 
-    entry = MODELS.get(fields.get("model", "convnova"))
+    entry = MODELS.get(fields["model"])
     overrides = json.loads(fields["model_config"]) if fields.get("model_config") else {}
     return entry.config(fields.get("preset"), **overrides)
 
@@ -121,23 +132,23 @@ def _pretrained_config(fields: dict, label: str):
 
 def _tokens(fields: dict, bp: int, task_entry=None) -> int:
     """Tokens per sequence as fed to the model (special tokens included)."""
-    family = fields.get("tokenizer", "char")
+    family = fields["tokenizer"]
     if task_entry is not None and family in task_entry.max_tokens:
         return int(task_entry.max_tokens[family])
     if family == "bpe":
         return math.ceil(bp / BPE_BP_PER_TOKEN) + 2
-    if family == "kmer" and not fields.get("kmer_overlapping", True):
-        return math.ceil(bp / int(fields.get("kmer_k", 6))) + 2
+    if family == "kmer" and not fields["kmer_overlapping"]:
+        return math.ceil(bp / int(fields["kmer_k"])) + 2
     return bp + 2
 
 
 def _evals(fields: dict, steps: int, epochs: float) -> int:
-    strategy = fields.get("eval_strategy", "epoch")
+    strategy = fields["eval_strategy"]
     if strategy == "no":
         return 0
     if strategy == "epoch":
         return math.ceil(epochs)
-    every = float(fields.get("eval_steps") or 500)
+    every = float(fields["eval_steps"] or fields["logging_steps"])  # TrainingArguments' own default
     every = every * steps if every < 1 else every  # a fraction of the run's steps, as TrainingArguments reads it
     return math.ceil(steps / max(1.0, math.ceil(every)))
 
@@ -156,13 +167,13 @@ def run_cost(run, spec: dict, pre_fields: dict[str, dict]) -> Cost:
     from dnalm_core.registry import TASKS
     from training.flops import architecture, forward_flops, train_flops
 
-    f = run.fields
+    f = {**_defaults(), **{k: v for k, v in run.fields.items() if v is not None}}
     label = run.label()
-    batch = int(f.get("per_device_train_batch_size", 32)) * int(f.get("gradient_accumulation_steps", 1))
+    batch = int(f["per_device_train_batch_size"]) * int(f["gradient_accumulation_steps"])
     if run.kind == "pretrain":
         config = _config(f)
-        length = _tokens(f, int(f.get("window_length", 1024)))
-        n_train, task, n_eval_rows, n_test = int(f.get("num_windows", 20000)), "mlm", int(f.get("eval_windows", 512)), 0
+        length = _tokens(f, int(f["window_length"]))
+        n_train, task, n_eval_rows, n_test = int(f["num_windows"]), "mlm", int(f["eval_windows"]), 0
     else:
         ref = next((p for key, p in run.needs.items() if key == "pretrained"), None)
         if ref is not None:
@@ -179,17 +190,17 @@ def run_cost(run, spec: dict, pre_fields: dict[str, dict]) -> Cost:
         n_train = min(size, int(f.get("max_train_samples") or size))
         n_eval_rows = min(round(size * EVAL_FRACTION), int(f.get("max_eval_samples") or size))
         n_test, task = round(size * EVAL_FRACTION), "classification"
-    epochs = float(f.get("num_train_epochs", 3))
-    max_steps = int(f.get("max_steps") or -1)
+    epochs = float(f["num_train_epochs"])
+    max_steps = int(f["max_steps"])
     steps = max_steps if max_steps > 0 else math.ceil(epochs * math.ceil(n_train / batch))
     run_epochs = steps * batch / n_train
-    kwargs = {"mlm_probability": float(f.get("mlm_probability", 0.15)), "batch_size": batch} if task == "mlm" else {}
+    kwargs = {"mlm_probability": float(f["mlm_probability"]), "batch_size": batch} if task == "mlm" else {}
     train = train_flops(config, length, task, epochs=steps * batch, **kwargs)
     fwd = forward_flops(config, length, 1, task) if task != "mlm" else train_flops(
         config, length, task, backward_factor=0.0, **kwargs)
     evals = _evals(f, steps, run_epochs)
     return Cost(run.kind, architecture(config), label, float(train), float(fwd) * (evals * n_eval_rows + n_test),
-                _params(config), int(f.get("save_total_limit", 2)))
+                _params(config), (f["save_total_limit"] or max(1, evals)) + 1)  # +1: the best one is kept too
 
 
 def estimate(spec: dict) -> dict:
@@ -220,7 +231,7 @@ def estimate(spec: dict) -> dict:
     return {"name": spec["name"], "groups": {k: total(v) for k, v in sorted(groups.items())}, "total": total(costs),
             "disk": {"runs_dir": str(runs_dir_of(spec)),
                      "models_and_records": sum(4 * c.params for c in costs) + records,
-                     "checkpoints_per_running_run": max(12 * c.params * c.save_total_limit for c in costs),
+                     "checkpoints_per_running_run": max(12 * c.params * c.checkpoints for c in costs),
                      "archive": str(archive) if archive else None,
                      "archive_bytes": (records + sum(4 * c.params for c in costs if c.kind == "pretrain")
                                        if archive else 0)}}
