@@ -31,6 +31,11 @@ made on the spot (random tiny weights with the published key names, the publishe
 the report from those records. It works in a temporary folder, removes it, and exits non-zero at the first
 failure, naming the arm.
 
+Stopping: SIGTERM or SIGINT (Ctrl-C) reaches every train.py the grid runs (and every `--workers` worker) as
+SIGTERM; train.py checkpoints and exits 75, and the grid exits 75 ("interrupted, resumable"). A train.py dies
+with its grid even under `kill -9` (Linux: PR_SET_PDEATHSIG), and a restart that finds a run folder still held
+by an earlier train.py waits for it, then adopts its record or resumes its checkpoint. See docs/grid_runs.md.
+
 The spec's keys, their validation and the expansion of tasks and arms live in assess/spec.py.
 """
 
@@ -39,12 +44,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import ctypes
 import fcntl
 import fnmatch
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,6 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.records import RECORD_NAME, has_record, read_record
+from training.run_folder import LOCK_NAME
 
 from .spec import (QUESTIONS, ROOT, SPEC_KEYS, archive_dir, expand_arms, expand_tasks, load_spec,  # noqa: F401
                    pretrain_fields, runs_dir_of, safe, select_member, sweep_members, sweep_seeds, validate_spec)
@@ -357,6 +365,101 @@ class Progress:
                 f"ETA {fmt_duration(self.eta(todo))}")
 
 
+# ------------------------------------------------------------------------------------------ stopping, restarting
+
+INTERRUPTED = 75  # EX_TEMPFAIL: train.py exits so after checkpointing on SIGTERM; the grid too when it is stopped
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+RESUMABLE = ("interrupted (exit 75): rerun the same command to continue; a run that was cut short resumes "
+             "from its last checkpoint")
+
+
+class GridInterrupted(RuntimeError):
+    """A signal stopped the grid, or a train.py exited 75: its run resumes from its last checkpoint on restart."""
+
+
+_children: list[subprocess.Popen] = []  # the child processes (train.py, or --workers' workers) a signal reaches
+_stopping: list[int] = []  # the signals that asked this grid to stop
+
+
+def _forward(signum, _frame) -> None:
+    """SIGTERM or SIGINT: send the children SIGTERM (train.py checkpoints and exits 75 on it) and stop at the
+    next safe point (`_check_stop`), never in the middle of archiving or committing."""
+    _stopping.append(signum)
+    for proc in _children:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def forwarding_signals():
+    """Handle SIGTERM and SIGINT with `_forward` while the grid runs (main thread only)."""
+    old = {sig: signal.signal(sig, _forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _check_stop() -> None:
+    if _stopping:
+        raise GridInterrupted(f"stopped by {signal.Signals(_stopping[0]).name}")
+
+
+def _die_with_parent(parent: int) -> None:
+    """preexec_fn of every child: on Linux the kernel sends it SIGTERM when the grid dies, `kill -9` included
+    (prctl PR_SET_PDEATHSIG), so no train.py outlives its grid. Elsewhere a restart waits for an orphan
+    instead (`_wait_for_holder`)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the grid died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _spawn(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """Start a child that signals reach through the grid only: its own session (a terminal's Ctrl-C goes to the
+    grid, which forwards SIGTERM once), dying with the grid."""
+    parent = os.getpid()
+    # preexec_fn is unsafe only in a process with threads: the grid runs none (train.py runs in the child)
+    proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509
+                            **kwargs)
+    _children.append(proc)
+    if _stopping:  # a signal came while it started
+        proc.send_signal(signal.SIGTERM)
+    return proc
+
+
+def _wait(proc: subprocess.Popen) -> int:
+    try:
+        return proc.wait()
+    finally:
+        _children.remove(proc)
+
+
+def _wait_for_holder(run: Run, tag: str, poll_seconds: float = 1.0) -> None:
+    """A train.py that outlived a killed grid (a launcher wrapper that PR_SET_PDEATHSIG does not reach, or not
+    Linux) still holds its run folder's lock (training/run_folder.py). Starting a second one would be refused
+    (exit 2), so wait for it: it either finishes (its record is then adopted) or leaves a checkpoint to resume."""
+    path = run.out / LOCK_NAME
+    if not path.is_file():
+        return
+    said = False
+    while True:
+        with _lock(path, wait=False) as free:
+            if free:
+                return
+        if not said:
+            try:
+                holder = json.loads(path.read_text() or "{}")
+            except ValueError:
+                holder = {}
+            _say(tag, f"    {run.out} is held by a running train.py (pid {holder.get('pid', '?')}, started "
+                      f"{holder.get('started', '?')}), perhaps left by a grid that was killed; waiting for it")
+            said = True
+        _check_stop()
+        time.sleep(poll_seconds)
+
+
 def run_one(spec: dict, run: Run, log_path: Path) -> int:
     resume = run.out.is_dir() and any(run.out.glob("checkpoint-*"))
     cmd = [*launcher(spec), *run.args(), *(["--resume", "true"] if resume else [])]
@@ -364,7 +467,7 @@ def run_one(spec: dict, run: Run, log_path: Path) -> int:
     with open(log_path, "a") as fh:
         if spec.get("launcher") == "inprocess":
             return _run_in_process(cmd[2:], fh)
-        return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+        return _wait(_spawn(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT))
 
 
 @contextlib.contextmanager
@@ -453,20 +556,28 @@ def run_all(spec: dict, limit: int | None = None, dry: bool = False, commit: boo
             break
         if len(waiting) == len(pending):  # nothing this worker could do: wait for the others
             time.sleep(poll_seconds)
+            _check_stop()
         pending = waiting
     return started
 
 
 def _execute(spec, run, runs, progress, archive, locks, commit, tag) -> Run:
+    _check_stop()
     resolve_needs(run)
-    resume = run.out.is_dir() and any(run.out.glob("checkpoint-*"))
     progress.refresh(runs)
-    _say(tag, f"[{progress.done + 1}/{progress.total}] {run.label()}{' (resuming)' if resume else ''}")
     t0 = time.perf_counter()
+    _wait_for_holder(run, tag)
     log = run.out.parent / f"{run.out.name}.log"
-    rc = run_one(spec, run, log)
-    if rc != 0:
-        raise RuntimeError(f"{run.label()} failed (exit {rc}); see {log}. Rerun the grid to retry it.")
+    if run.done:  # the train.py waited for finished it
+        _say(tag, f"[{progress.done + 1}/{progress.total}] {run.label()} (finished by the train.py waited for)")
+    else:
+        resume = run.out.is_dir() and any(run.out.glob("checkpoint-*"))
+        _say(tag, f"[{progress.done + 1}/{progress.total}] {run.label()}{' (resuming)' if resume else ''}")
+        rc = run_one(spec, run, log)
+        if rc != 0 and (rc == INTERRUPTED or _stopping):
+            raise GridInterrupted(f"{run.label()} was interrupted (exit {rc}); see {log}")
+        if rc != 0:
+            raise RuntimeError(f"{run.label()} failed (exit {rc}); see {log}. Rerun the grid to retry it.")
     seconds = time.perf_counter() - t0
     with _lock(locks / "archive.lock"):
         copied = archive_run(run)
@@ -484,16 +595,20 @@ def run_workers(spec_path: str, workers: int, limit: int | None, commit: bool) -
     """`--workers N`: N worker processes on this grid, each with an equal share of the CPU threads (small CPU
     models use two 1-thread processes better than one 2-thread process: benchmarks/grid_workers.py measured
     1.17x the runs per hour on 2 cores; a transformer's larger matrix products gain less). Each prints with its
-    tag; the first failure is reported and the others finish their run."""
+    tag; the first failure is reported and the others finish their run. SIGTERM/SIGINT reach every worker, which
+    passes SIGTERM to its train.py; a worker dies with this process (`_spawn`)."""
     threads = max(1, (os.cpu_count() or 1) // workers)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     procs = []
     for k in range(1, workers + 1):
         cmd = [sys.executable, "-m", "assess.grid", spec_path, "--worker", f"{k}/{workers}",
                *(["--commit"] if commit else []), *(["--limit", str(limit)] if limit is not None else [])]
-        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env))
+        if _stopping:
+            break
+        procs.append(_spawn(cmd, cwd=ROOT, env=env))
         time.sleep(2)  # the first worker syncs the archive before the others look at it
-    return max(p.wait() for p in procs)
+    codes = [_wait(p) for p in procs]
+    return INTERRUPTED if _stopping or INTERRUPTED in codes else max(codes)
 
 
 # ------------------------------------------------------------------------------------------------ smoke test
@@ -663,9 +778,19 @@ def main(argv=None) -> int:
                     help="run every distinct arm once, tiny and for a few steps, on CPU in a temporary folder")
     ap.add_argument("--smoke-task", default=SMOKE_TASK, help=f"the task of --smoke (default {SMOKE_TASK}, shipped)")
     ap.add_argument("--keep", action="store_true", help="--smoke: keep the temporary folder")
+    ap.add_argument("--estimate", action="store_true", help="print the runs, FLOPs, CPU/GPU hours and disk it needs")
     args = ap.parse_args(argv)
     spec = load_spec(args.spec)
     spec["_path"] = args.spec
+    if args.estimate:
+        from .estimate import estimate, format_estimate
+
+        try:
+            print(format_estimate(estimate(spec)))
+        except ValueError as err:
+            print(f"grid: error: {err}", file=sys.stderr)
+            return 1
+        return 0
     if args.smoke:
         return smoke(spec, task=args.smoke_task, keep=args.keep)
     if args.list:
@@ -682,14 +807,20 @@ def main(argv=None) -> int:
     if args.workers < 1:
         ap.error("--workers must be at least 1")
     if args.workers > 1 and not args.dry_run:
-        rc = run_workers(args.spec, args.workers, args.limit, args.commit)
-        print(f"grid {spec['name']}: {args.workers} workers finished this pass in "
-              f"{fmt_duration(time.perf_counter() - t0)}" + ("" if rc == 0 else f"; a worker failed (exit {rc})"))
+        with forwarding_signals():
+            rc = run_workers(args.spec, args.workers, args.limit, args.commit)
+        print(f"grid {spec['name']}: {args.workers} workers " + (RESUMABLE if rc == INTERRUPTED else
+              f"finished this pass in {fmt_duration(time.perf_counter() - t0)}"
+              + ("" if rc == 0 else f"; a worker failed (exit {rc})")))
         return rc
     k, n = map(int, args.worker.split("/")) if args.worker else (1, 1)
     tag = f"w{k}/{n} " if args.worker else ""
     try:
-        run_all(spec, limit=args.limit, dry=args.dry_run, commit=args.commit, workers=n, tag=tag)
+        with forwarding_signals():
+            run_all(spec, limit=args.limit, dry=args.dry_run, commit=args.commit, workers=n, tag=tag)
+    except GridInterrupted as err:
+        print(f"{tag}grid {spec['name']}: {err}; {RESUMABLE}", file=sys.stderr)
+        return INTERRUPTED
     except (RuntimeError, ValueError) as err:
         print(f"{tag}grid: error: {err}", file=sys.stderr)
         return 1

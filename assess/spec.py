@@ -15,6 +15,10 @@ Spec keys:
   repository root, where the runner copies each finished run's record, and each pretraining run's model/
   folder; a run whose record is archived counts as done even when runs_dir is gone, see assess/grid.py).
   In pretraining fields, `leakage_tasks: "@tasks"` means the grid's tasks (patterns such as `gue/*` expand too).
+Checked at load time (`validate_fields`, `_expand_env`): every field of common, task_overrides, pretrain_common,
+  pretrain and arms is a train.py setting (a misspelt one names the closest); arm and pretraining-run names use
+  NAME_PATTERN's characters (they are folder names under runs_dir); `$VAR` is expanded in PATH_FIELDS only and
+  refused elsewhere. See docs/grid_runs.md.
 Sweeps (the learning rate chosen on validation):
   every swept arm sweeps one field over the same number of values (`min_sweep: N`: every arm of the spec is
   swept, over at least N values); per arm x task the report picks the member with the best mean validation
@@ -41,9 +45,14 @@ Statistics keys (read by the report):
 
 from __future__ import annotations
 
+import ast
+import difflib
 import fnmatch
+import functools
+import importlib.util
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,23 +82,105 @@ def selection_rule(spec: dict) -> str:
             + "; the other seeds run the chosen member only")
 
 
-def _expand_env(value):
-    """`$VAR` / `${VAR}` in string values come from the environment (paths to genomes, weights)."""
+# Fields whose values are paths: only these may name environment variables (`$VAR`, `${VAR}`), e.g. where the
+# genomes or the weights live on this machine. Anywhere else a variable would carry whatever the environment
+# holds (a token, say) into train.py's command line and the records, so it is refused at load time.
+PATH_FIELDS = ("runs_dir", "archive", "data_dir", "pretrained", "bpe_path", "corpus_fasta", "pretrain_fasta",
+               "shared_data")
+_ENV_VAR = re.compile(r"\$([A-Za-z_]\w*|\{[^}]*\})")  # what os.path.expandvars expands ("$5" is no variable)
+# Arm and pretraining-run names become folder names under runs_dir (and sweep members add `-<field>=<value>`):
+# letters, digits and `_ . + = -`, not starting with `.` or `-`, so a name can never leave runs_dir.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_+=][A-Za-z0-9_.+=-]*")
+
+
+def _expand_env(value, where: str = "spec", key: str | None = None):
+    """`$VAR` / `${VAR}` in the values of PATH_FIELDS come from the environment (paths to genomes, weights);
+    a variable anywhere else is an error naming the field. `key` is the field the value belongs to."""
     if isinstance(value, str):
+        if not _ENV_VAR.search(value):
+            return value
+        if key not in PATH_FIELDS:
+            raise ValueError(f"{where}: field {key or '(top level)'!r} names an environment variable "
+                             f"({_ENV_VAR.search(value).group(0)}); only the path fields {', '.join(PATH_FIELDS)} "
+                             "may, so that nothing else from the environment reaches command lines and records")
         return os.path.expandvars(value)
     if isinstance(value, list):
-        return [_expand_env(v) for v in value]
+        return [_expand_env(v, where, key) for v in value]
     if isinstance(value, dict):
-        return {k: _expand_env(v) for k, v in value.items()}
+        return {k: _expand_env(v, where, k if isinstance(k, str) else key) for k, v in value.items()}
     return value
 
 
 def load_spec(path: str | Path) -> dict:
     """Read and validate a grid spec; errors name the key and the problem."""
-    spec = _expand_env(yaml.safe_load(Path(path).read_text()))
+    spec = _expand_env(yaml.safe_load(Path(path).read_text()), str(path))
     validate_spec(spec, str(path))
     spec.setdefault("runs_dir", f"runs/{spec['name']}")
     return spec
+
+
+@functools.cache
+def train_fields() -> frozenset[str]:
+    """The fields train.py accepts (`training.arguments._valid_keys()`: RunArguments, DNATrainingArguments and
+    transformers' TrainingArguments), read from the source files' syntax trees: importing them would import
+    torch (~3 s), which loading, listing and estimating a grid never needs. tests/test_trust_grid.py checks
+    this list against `_valid_keys()`."""
+    ours = ROOT / "training" / "arguments.py"
+    hf = importlib.util.find_spec("transformers")  # locates the package without importing it
+    if hf is None or not hf.submodule_search_locations:
+        raise RuntimeError("transformers is not installed: the spec's fields cannot be checked against train.py's")
+    theirs = Path(next(iter(hf.submodule_search_locations))) / "training_args.py"
+    names = set()
+    for path, classes in ((ours, {"RunArguments", "DNATrainingArguments"}), (theirs, {"TrainingArguments"})):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and node.name in classes:
+                names |= {n.target.id for n in node.body if isinstance(n, ast.AnnAssign)
+                          and isinstance(n.target, ast.Name) and not _init_false(n.value)}
+    return frozenset(names)
+
+
+def _init_false(value) -> bool:
+    """`field(..., init=False)`: not a constructor argument, so not a setting."""
+    return (isinstance(value, ast.Call) and any(k.arg == "init" and isinstance(k.value, ast.Constant)
+                                                 and k.value.value is False for k in value.keywords))
+
+
+def validate_fields(spec: dict, where: str = "spec") -> None:
+    """Every field of `common`, `task_overrides`, `pretrain_common`, `pretrain` and `arms` (and every swept
+    field) must be a train.py setting, so a typo fails at load, not when its run is reached; every arm,
+    pretraining-run and sweep-member name must match NAME_PATTERN (they become folders under runs_dir)."""
+    valid = train_fields()
+
+    def check(label: str, keys) -> None:
+        for key in keys:
+            if key not in valid:
+                close = difflib.get_close_matches(str(key), valid, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"{where}: {label}: unknown train.py field {key!r}{hint} (see `python train.py --help`)")
+
+    def check_name(label: str, name) -> None:
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise ValueError(f"{where}: {label} {name!r} is not allowed: names become folders under runs_dir, so they "
+                             "use letters, digits and `_ . + = -` only, and do not start with `.` or `-`")
+
+    groups = {"common": spec.get("common"), "pretrain_common": spec.get("pretrain_common")}
+    groups |= {f"task_overrides {pat!r}": o for pat, o in (spec.get("task_overrides") or {}).items()}
+    for name, fields_ in (spec.get("pretrain") or {}).items():
+        check_name("pretrain name", name)
+        groups[f"pretrain {name!r}"] = fields_
+    for name, fields_ in spec["arms"].items():
+        check_name("arm name", name)
+        fields_ = dict(fields_ or {})
+        sweep = fields_.pop("sweep", None) or {}
+        groups[f"arm {name!r}"] = fields_
+        check(f"arm {name!r} sweep", sweep)
+        for key, values in sweep.items():
+            for value in values:
+                check_name(f"arm {name!r}: sweep value {value!r} makes the member name", member_name(name, key, value))
+    for label, fields_ in groups.items():
+        if fields_ is not None and not isinstance(fields_, dict):
+            raise ValueError(f"{where}: {label} must map train.py fields to values, got {type(fields_).__name__}")
+        check(label, fields_ or {})
 
 
 def validate_spec(spec: dict, where: str = "spec") -> None:
@@ -100,6 +191,7 @@ def validate_spec(spec: dict, where: str = "spec") -> None:
         if key not in spec:
             raise ValueError(f"{where}: missing grid key {key!r}")
     validate_sweeps(spec, where)
+    validate_fields(spec, where)
     n = spec.get("sweep_seeds")
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(spec["seeds"]):
