@@ -681,11 +681,9 @@ def test_public_names_and_lora_targets():
 
 
 def test_char_tokenizer_ids_match_the_config():
-    from modeling import tokenization
+    from modeling.tokenization import char_tokenizer
 
-    if not hasattr(tokenization, "char_tokenizer"):
-        pytest.skip("modeling.tokenization.char_tokenizer is not there yet")
-    tok = tokenization.char_tokenizer()
+    tok = char_tokenizer()
     enc = tok("ACGTN")["input_ids"]
     cfg = ConvNovaConfig()
     assert enc == [cfg.cls_token_id, *cfg.nucleotide_token_ids, cfg.sep_token_id]
