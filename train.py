@@ -86,8 +86,9 @@ def check_push_target(targs: DNATrainingArguments) -> None:
     try:
         check_hub_reachable()
     except HubUnreachableError as err:
+        later = f"hf upload {targs.hub_model_id} <output_dir>/model"
         raise ConfigError(f"--push_to_hub: the Hub is unreachable ({err}); train without --push_to_hub and push "
-                          f"the run's model/ folder later with `hf upload {targs.hub_model_id} <output_dir>/model`") from None
+                          f"the run's model/ folder later with `{later}`") from None
 
 
 def claim_folder(run: RunArguments, targs: DNATrainingArguments) -> Claim:
@@ -298,10 +299,12 @@ def train(run: RunArguments, targs: DNATrainingArguments, claim: Claim, job: Job
     """Train from scratch or from the claimed checkpoint; a signal ends it with a complete checkpoint."""
     clock = TrainClock(claim.resume_from)
     # the clock before `stop`: its marker completes the checkpoint that `stop` then ends the run with
-    callbacks = [clock, stop] + ([EarlyStoppingCallback(run.early_stopping_patience)] if run.early_stopping_patience else [])
-    trainer = DNATrainer(model=job.model, args=targs, train_dataset=job.data["train"], eval_dataset=job.data["validation"],
-                         data_collator=job.collator, processing_class=job.tok, compute_metrics=job.compute_metrics,
-                         callbacks=callbacks, onecycle=run.onecycle)
+    callbacks = [clock, stop]
+    if run.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(run.early_stopping_patience))
+    trainer = DNATrainer(model=job.model, args=targs, train_dataset=job.data["train"],
+                         eval_dataset=job.data["validation"], data_collator=job.collator, processing_class=job.tok,
+                         compute_metrics=job.compute_metrics, callbacks=callbacks, onecycle=run.onecycle)
     if finished_checkpoint(claim.resume_from):
         state, runtime = finish_from_checkpoint(trainer, claim.resume_from), None
     else:
@@ -465,8 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, RuntimeError) as err:
             if not run_folder.disk_full(err):
                 raise
-            print(f"train.py: error: no space left to write the run ({err}). Nothing complete was lost: free "
-                  f"space in {targs.output_dir} and rerun the same command with --resume", file=sys.stderr)
+            print(f"train.py: error: no space left to write the run ({err}). Nothing complete was lost: free space "
+                  f"in {targs.output_dir} and continue the run with:\n  {resume_command(argv, targs)}", file=sys.stderr)
             return EXIT_FAILED
         finally:
             if claim is not None:

@@ -225,8 +225,8 @@ def claim_run_folder(folder: str | os.PathLike, settings: dict, *, resume: bool,
             logger.warning(f"{out}: {len(moved)} half-written checkpoint(s) ({', '.join(c.name for c in incomplete)}) "
                            f"cannot be resumed and were moved to {out / INCOMPLETE_DIR}")
         if complete and not resume:
-            raise RunFolderError(f"{out} holds checkpoints of an unfinished run (newest complete: {complete[-1].name}); "
-                                 "pass --resume to continue it, or choose another output_dir")
+            raise RunFolderError(f"{out} holds checkpoints of an unfinished run (newest complete: "
+                                 f"{complete[-1].name}); pass --resume to continue it, or choose another output_dir")
         before = read_settings(out)
         if resume and complete and before is not None:
             changes = _resume_changes(before, settings, accept_changes)

@@ -172,6 +172,8 @@ class StopOnSignal(TrainerCallback):
 
     def requested(self) -> bool:
         """Whether a signal reached any rank. Collective: every rank must call it at the same point."""
+        if PartialState().num_processes == 1:
+            return self.received is not None  # no tensor: on a GPU, reading one back would sync every step
         flag = torch.tensor([self.received is not None], dtype=torch.int64, device=PartialState().device)
         return bool(reduce(flag, reduction="max").item())
 
