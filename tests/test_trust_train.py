@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -171,11 +172,16 @@ def test_a_signal_to_one_ddp_rank_stops_every_rank_at_the_same_step(tmp_path):
     """SIGTERM to rank 1 only (not the main process): both ranks stop at the same step, the checkpoint holds
     both ranks' RNG states and is complete, nothing is recorded, and --resume finishes the run."""
     out = tmp_path / "ddp"
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-              str(ROOT / "accelerate_configs" / "cpu_ddp_2proc.yaml"), "--main_process_port", "29573"]
+    def launch():  # a free port each time: other test runs on this machine may hold a fixed one
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+                str(ROOT / "accelerate_configs" / "cpu_ddp_2proc.yaml"), "--main_process_port", str(port)]
+
     log = tmp_path / "stderr.txt"
     with open(log, "w") as fh:
-        proc = subprocess.Popen([*launch, *cmd(out)[1:]], env=ENV, stdout=subprocess.DEVNULL, stderr=fh)
+        proc = subprocess.Popen([*launch(), *cmd(out)[1:]], env=ENV, stdout=subprocess.DEVNULL, stderr=fh)
         assert wait_for((out / "checkpoint-4" / run_folder.CHECKPOINT_MARKER).exists, proc, timeout=600)
         rank1 = child_with_rank(proc.pid, 1)
         assert rank1 is not None
@@ -190,7 +196,7 @@ def test_a_signal_to_one_ddp_rank_stops_every_rank_at_the_same_step(tmp_path):
     assert (ckpt / "rng_state_0.pth").is_file() and (ckpt / "rng_state_1.pth").is_file()
     assert not (out / "results.json").exists()
     assert "Continue the run with:\n  accelerate launch --num_processes=2 " in err
-    r = subprocess.run([*launch, *cmd(out, "--resume", "true")[1:]], env=ENV, capture_output=True, text=True,
+    r = subprocess.run([*launch(), *cmd(out, "--resume", "true")[1:]], env=ENV, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     rec = finished(out)
