@@ -204,6 +204,13 @@ class StopOnSignal(TrainerCallback):
         # The evaluations after training have no step to save: `check` stops between them.
         return self._stop_here(state, control) if self.in_loop else control
 
+    def on_epoch_end(self, args, state, control, **kwargs):
+        # reached with a stop pending only when the Trainer declined the save (save_strategy "best" at an
+        # evaluation that is no new best): the epoch was cut short, its evaluation and save belong to the resume
+        if self.stopping_at is not None:
+            control.should_evaluate = control.should_save = control.should_log = False
+        return control
+
     def on_save(self, args, state, control, **kwargs):
         if self.stopping_at is not None:
             # no rank leaves before the main one has marked the checkpoint complete: a launcher that sees one
