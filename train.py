@@ -52,7 +52,7 @@ from training.data import (
     overlap_warnings, pretraining_corpus, token_lengths, tokenize_splits, truncation_counts,
 )
 from training.flops import train_flops
-from training.hub import HubUnreachableError, check_hub_reachable, push_folder
+from training.hub import HubUnreachableError, check_hub_reachable, push_folder  # noqa: E402
 from training.records import RECORD_NAME, build_record, write_record
 from training.run_folder import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Claim
 from training.trainer import (
