@@ -11,119 +11,90 @@ folder), prepare fine-tuning or pretraining (data, tokenizer, model), train, eva
 The run leaves, in its output_dir: `results.json` (the record), `settings.json` (the settings of the
 first launch), `model/` (safetensors weights, the tokenizer, `training_args.json` and a model card whose
 metadata carries the results) and the Trainer's checkpoints while it runs (`--resume` continues from the
-newest complete one after a crash).
+newest complete one after a crash). SIGTERM or SIGINT stops a run with a complete checkpoint of the current
+step, no record, the `--resume` command line, and exit code 75. See docs/training.md.
 """
 
 from __future__ import annotations
 
 import json
 import resource
+import shlex
 import shutil
+import signal
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))  # run from a clone without `pip install -e .` too
-
-import datasets  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
-from transformers import (  # noqa: E402
+import datasets
+import torch
+import transformers
+from transformers import (
     AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
 )
 
-from dnalm_core.registry import MODELS, TOKENIZERS  # noqa: E402
-from modeling import tokenization  # noqa: E402
-from training import run_folder  # noqa: E402
-from training.arguments import (  # noqa: E402
+from dnalm_core.registry import MODELS, TOKENIZERS
+from modeling import tokenization
+from training import run_folder
+from training.arguments import (
     ConfigError, DNATrainingArguments, RunArguments, default_output_dir, parse_args, settings_of, validate,
 )
-from training.cards import render_model_card  # noqa: E402
-from training.collator import DNAMaskingCollator  # noqa: E402
-from training.data import (  # noqa: E402
+from training.cards import render_model_card
+from training.collator import DNAMaskingCollator
+from training.data import (
     check_loadable, choose_max_length, content_hash, dataset_fingerprint, dataset_info, load_finetune_data,
     overlap_warnings, pretraining_corpus, token_lengths, tokenize_splits, truncation_counts,
 )
-from training.flops import train_flops  # noqa: E402
-from dnalm_core.hub import HubUnreachableError, check_hub_reachable, push_folder  # noqa: E402
-from training.records import RECORD_NAME, build_record, write_record  # noqa: E402
-from training.trainer import DNATrainer, TrainClock, metric_function, public_training_args  # noqa: E402
+from dnalm_core.hub import HubUnreachableError, check_hub_reachable, push_folder
+from training.flops import train_flops
+from training.records import RECORD_NAME, build_record, write_record
+from training.run_folder import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Claim
+from training.trainer import (
+    DNATrainer, StopOnSignal, TrainClock, TrainingInterrupted, metric_function, public_training_args,
+)
 
 logger = transformers.logging.get_logger("dnalm_assess.train")
 # pin_memory is on by default for GPU runs; on a CPU-only machine torch warns at every evaluation
 warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true but no accelerator.*")
 
-# Settings that may differ on --resume without changing what the run computes.
-RESUME_MAY_CHANGE = {"resume", "resume_with_changes", "keep_checkpoints", "disable_tqdm", "report_to", "output_dir",
-                     "logging_steps", "logging_first_step", "push_to_hub", "hub_model_id", "hub_private_repo",
-                     "dataloader_num_workers", "local_rank"}
-
-# ----------------------------------------------------------------------------------------- run folder
+# ------------------------------------------------------------------------------------------ settings
 
 
-@dataclass
-class Claim:
-    """The run folder, locked for this run, and the checkpoint to resume from (if any)."""
-
-    out: Path
-    lock: Optional[run_folder.RunLock]
-    resume_from: Optional[str]
-    settings_changes: dict
-    set_aside: list
-    # when this process took the folder: the record's started_at (with finished_at, the run's span in wall time,
-    # from which the report sums a grid's wall time across workers and sessions)
-    claimed_at: float = field(default_factory=time.time)
-
-
-def claim_run_folder(run: RunArguments, targs: DNATrainingArguments) -> Claim:
-    """Lock the folder (main process), pick the newest complete checkpoint, and check settings on resume."""
-    out = Path(targs.output_dir)
-    record_path = out / RECORD_NAME
-    if record_path.exists():
-        raise ConfigError(f"{record_path} exists: this run already finished. Its record is never overwritten; "
-                          "pick another output_dir (or move that folder away to redo the run)")
-    lock = run_folder.claim(out) if targs.process_index == 0 else None
+def check_settings(argv: list[str]) -> tuple[RunArguments, DNATrainingArguments, set[str]]:
+    """The run's settings from the config file and the command line, checked before anything is loaded."""
+    run, targs, given = parse_args(argv)
     try:
-        if lock is not None and lock.took_over:
-            logger.warning(f"{out}: took over the lock of a run that no longer holds it ({lock.took_over})")
-        complete, incomplete = run_folder.split_checkpoints(out)
-        moved = []
-        if incomplete and targs.process_index == 0:
-            moved = run_folder.set_aside(incomplete)
-            logger.warning(f"{out}: {len(moved)} half-written checkpoint(s) ({', '.join(c.name for c in incomplete)}) "
-                           f"cannot be resumed and were moved to {out / run_folder.INCOMPLETE_DIR}")
-        if complete and not run.resume:
-            raise ConfigError(f"{out} holds checkpoints of an unfinished run (newest complete: {complete[-1].name}); "
-                              "pass --resume to continue it, or choose another output_dir")
-        now = settings_of(run, targs)
-        before = run_folder.read_settings(out)
-        changes = {}
-        if run.resume and complete and before is not None:
-            changes = run_folder.changed_settings(before, now, RESUME_MAY_CHANGE)
-            if changes and not run.resume_with_changes:
-                listed = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changes.items())
-                raise ConfigError(f"--resume with settings that differ from the run's first launch ({listed}); "
-                                  "resume with the original settings, or add --resume_with_changes to continue with "
-                                  "the new ones (the changes are then recorded)")
-            for k, (a, b) in changes.items():
-                logger.warning(f"resuming with a changed setting (recorded): {k}: {a!r} -> {b!r}")
-        elif targs.process_index == 0:
-            run_folder.write_settings(out, now)
-        resume_from = str(complete[-1]) if (run.resume and complete) else None
-        if run.resume and not complete:
-            logger.warning(f"--resume: {out} holds no complete checkpoint; starting from the beginning")
-        return Claim(out, lock, resume_from, changes, [str(m) for m in moved])
-    except BaseException:
-        if lock is not None:
-            lock.abandon()
-        raise
+        validate(run, targs)
+    except ValueError as err:  # registry lookups name the valid choices
+        raise ConfigError(str(err)) from None
+    check_push_target(targs)
+    targs.output_dir = targs.output_dir or default_output_dir(run, targs.seed)
+    return run, targs, given
+
+
+def check_push_target(targs: DNATrainingArguments) -> None:
+    if not targs.push_after_training:
+        return
+    if not targs.hub_model_id:
+        raise ConfigError("--push_to_hub needs --hub_model_id <user>/<repo>")
+    try:
+        check_hub_reachable()
+    except HubUnreachableError as err:
+        later = f"hf upload {targs.hub_model_id} <output_dir>/model"
+        raise ConfigError(f"--push_to_hub: the Hub is unreachable ({err}); train without --push_to_hub and push "
+                          f"the run's model/ folder later with `{later}`") from None
+
+
+def claim_folder(run: RunArguments, targs: DNATrainingArguments) -> Claim:
+    """Lock the run folder (main process), pick the checkpoint to resume from, check settings on resume."""
+    return run_folder.claim_run_folder(targs.output_dir, settings_of(run, targs), resume=run.resume,
+                                       accept_changes=run.resume_with_changes, main_process=targs.process_index == 0)
 
 
 # --------------------------------------------------------------------------------------- tokenizer
@@ -303,7 +274,11 @@ def prepare_pretrain(run: RunArguments, targs: DNATrainingArguments, given: set[
 def prepare(run: RunArguments, targs: DNATrainingArguments, given: set[str]) -> Job:
     """Data, tokenizer and model for the run's stage; the model in its mode (full, LoRA, probe)."""
     transformers.set_seed(targs.seed)
-    job = (prepare_finetune if run.stage == "finetune" else prepare_pretrain)(run, targs, given)
+    try:
+        job = (prepare_finetune if run.stage == "finetune" else prepare_pretrain)(run, targs, given)
+    except (ValueError, FileNotFoundError, KeyError, OSError) as err:
+        # bad input found before training: one clear line, and the folder left as it was
+        raise ConfigError(str(err).strip('"')) from err
     job.model = apply_mode(job.model, run)
     job.total_params, job.trainable_params = count_params(job.model)
     logger.warning(f"[rank {targs.process_index}/{targs.world_size}] {run.stage} {run.model} ({run.init} init, "
@@ -312,21 +287,37 @@ def prepare(run: RunArguments, targs: DNATrainingArguments, given: set[str]) -> 
     return job
 
 
-# ------------------------------------------------------------------------------------------ run
+# -------------------------------------------------------------------------------------------- train
 
 
-TIMING_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")  # timings: record["cost"]
+@dataclass
+class Trained:
+    """What training left: the Trainer (holding the final weights, or the best with load_best_model_at_end)."""
+
+    trainer: DNATrainer
+    state: Any  # the TrainerState at the end of training
+    runtime: float | None  # the Trainer's train_runtime of this launch (None: the checkpoint had finished)
+    segments: list[float]  # seconds of training of every launch of the run, resumes included
 
 
-def _strip(metrics: dict, prefix: str) -> dict:
-    return {k[len(prefix) + 1:]: v for k, v in metrics.items()
-            if k.startswith(prefix + "_") and k[len(prefix) + 1:] not in TIMING_KEYS}
-
-
-def peak_memory_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        return int(torch.cuda.max_memory_allocated(device))
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
+def train(run: RunArguments, targs: DNATrainingArguments, claim: Claim, job: Job, stop: StopOnSignal) -> Trained:
+    """Train from scratch or from the claimed checkpoint; a signal ends it with a complete checkpoint."""
+    clock = TrainClock(claim.resume_from)
+    # the clock before `stop`: its marker completes the checkpoint that `stop` then ends the run with
+    callbacks = [clock, stop]
+    if run.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(run.early_stopping_patience))
+    trainer = DNATrainer(model=job.model, args=targs, train_dataset=job.data["train"],
+                         eval_dataset=job.data["validation"], data_collator=job.collator, processing_class=job.tok,
+                         compute_metrics=job.compute_metrics, callbacks=callbacks, onecycle=run.onecycle)
+    if finished_checkpoint(claim.resume_from):
+        state, runtime = finish_from_checkpoint(trainer, claim.resume_from), None
+    else:
+        runtime = trainer.train(resume_from_checkpoint=claim.resume_from).metrics.get("train_runtime")
+        state = trainer.state
+    # early stopping watches validation evaluations only; on the final ones it would warn that test_* lacks its metric
+    trainer.remove_callback(EarlyStoppingCallback)
+    return Trained(trainer, state, runtime, clock.segments())
 
 
 def finished_checkpoint(resume_from: str | None) -> bool:
@@ -338,69 +329,91 @@ def finished_checkpoint(resume_from: str | None) -> bool:
     return bool(state.get("max_steps")) and state.get("global_step", 0) >= state["max_steps"]
 
 
-def run_job(run: RunArguments, targs: DNATrainingArguments, claim: Claim, job: Job) -> dict | None:
-    clock = TrainClock(claim.resume_from)
-    callbacks = [clock] + ([EarlyStoppingCallback(run.early_stopping_patience)] if run.early_stopping_patience else [])
-    trainer = DNATrainer(model=job.model, args=targs, train_dataset=job.data["train"], eval_dataset=job.data["validation"],
-                         data_collator=job.collator, processing_class=job.tok, compute_metrics=job.compute_metrics,
-                         callbacks=callbacks, onecycle=run.onecycle)
-    if finished_checkpoint(claim.resume_from):
-        trainer_state = finish_from_checkpoint(trainer, claim.resume_from)
-        train_runtime = None
-    else:
-        train_runtime = trainer.train(resume_from_checkpoint=claim.resume_from).metrics.get("train_runtime")
-        trainer_state = trainer.state
-    train_segments = clock.segments()
-    # early stopping watches validation evaluations only; on the final ones it would warn that test_* lacks its metric
-    trainer.remove_callback(EarlyStoppingCallback)
+def finish_from_checkpoint(trainer: DNATrainer, ckpt: str):
+    """Training ended at `ckpt`: load its state and, as load_best_model_at_end would, the best weights."""
+    from transformers import TrainerState
 
+    state = TrainerState.load_from_json(str(Path(ckpt) / "trainer_state.json"))
+    best = state.best_model_checkpoint if trainer.args.load_best_model_at_end and state.best_model_checkpoint else ckpt
+    trainer._load_from_checkpoint(best)
+    trainer.state = state
+    return state
+
+
+# ----------------------------------------------------------------------------------------- evaluate
+
+
+TIMING_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")  # timings: record["cost"]
+
+
+def evaluate(run: RunArguments, trained: Trained, job: Job, stop: StopOnSignal) -> tuple[dict, float]:
+    """The final metrics of every evaluation split (test only when fine-tuning), and the seconds they took."""
     t0 = time.perf_counter()
-    metrics = {"validation": _strip(trainer.evaluate(job.data["validation"], metric_key_prefix="validation"), "validation")}
-    if run.stage == "finetune":
-        metrics["test"] = _strip(trainer.evaluate(job.data["test"], metric_key_prefix="test"), "test")
-    eval_seconds = time.perf_counter() - t0
-    if not trainer.is_world_process_zero():
-        return None
+    metrics = {}
+    for split in ("validation", "test") if run.stage == "finetune" else ("validation",):
+        stop.check()  # a signal after training: stop before the next evaluation (a resume evaluates again)
+        found = trained.trainer.evaluate(job.data[split], metric_key_prefix=split)
+        metrics[split] = {k[len(split) + 1:]: v for k, v in found.items()
+                          if k.startswith(split + "_") and k[len(split) + 1:] not in TIMING_KEYS}
+    stop.check()  # nothing is written after a stop: the record always comes from a run that was not stopped
+    return metrics, time.perf_counter() - t0
 
-    out = claim.out
-    model_dir = out / "model"
-    trainer.save_model(str(model_dir))  # safetensors + tokenizer + training_args.json; adapters only for LoRA
-    record = build_record(
+
+# ------------------------------------------------------------------------------------------- record
+
+
+def record(run: RunArguments, targs: DNATrainingArguments, claim: Claim, job: Job, trained: Trained,
+           metrics: dict, eval_seconds: float) -> dict:
+    """On the main process: save the model with its card, write the record (once), drop the checkpoints."""
+    out, model_dir = claim.out, claim.out / "model"
+    trained.trainer.save_model(str(model_dir))  # safetensors + tokenizer + training_args.json; adapters only for LoRA
+    state = trained.state
+    result = build_record(
         run=asdict(run), training=public_training_args(targs), seed=targs.seed, stage=run.stage,
         preset=run.preset or MODELS.get(run.model).default_preset, tokenizer=tokenization.tokenizer_family(job.tok),
         corpus=job.corpus if job.corpus else pretraining_corpus_of(run), problem_type=job.problem_type,
         primary_metric=job.metric, metrics=metrics, dataset=job.dataset, output_dir=out, started_at=claim.claimed_at,
-        cost={
-            "train_flops": float(trainer_state.total_flos),  # the Trainer's 6 x params x tokens
-            "flops": analytic_train_flops(run, targs, job, trainer_state.global_step),
-            "train_seconds": sum(train_segments),
-            "train_segments_seconds": train_segments,  # one entry per resume
-            "eval_seconds": eval_seconds,
-            "train_runtime_trainer": train_runtime,
-            "global_steps": trainer_state.global_step,
-            "peak_memory_bytes": peak_memory_bytes(targs.device),
-            "total_params": job.total_params,
-            "trainable_params": job.trainable_params,
-            "device": str(targs.device.type) + (f" ({torch.cuda.get_device_name(targs.device)})" if targs.device.type == "cuda" else ""),
-            "num_processes": targs.world_size,
-        },
-        best_checkpoint=trainer_state.best_model_checkpoint,
+        cost=cost_of(run, targs, job, trained, eval_seconds), best_checkpoint=state.best_model_checkpoint,
         resume={"changed_settings": {k: list(v) for k, v in claim.settings_changes.items()},
                 "incomplete_checkpoints_set_aside": claim.set_aside},
     )
-    render_model_card(record, repo_id=targs.hub_model_id).save(str(model_dir / "README.md"))
-    write_record(out / RECORD_NAME, record)
+    render_model_card(result, repo_id=targs.hub_model_id).save(str(model_dir / "README.md"))
+    write_record(out / RECORD_NAME, result)
     if not run.keep_checkpoints:
         for ckpt in out.glob("checkpoint-*"):
             shutil.rmtree(ckpt, ignore_errors=True)
-    print(f"\n{run.stage} finished in {sum(train_segments):.1f} s of training")
+    print(f"\n{run.stage} finished in {sum(trained.segments):.1f} s of training")
     for split, vals in metrics.items():
         shown = {k: round(v, 4) for k, v in vals.items() if isinstance(v, float)}
         print(f"  {split}: {shown}")
     print(f"  record:     {out / RECORD_NAME}\n  checkpoint: {model_dir}\n  model card: {model_dir / 'README.md'}")
     if targs.push_after_training:
         print(f"  pushed:     {push_folder(model_dir, targs.hub_model_id, token=targs.push_token)}")
-    return record
+    return result
+
+
+def cost_of(run: RunArguments, targs: DNATrainingArguments, job: Job, trained: Trained, eval_seconds: float) -> dict:
+    device = targs.device
+    return {
+        "train_flops": float(trained.state.total_flos),  # the Trainer's 6 x params x tokens
+        "flops": analytic_train_flops(run, targs, job, trained.state.global_step),
+        "train_seconds": sum(trained.segments),
+        "train_segments_seconds": trained.segments,  # one entry per resume
+        "eval_seconds": eval_seconds,
+        "train_runtime_trainer": trained.runtime,
+        "global_steps": trained.state.global_step,
+        "peak_memory_bytes": peak_memory_bytes(device),
+        "total_params": job.total_params,
+        "trainable_params": job.trainable_params,
+        "device": device.type + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        "num_processes": targs.world_size,
+    }
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
 
 
 def analytic_train_flops(run: RunArguments, targs: DNATrainingArguments, job: Job, steps: int) -> float:
@@ -419,17 +432,6 @@ def analytic_train_flops(run: RunArguments, targs: DNATrainingArguments, job: Jo
                              backward_factor=backward))
 
 
-def finish_from_checkpoint(trainer: DNATrainer, ckpt: str):
-    """Training ended at `ckpt`: load its state and, as load_best_model_at_end would, the best weights."""
-    from transformers import TrainerState
-
-    state = TrainerState.load_from_json(str(Path(ckpt) / "trainer_state.json"))
-    best = state.best_model_checkpoint if trainer.args.load_best_model_at_end and state.best_model_checkpoint else ckpt
-    trainer._load_from_checkpoint(best)
-    trainer.state = state
-    return state
-
-
 def pretraining_corpus_of(run: RunArguments):
     """For fine-tuning from one of our pretrained checkpoints: the corpus it was pretrained on."""
     if run.init != "pretrained":
@@ -440,67 +442,82 @@ def pretraining_corpus_of(run: RunArguments):
     return None
 
 
-# How a full disk (or a file-size limit) surfaces: OSError from Python writes, SafetensorError text from
-# safetensors, and torch.save's zip writer reports a short write as "unexpected pos" without an errno.
-_DISK_FULL_ERRNOS = {28, 27, 122}  # ENOSPC, EFBIG, EDQUOT
-_DISK_FULL_TEXT = ("No space left", "File too large", "Disk quota", "file write failed", "unexpected pos")
-
-
-def disk_full(err: BaseException) -> bool:
-    while err is not None:
-        if getattr(err, "errno", None) in _DISK_FULL_ERRNOS or any(t in str(err) for t in _DISK_FULL_TEXT):
-            return True
-        err = err.__cause__ or err.__context__
-    return False
-
-
-def check_push_target(targs: DNATrainingArguments) -> None:
-    if not targs.push_after_training:
-        return
-    if not targs.hub_model_id:
-        raise ConfigError("--push_to_hub needs --hub_model_id <user>/<repo>")
-    try:
-        check_hub_reachable()
-    except HubUnreachableError as err:
-        raise ConfigError(f"--push_to_hub: the Hub is unreachable ({err}); train without --push_to_hub and push "
-                          f"the run's model/ folder later with `hf upload {targs.hub_model_id} <output_dir>/model`") from None
+# --------------------------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The recipe, top to bottom. Returns the exit code (training.run_folder.EXIT_*): 0 finished, 2 refused
+    before training, 1 failed while running (a full disk), 75 stopped by SIGTERM / SIGINT (resumable)."""
     transformers.logging.set_verbosity_warning()
-    claim = None
-    try:
-        run, targs, given = parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    targs = claim = None
+    with StopOnSignal() as stop:  # restores the previous handlers on the way out (train.main in a worker)
         try:
-            validate(run, targs)
-        except ValueError as err:  # registry lookups name the valid choices
-            raise ConfigError(str(err)) from None
-        check_push_target(targs)
-        targs.output_dir = targs.output_dir or default_output_dir(run, targs.seed)
-        claim = claim_run_folder(run, targs)
-        try:
+            run, targs, given = check_settings(argv)
+            claim = claim_folder(run, targs)
             job = prepare(run, targs, given)
-        except (ValueError, FileNotFoundError, KeyError, OSError) as err:
-            # bad input found before training: one clear line, and the folder left as it was
-            raise ConfigError(str(err).strip('"')) from err
-        try:
-            run_job(run, targs, claim, job)
+            stop.check()
+            trained = train(run, targs, claim, job, stop)
+            metrics, eval_seconds = evaluate(run, trained, job, stop)
+            if trained.trainer.is_world_process_zero():
+                record(run, targs, claim, job, trained, metrics, eval_seconds)
+        except (ConfigError, run_folder.RunFolderError) as err:
+            if claim is not None:
+                claim.release(nothing_written=True)  # a folder this run made and left empty is removed again
+            print(f"train.py: error: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except TrainingInterrupted as stopped:
+            if targs is None or targs.process_index == 0:
+                print(stopped_message(stopped, argv, targs), file=sys.stderr, flush=True)
+            return EXIT_INTERRUPTED
         except (OSError, RuntimeError) as err:
-            if not disk_full(err):
+            if not run_folder.disk_full(err):
                 raise
-            print(f"train.py: error: no space left to write the run ({err}). Nothing complete was lost: free "
-                  f"space in {targs.output_dir} and rerun the same command with --resume", file=sys.stderr)
-            return 1
-    except (ConfigError, run_folder.RunFolderError) as err:
-        if claim is not None and claim.lock is not None:
-            claim.lock.abandon()  # removes the folder only if this run created it and wrote nothing into it
-        print(f"train.py: error: {err}", file=sys.stderr)
-        return 2
-    finally:
-        if claim is not None and claim.lock is not None:
-            claim.lock.release()
-    return 0
+            print(f"train.py: error: no space left to write the run ({err}). Nothing complete was lost: free space "
+                  f"in {targs.output_dir} and continue the run with:\n  {resume_command(argv, targs)}", file=sys.stderr)
+            return EXIT_FAILED
+        finally:
+            if claim is not None:
+                claim.release()
+    return EXIT_OK
+
+
+def stopped_message(stopped: TrainingInterrupted, argv: list[str], targs: DNATrainingArguments | None) -> str:
+    if stopped.checkpoint:
+        where = f"at step {stopped.step}: {stopped.checkpoint} is complete"
+    else:
+        complete = run_folder.split_checkpoints(Path(targs.output_dir))[0] if targs is not None else []
+        where = "outside a training step; " + (f"the newest complete checkpoint is {complete[-1]}" if complete
+                                                 else "no checkpoint yet (a resume starts from the beginning)")
+    return (f"train.py: stopped by {stopped.signal_name} {where}. No record was written (exit code "
+            f"{EXIT_INTERRUPTED}: interrupted, resumable). Continue the run with:\n  {resume_command(argv, targs)}")
+
+
+def resume_command(argv: list[str], targs: DNATrainingArguments | None) -> str:
+    """The command line that continues this run: the same arguments, its output_dir, and --resume true."""
+    args, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--resume":  # drop an earlier --resume and its value, if it has one
+            i += 2 if i + 1 < len(argv) and not argv[i + 1].startswith("--") else 1
+            continue
+        if not argv[i].startswith("--resume="):
+            args.append(argv[i])
+        i += 1
+    if targs is not None and not any(a == "--output_dir" or a.startswith("--output_dir=") for a in argv):
+        args += ["--output_dir", str(targs.output_dir)]
+    script = Path(__file__).resolve()
+    if script.is_relative_to(Path.cwd()):
+        script = script.relative_to(Path.cwd())
+    if targs is not None and targs.world_size > 1:
+        launcher = ["accelerate", "launch", f"--num_processes={targs.world_size}"]  # plus your launch options
+    else:
+        launcher = ["python"]
+    return shlex.join([*launcher, str(script), *args, "--resume", "true"])
 
 
 if __name__ == "__main__":
+    # main() handles SIGTERM / SIGINT while it runs and restores the handlers it found: ignoring them here,
+    # before and after, keeps a late second signal from turning the exit code (75 above all) into a kill
+    for sig in StopOnSignal.SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     sys.exit(main())

@@ -4,6 +4,7 @@ splits, the pretraining corpus and its windows, and checks of a pretrained folde
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import datasets
@@ -50,7 +51,33 @@ def load_finetune_data(run: RunArguments):
         if limit is not None and limit < len(ds[split]):
             # seed 0, not the run's seed: every seed of an experiment sees the same subset. Test is never cut.
             ds[split] = ds[split].shuffle(seed=0).select(range(limit))
-    return ds, task_info(run, ds)
+    task = task_info(run, ds)
+    if task["problem_type"] == "single_label_classification":
+        check_two_classes(run, ds["train"]["label"], task["label_names"])
+    return ds, task
+
+
+def check_two_classes(run: RunArguments, labels: list[int], names: list[str]) -> None:
+    """A classifier cannot learn from a train split of one class (the Trainer would fail deep inside, or train a
+    constant predictor): refuse it before any model is built, naming the data, the label and its count."""
+    counts = Counter(int(label) for label in labels)
+    if len(counts) >= 2:
+        return
+    (label, n), = counts.items()
+    name = f" ({names[label]!r})" if label < len(names) and names[label] != str(label) else ""
+    where = _train_file(run.task) or f"the train split of task {run.task!r}"
+    drawn = run.max_train_samples is not None
+    cut = f" (the {n} drawn at random by --max_train_samples {run.max_train_samples})" if drawn else ""
+    fix = "raise --max_train_samples (or leave it out) so that the sample holds more classes, or " if drawn else ""
+    raise ConfigError(f"{where}: all {n} training rows{cut} have label {label}{name}; a classifier needs at least "
+                      f"two classes to learn from. Fix: {fix}add rows of the other class(es) to the train split")
+
+
+def _train_file(task: str) -> str | None:
+    """The train split's file of a task given as a folder (registered tasks are named by their name)."""
+    folder = Path(task)
+    found = [folder / f for f in ("train.parquet", "train.csv") if (folder / f).is_file()]
+    return str(found[0]) if found else None
 
 
 def overlap_warnings(ds) -> dict[str, int]:

@@ -1,21 +1,28 @@
 """The Trainer as `train.py` uses it: no pickles on disk, an optional one-cycle schedule, training time
-summed over resumes, and the metric function of a task.
+summed over resumes, a clean stop with a complete checkpoint on SIGTERM / SIGINT, and the metric function
+of a task.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
 import evaluate
 import numpy as np
 import torch
+import transformers
+from accelerate import PartialState
+from accelerate.utils import reduce
 from transformers import Trainer, TrainerCallback
 
 from .run_folder import CHECKPOINT_MARKER
 
+logger = transformers.logging.get_logger("dnalm_assess.train")
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_ARGS_JSON = "training_args.json"
 
@@ -94,10 +101,124 @@ class TrainClock(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        # every rank writes its own RNG state into the checkpoint: it is complete once all of them are done
+        PartialState().wait_for_everyone()
         if state.is_world_process_zero and ckpt.is_dir():
             tmp = ckpt / f".{CHECKPOINT_MARKER}.tmp"
             tmp.write_text(json.dumps({"segments_seconds": self.segments()}))
             os.replace(tmp, ckpt / CHECKPOINT_MARKER)
+
+
+class TrainingInterrupted(Exception):
+    """A stop asked for by SIGTERM or SIGINT; `checkpoint` is the complete checkpoint written for it (None when
+    the signal came before training began or after it ended)."""
+
+    def __init__(self, signal_name: str, step: int | None = None, checkpoint: str | None = None):
+        super().__init__(signal_name)
+        self.signal_name, self.step, self.checkpoint = signal_name, step, checkpoint
+
+
+class StopOnSignal(TrainerCallback):
+    """Stop on SIGTERM (what SLURM and Kubernetes send before they kill) or SIGINT (Ctrl-C) with a complete
+    checkpoint of the current step, through the Trainer's own saving.
+
+    The handler only notes the signal; Python runs it between bytecodes, so it cannot tear a write. At the next
+    step boundary (or right after an evaluation in progress) the callback asks the Trainer to save, and once
+    `on_save` has run (after `TrainClock`'s completeness marker, so this callback must come after the clock)
+    it raises `TrainingInterrupted`: the Trainer neither evaluates nor saves again, nor deletes checkpoints on
+    the way out. A second signal while saving is reported and otherwise ignored, so the checkpoint completes.
+
+    Processes (DDP): a signal may reach only some ranks (a `kill` of one pid; a launcher that forwards it to
+    its direct child only), so whether to stop is reduced (max) across ranks at every check: all ranks stop
+    at the same step and save the same checkpoint. Each check is one all-reduce of one number per step.
+
+    Use as a context manager around the run: it installs the handlers and restores the previous ones after,
+    so `train.main` called in a worker process (the grid's `launcher: inprocess`) leaves its host as it was.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.received: str | None = None  # the first signal's name
+        self.stopping_at: int | None = None
+        self.in_loop = False  # inside Trainer.train
+        self._previous: dict = {}
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is not threading.main_thread():
+            # CPython lets only the main thread set handlers; the signals then keep their previous meaning
+            logger.warning("train.main runs outside the main thread: SIGTERM and SIGINT are not turned into a "
+                           "clean stop (run train.py in a process of its own for that)")
+            return self
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._note)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _note(self, signum, frame) -> None:
+        name = signal.Signals(signum).name
+        # os.write, not print: a handler that prints while the interrupted code prints raises "reentrant call"
+        if self.received is None:
+            self.received = name
+            os.write(2, f"\ntrain.py: {name} received: stopping at the end of the current step with a complete "
+                        "checkpoint (a second signal does not interrupt the save)\n".encode())
+        else:
+            os.write(2, f"\ntrain.py: {name} received again: still stopping; the checkpoint being written is "
+                        "completed first\n".encode())
+
+    def requested(self) -> bool:
+        """Whether a signal reached any rank. Collective: every rank must call it at the same point."""
+        if PartialState().num_processes == 1:
+            return self.received is not None  # no tensor: on a GPU, reading one back would sync every step
+        flag = torch.tensor([self.received is not None], dtype=torch.int64, device=PartialState().device)
+        return bool(reduce(flag, reduction="max").item())
+
+    def check(self) -> None:
+        """Outside the training loop (before training, between evaluations): stop here if a signal came."""
+        if self.requested():
+            raise TrainingInterrupted(self.received or "a signal on another rank")
+
+    def _stop_here(self, state, control):
+        if self.stopping_at is None and self.requested():
+            self.stopping_at = state.global_step
+        if self.stopping_at is not None:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_step_end(self, args, state, control, **kwargs):
+        return self._stop_here(state, control)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.in_loop = True
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.in_loop = False
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        # a signal during an evaluation in the loop: save this step after it instead of training another one.
+        # The evaluations after training have no step to save: `check` stops between them.
+        return self._stop_here(state, control) if self.in_loop else control
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        # reached with a stop pending only when the Trainer declined the save (save_strategy "best" at an
+        # evaluation that is no new best): the epoch was cut short, its evaluation and save belong to the resume
+        if self.stopping_at is not None:
+            control.should_evaluate = control.should_save = control.should_log = False
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        if self.stopping_at is not None:
+            # no rank leaves before the main one has marked the checkpoint complete: a launcher that sees one
+            # rank exit stops the others
+            PartialState().wait_for_everyone()
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            raise TrainingInterrupted(self.received or "a signal on another rank", state.global_step, str(ckpt))
+        return control
 
 
 def metric_function(problem_type: str):
