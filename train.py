@@ -53,6 +53,7 @@ from training.data import (
 )
 from dnalm_core.hub import HubUnreachableError, check_hub_reachable, push_folder
 from training.flops import train_flops
+from training.mlm_baselines import heldout_losses
 from training.records import RECORD_NAME, build_record, write_record
 from training.run_folder import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Claim
 from training.trainer import (
@@ -218,6 +219,7 @@ class Job:
     metric: str
     dataset: dict  # what the record says about the data
     corpus: Optional[dict] = None
+    heldout_bp: int = 0  # base pairs of the held-out windows (pretraining): scales losses to bits per bp
     total_params: int = 0
     trainable_params: int = 0
 
@@ -267,8 +269,8 @@ def prepare_pretrain(run: RunArguments, targs: DNATrainingArguments, given: set[
     dataset = dataset_info(run, None, fingerprint)
     dataset.update(max_length=max_len, n={"train": len(train_windows), "validation": len(eval_windows)},
                    masking=collator.describe())
-    return Job(data=data, tok=tok, model=model, collator=collator,
-               compute_metrics=None, problem_type="masked_lm", metric="loss", dataset=dataset, corpus=corpus)
+    return Job(data=data, tok=tok, model=model, collator=collator, compute_metrics=None, problem_type="masked_lm",
+               metric="loss", dataset=dataset, corpus=corpus, heldout_bp=sum(len(w) for w in eval_windows))
 
 
 def prepare(run: RunArguments, targs: DNATrainingArguments, given: set[str]) -> Job:
@@ -343,6 +345,9 @@ def finish_from_checkpoint(trainer: DNATrainer, ckpt: str):
 # ----------------------------------------------------------------------------------------- evaluate
 
 
+# the count baselines learn from at most this many training windows (16,384 x 512 bp: the CPU grid's whole set;
+# at paper scale a sample of the 2M windows, named in the record)
+MAX_BASELINE_WINDOWS = 16384
 TIMING_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")  # timings: record["cost"]
 
 
@@ -355,8 +360,25 @@ def evaluate(run: RunArguments, trained: Trained, job: Job, stop: StopOnSignal) 
         found = trained.trainer.evaluate(job.data[split], metric_key_prefix=split)
         metrics[split] = {k[len(split) + 1:]: v for k, v in found.items()
                           if k.startswith(split + "_") and k[len(split) + 1:] not in TIMING_KEYS}
+    if run.stage == "pretrain":
+        stop.check()
+        metrics["heldout_mlm"] = heldout_mlm(trained, job, trained.trainer.args.seed)
     stop.check()  # nothing is written after a stop: the record always comes from a run that was not stopped
     return metrics, time.perf_counter() - t0
+
+
+def heldout_mlm(trained: Trained, job: Job, seed: int) -> dict:
+    """Held-out masked-LM loss beside the unigram and context-count baselines (training/mlm_baselines.py)."""
+    train_ids = job.data["train"]["input_ids"]
+    if len(train_ids) > MAX_BASELINE_WINDOWS:  # the windows are drawn in random order: the first N are a sample
+        train_ids = train_ids[:MAX_BASELINE_WINDOWS]
+    out = heldout_losses(trained.trainer.model, job.tok, job.collator, train_ids, job.data["validation"]["input_ids"],
+                         job.heldout_bp, seed)
+    out["baseline_train_windows"] = len(train_ids)
+    logger.warning(f"held-out masked-LM loss {out['heldout_loss']:.4f} nats/token; unigram {out['unigram_loss']:.4f}, "
+                   f"context model (k={out['context_model']['radius']}) {out['context_model_loss']:.4f}"
+                   + ("  -> nominal pretraining" if out["nominal"] else ""))
+    return out
 
 
 # ------------------------------------------------------------------------------------------- record

@@ -2,6 +2,7 @@
 kill-and-resume, two-process DDP, and bad configs. Small models and few steps keep it quick."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -103,6 +104,12 @@ def test_pretrain_then_finetune_uses_the_checkpoint(model, family, tmp_path, sha
     assert prec["stage"] == "pretrain" and prec["corpus"]["bp"] == 154478
     assert prec["dataset"]["masking"]["span_tokens"] == 1 and prec["dataset"]["masking"]["mlm_probability"] == 0.15
     assert prec["metrics"]["validation"]["loss"] > 0
+    # the held-out loss beside both baselines, on the 16 held-out windows (training/mlm_baselines.py)
+    held = prec["metrics"]["heldout_mlm"]
+    assert held["windows"] == 16 and held["masked_tokens"] > 0 and held["baseline_train_windows"] == 64
+    assert all(math.isfinite(held[k]) and held[k] > 0 for k in ("heldout_loss", "unigram_loss", "context_model_loss"))
+    assert held["gap_to_context_model"] == pytest.approx(held["heldout_loss"] - held["context_model_loss"])
+    assert held["nominal"] == (held["heldout_loss"] >= held["context_model_loss"])
     saved_cfg = json.loads((pre / "model" / "config.json").read_text())
     assert saved_cfg["dnalm_pretraining"]["corpus"]["sha256"] == prec["corpus"]["sha256"]
 
