@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.records import RECORD_NAME, has_record, read_record
-from training.run_folder import LOCK_NAME
+from training.run_folder import EXIT_INTERRUPTED, LOCK_NAME
 
 from .spec import (QUESTIONS, ROOT, SPEC_KEYS, archive_dir, expand_arms, expand_tasks, load_spec,  # noqa: F401
                    pretrain_fields, runs_dir_of, safe, select_member, sweep_members, sweep_seeds, validate_spec)
@@ -367,7 +367,8 @@ class Progress:
 
 # ------------------------------------------------------------------------------------------ stopping, restarting
 
-INTERRUPTED = 75  # EX_TEMPFAIL: train.py exits so after checkpointing on SIGTERM; the grid too when it is stopped
+# EX_TEMPFAIL (75): train.py exits so after checkpointing on SIGTERM; the grid too when it is stopped
+INTERRUPTED = EXIT_INTERRUPTED
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 RESUMABLE = ("interrupted (exit 75): rerun the same command to continue; a run that was cut short resumes "
              "from its last checkpoint")
