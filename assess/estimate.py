@@ -45,8 +45,12 @@ EVAL_FRACTION = 1 / 8  # GUE splits 8:1:1: validation and test are each about 1/
 # Single-thread CPU training throughput (forward, backward, AdamW), GFLOP/s of training/flops.py's count,
 # measured with `python -m assess.estimate --measure-cpu --steps 30` (batch 16 x 103 tokens, the grid_cpu shape, one
 # thread, process CPU time) on the 2-core development machine, 2026-12-05 (two runs: 68.0/68.2, 93.8/100.4,
-# 17.8/22.2). The grid_cpu records' own timings were not used: tests/test_estimate.py compares against them.
-CPU_GFLOPS = {"dnabert2": 68.0, "convnova": 100.0, "unet": 22.0}
+# 17.8/22.2; basset and deepsea, measured the same way once: 55.7 and 62.8, in a run that gave 76.1, 111.6 and
+# 25.4 for the first three). The grid_cpu records' own timings were not used: tests/test_estimate.py compares
+# against them. CPU_PRESETS: the grid_cpu preset of each architecture, at which measure_cpu measures.
+CPU_PRESETS = {"dnabert2": "small", "convnova": "genomic_benchmark", "unet": "small", "basset": "small",
+               "deepsea": "small"}
+CPU_GFLOPS = {"dnabert2": 68.0, "convnova": 100.0, "unet": 22.0, "basset": 55.7, "deepsea": 62.8}
 
 
 @dataclass(frozen=True)
@@ -153,10 +157,10 @@ def _evals(fields: dict, steps: int, epochs: float) -> int:
     return math.ceil(steps / max(1.0, math.ceil(every)))
 
 
-def _params(config) -> int:
+def _params(config, task: str) -> int:
     from training.flops import non_embedding_parameters
 
-    n = non_embedding_parameters(config, "mlm")
+    n = non_embedding_parameters(config, task, num_labels=2 if task == "classification" else None)
     if config.model_type == "dnabert2":
         n += config.vocab_size * config.hidden_size  # the (tied) token embedding
     return int(n)
@@ -200,7 +204,7 @@ def run_cost(run, spec: dict, pre_fields: dict[str, dict]) -> Cost:
         config, length, task, backward_factor=0.0, **kwargs)
     evals = _evals(f, steps, run_epochs)
     return Cost(run.kind, architecture(config), label, float(train), float(fwd) * (evals * n_eval_rows + n_test),
-                _params(config), (f["save_total_limit"] or max(1, evals)) + 1)  # +1: the best one is kept too
+                _params(config, task), (f["save_total_limit"] or max(1, evals)) + 1)  # +1: the best one is kept too
 
 
 def estimate(spec: dict) -> dict:
@@ -294,7 +298,7 @@ def measure_cpu(steps: int = 8, batch: int = 16, length: int = 103) -> dict[str,
 
     torch.set_num_threads(1)
     out = {}
-    for model, preset in (("dnabert2", "small"), ("convnova", "genomic_benchmark"), ("unet", "small")):
+    for model, preset in CPU_PRESETS.items():
         config = MODELS.get(model).config(preset, num_labels=2)
         torch.manual_seed(0)
         net = AutoModelForSequenceClassification.from_config(config)

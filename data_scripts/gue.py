@@ -14,6 +14,7 @@ naming the file and the line, wherever it is read.
 from __future__ import annotations
 
 import csv
+import sys
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,8 @@ def read_task_csv(path: Path) -> TaskCsv:
     except UnicodeDecodeError as err:
         raise SourceFileError(f"{path}: byte {err.start} is not UTF-8 text; save the file as UTF-8 CSV") from None
     raw_lines = text.splitlines()
+    # a cell is a whole sequence, and genomic sequences exceed the csv module's default 131,072-character limit
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None:
