@@ -4,6 +4,7 @@
     python -m assess.grid configs/grid_cpu.yaml --commit   # ... and commit the archive after each run
     python -m assess.grid configs/grid_cpu.yaml --list     # show the runs and which are done
     python -m assess.grid configs/grid_paper.yaml --smoke  # every distinct arm, tiny, a few steps, on CPU
+    python -m assess.grid configs/grid_paper.yaml --executor slurm   # one SLURM job per run (assess/slurm.py)
 
 A run is done when its folder holds its record (`training.records.RECORD_NAME`, written atomically by
 train.py, never replaced) or when the grid's archive holds a copy of it, so the runner can be interrupted at
@@ -25,11 +26,11 @@ the runs of the same kind (pretraining, fine-tuning) in this pass, or from the a
 has finished.
 
 `--smoke` runs every distinct arm of a spec once (each pretraining run, each fine-tuning arm with its first
-sweep value, the first seed, one small shipped task) for a few steps with tiny stand-ins: tiny presets, small
-FASTA corpora from the shared genomes, and for published weights a folder in the published DNABERT-2 layout
-made on the spot (random tiny weights with the published key names, the published tokenizer); then it builds
-the report from those records. It works in a temporary folder, removes it, and exits non-zero at the first
-failure, naming the arm.
+sweep value, the first seed, one small shipped task) for a few steps with tiny stand-ins: tiny presets and small
+FASTA corpora from the shared genomes; the arms that read the published weights read `--published DIR` (a folder
+in the published DNABERT-2 layout), and without it are listed as not smoke-tested. Then it builds the report from
+those records. It works in a temporary folder, removes it, and exits non-zero at the first failure, naming the
+arm. With `--executor slurm` each smoke run is a SLURM job of one CPU.
 
 The spec's keys, their validation and the expansion of tasks and arms live in assess/spec.py.
 """

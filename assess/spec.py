@@ -15,6 +15,8 @@ Spec keys:
   repository root, where the runner copies each finished run's record, and each pretraining run's model/
   folder; a run whose record is archived counts as done even when runs_dir is gone, see assess/grid.py).
   In pretraining fields, `leakage_tasks: "@tasks"` means the grid's tasks (patterns such as `gue/*` expand too).
+  `slurm` (the resources of each run under `--executor slurm`, `pretrain:` for pretraining runs; see
+  `validate_slurm` and docs/cluster.md).
 Sweeps (the learning rate chosen on validation):
   every swept arm sweeps one field over the same number of values (`min_sweep: N`: every arm of the spec is
   swept, over at least N values); per arm x task the report picks the member with the best mean validation

@@ -8,7 +8,9 @@ munged reads the key the package created, /etc/munge/munge.key). Without them th
 The configuration is the smallest that runs jobs on this machine: no cgroups (`proctrack/linuxproc`,
 `task/none`), no accounting database (`accounting_storage/none`: no `sacct`), finished jobs appended to a
 `jobcomp/filetxt` file (what the tests read to see that a run was a SLURM job), two CPUs consumable one by one
-(`select/cons_tres` with `CR_Core`), and a short `KillWait` so a cancelled job is killed quickly.
+(`select/cons_tres` with `CR_Core`), a short `KillWait` so a cancelled job is killed quickly, and a requeued job
+eligible again after seconds, not minutes (SLURM holds it for the credential lifetime, `cred_expire`, default
+120 s; the scheduler then starts it at its next cycle, `sched_interval`, default 60 s).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ SlurmctldPort={_free_port()}
 SlurmdPort={_free_port()}
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket={r}/munge/munge.socket
+AuthInfo=socket={r}/munge/munge.socket,cred_expire=10
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation={r}/state
@@ -89,6 +91,7 @@ JobCompLoc={self.jobcomp}
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
+SchedulerParameters=bf_interval=2,sched_interval=2
 MpiDefault=none
 ReturnToService=2
 KillWait=10
