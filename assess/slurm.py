@@ -29,7 +29,6 @@ simpler and can be read and run by hand.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
@@ -135,11 +134,22 @@ class GridJob:
         complete checkpoint, and return this job for submitit to requeue (it resumes with --resume)."""
         import submitit
 
-        if self._proc is not None and self._proc.poll() is None:
+        if self._proc is not None and self._proc.returncode is None:
+            print("SIGUSR2: stopping train.py (SIGTERM) so that it saves a checkpoint; then requeue", flush=True)
             self._proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=max(1, self.signal_seconds - 15))  # leave time to requeue
+            # Not Popen.wait: this handler interrupted __call__'s wait, which holds the Popen's wait lock, so a
+            # wait here could only time out. Watch for the exit without reaping it (WNOWAIT); __call__ reaps it.
+            deadline = time.monotonic() + max(1, self.signal_seconds - 15)  # leave time to requeue
+            while time.monotonic() < deadline and not _exited(self._proc.pid):
+                time.sleep(0.5)
         return submitit.helpers.DelayedSubmission(self)
+
+
+def _exited(pid: int) -> bool:
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # already reaped
+        return True
 
 
 # ------------------------------------------------------------------------------------------------ ledger
@@ -343,7 +353,9 @@ fi
 srun --kill-on-bad-exit=1 --ntasks-per-node=1 bash "{log_dir}/{safe(slot_key(run))}.sbatch" --node &
 STEP=$!
 # time limit or preemption: train.py saves a complete checkpoint on SIGTERM (exit 75); then requeue
-requeue() {{ echo "SIGUSR2: checkpoint, then requeue"; kill -TERM $STEP; wait $STEP; scontrol requeue "$SLURM_JOB_ID"; exit 0; }}
+requeue() {{
+  echo "SIGUSR2: checkpoint, then requeue"; kill -TERM $STEP; wait $STEP; scontrol requeue "$SLURM_JOB_ID"; exit 0
+}}
 trap requeue USR2
 wait $STEP
 RC=$?

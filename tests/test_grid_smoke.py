@@ -57,7 +57,8 @@ def test_smoke_without_published_weights_names_what_it_leaves_out(shared_data, t
     out = io.StringIO()
     assert grid.smoke(small, out=out, report=False) == 0, out.getvalue()
     text = out.getvalue()
-    assert "not smoke-tested: finetune dnabert2-published (reads the published DNABERT-2 weights; pass --published" in text
+    assert ("not smoke-tested: finetune dnabert2-published (reads the published DNABERT-2 weights; "
+            "pass --published") in text
     assert re.search(r"ok\s+finetune convnova-random-learning_rate=", text) and "all 1 runs passed" in text
 
 

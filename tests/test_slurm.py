@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import subprocess
 import time
@@ -22,6 +21,7 @@ from training.records import RECORD_NAME, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "gue/prom_core_tata"  # ships in data/
+FASTA = "human_GRCh38_fragments_biopython.fa"  # in the shared data's genomes/
 FAST = dict(max_train_samples=64, max_eval_samples=32, per_device_train_batch_size=8, per_device_eval_batch_size=64,
             logging_steps=1, warmup_steps=0, disable_tqdm=True, report_to="none", dataloader_num_workers=0,
             data_dir=str(ROOT / "data"))
@@ -132,7 +132,7 @@ def test_grid_order_becomes_job_dependencies(cluster_env, tmp_path):
         assert slurm.submit(spec, runs, out=io.StringIO()) == []  # queued: never submitted twice
         ledger = slurm.read_ledger(spec)
         job = {k: e["job_id"] for k, e in ledger.items()}
-        assert set(keys) == set(job) and len(job) == 1 + 2 * 2 + 2 * 1  # pretrain, sweep seed 1, one slot each on seed 2
+        assert set(keys) == set(job) and len(job) == 1 + 2 * 2 + 2 * 1  # pretrain, seed 1's sweep, a slot on seed 2
         shown = {k: _show_job(cluster_env, j) for k, j in job.items()}
         pre = job["pretrain/pre/-/seed0"]
         assert shown["pretrain/pre/-/seed0"]["TimeLimit"] == "00:20:00"
@@ -146,7 +146,8 @@ def test_grid_order_becomes_job_dependencies(cluster_env, tmp_path):
         assert all(s["TimeLimit"] == "00:10:00" for k, s in shown.items() if k.startswith("finetune"))
         listing = io.StringIO()
         slurm.list_runs(spec, runs, out=listing)
-        assert "7 pending" in listing.getvalue() and f"pending  finetune ft (chosen on validation)" in listing.getvalue()
+        assert "7 pending" in listing.getvalue()
+        assert "pending  finetune ft (chosen on validation)" in listing.getvalue()
     finally:
         subprocess.run(["scancel", *job.values()], env=cluster_env.env, check=False)
 
@@ -178,9 +179,11 @@ def test_requeued_job_resumes_with_the_uninterrupted_metrics(cluster_env, tmp_pa
         assert cluster_env.scontrol("requeue", job).returncode == 0
     assert slurm.wait(spec, runs, commit=False, poll_seconds=2, out=io.StringIO()) == 0
     assert _show_job(cluster_env, job)["Restarts"] == "1"
-    if interrupt == "SIGUSR2":  # submitit's log: it called GridJob.checkpoint, then requeued
-        err = Path(slurm.read_ledger(spec)[slurm.slot_key(run)]["stderr"]).read_text()
-        assert "Calling checkpoint method" in err and "Caught signal SIGUSR2" in err, err[-2000:]
+    if interrupt == "SIGUSR2":  # submitit caught it and called GridJob.checkpoint, which stopped train.py
+        entry = slurm.read_ledger(spec)[slurm.slot_key(run)]
+        err, stdout = Path(entry["stderr"]).read_text(), Path(entry["stdout"]).read_text()
+        assert "Caught signal SIGUSR2" in err and "SIGUSR2: stopping train.py (SIGTERM)" in stdout, err[-2000:]
+        assert time.monotonic() - t0 < 150, "the requeue waited for a timeout: train.py's exit went unnoticed"
     assert slurm.read_ledger(spec)[slurm.slot_key(run)]["job_id"] == job  # requeued, not resubmitted
     rec = read_record(run.out / RECORD_NAME)
     want = read_record(grid.expand(ref)[0].out / RECORD_NAME)
@@ -227,7 +230,7 @@ def test_multinode_script_runs_as_two_gloo_processes(cluster_env, shared_data, t
                                    "window_length": 128, "num_windows": 32, "eval_windows": 8,
                                    "per_device_train_batch_size": 4, "disable_tqdm": True, "report_to": "none",
                                    "save_strategy": "no", "eval_strategy": "no", "leakage_tasks": [TASK],
-                                   "pretrain_fasta": [str(shared_data / "genomes" / "human_GRCh38_fragments_biopython.fa")]}},
+                                   "pretrain_fasta": [str(shared_data / "genomes" / FASTA)]}},
                  arms={"ft": {"model": "convnova", "tokenizer": "char", "pretrained": "@pre"}},
                  slurm={"cpus": 2, "time": 30, "pretrain": {"nodes": 2, "gpus": 0}})
     pre = grid.expand(spec)[0]
@@ -263,7 +266,8 @@ def test_slurm_section_is_validated(tmp_path):
             _spec(tmp_path, **base, slurm=bad)
     spec = _spec(tmp_path, **base, slurm={"partition": "gpu", "gpus": 1, "time": "1-00:00:00",
                                           "pretrain": {"nodes": 4, "gpus": 8}})
-    assert specmod.slurm_resources(spec, "pretrain") == {"partition": "gpu", "gpus": 8, "time": "1-00:00:00", "nodes": 4}
+    want = {"partition": "gpu", "gpus": 8, "time": "1-00:00:00", "nodes": 4}
+    assert specmod.slurm_resources(spec, "pretrain") == want
     assert specmod.slurm_resources(spec, "finetune") == {"partition": "gpu", "gpus": 1, "time": "1-00:00:00"}
     assert specmod.slurm_minutes("1-00:00:00") == 1440 and specmod.slurm_minutes("0:30") == 1
     got = slurm.apply_overrides(spec["slurm"], ["partition=debug", "gpus=null", "pretrain.nodes=2", "time=45"])
