@@ -660,7 +660,11 @@ def smoke(spec: dict, task: str = SMOKE_TASK, keep: bool = False, report: bool =
                   "in the published layout such as a local copy of zhihan1996/DNABERT-2-117M, to include it)",
                   file=out, flush=True)
         if executor == "slurm":
-            rc = slurm.smoke_jobs(s, runs, out, poll_seconds)
+            try:
+                rc = slurm.smoke_jobs(s, runs, out, poll_seconds)
+            except RuntimeError as err:  # SLURM unreachable, sbatch refused the resources, ...
+                print(f"FAIL slurm: {err}", file=out, flush=True)
+                return 1
         else:
             rc = _smoke_local(s, runs, workdir, out)
         if rc:

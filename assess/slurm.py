@@ -182,7 +182,12 @@ def write_ledger(spec: dict, ledger: dict) -> None:
 def squeue_states(env: dict | None = None) -> dict[str, str]:
     """SLURM job id (`123`, or `123_4` for an array element) -> its state, for every job SLURM still queues or
     runs. Jobs that ended are not listed: a run's record, not SLURM's memory, says whether it finished."""
-    proc = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True, env=env, timeout=120)
+    try:
+        proc = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True, env=env,
+                              timeout=120)
+    except FileNotFoundError:
+        raise RuntimeError("squeue is not installed here: run --executor slurm on a machine with SLURM's commands "
+                           "(a login node)") from None
     if proc.returncode != 0:
         raise RuntimeError(f"squeue failed: {(proc.stderr or proc.stdout).strip()}; is SLURM reachable from here?")
     return dict(line.strip().split("|", 1) for line in proc.stdout.splitlines() if "|" in line)

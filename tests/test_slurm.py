@@ -116,7 +116,7 @@ def test_paper_grid_smoke_runs_as_slurm_jobs_with_the_local_records(cluster_env,
         assert a == b, (rel, _leaf_diff(a, b))
 
 
-def test_grid_order_becomes_job_dependencies(cluster_env, tmp_path):
+def test_grid_order_becomes_job_dependencies(cluster_env, tmp_path, capsys):
     """Pretraining before its fine-tunes; with `sweep_seeds: 1`, a later seed's job waits for the sweep-seed runs of
     its arm x task: read back from `scontrol show job`. Held jobs (`--hold`): nothing runs."""
     spec = _spec(tmp_path, name="deps", seeds=[1, 2], sweep_seeds=1, tasks=[TASK],
@@ -148,6 +148,9 @@ def test_grid_order_becomes_job_dependencies(cluster_env, tmp_path):
         slurm.list_runs(spec, runs, out=listing)
         assert "7 pending" in listing.getvalue()
         assert "pending  finetune ft (chosen on validation)" in listing.getvalue()
+        capsys.readouterr()
+        assert grid.main([str(tmp_path / "deps.yaml"), "--executor", "slurm", "--list"]) == 0  # the command line
+        assert capsys.readouterr().out == listing.getvalue()
     finally:
         subprocess.run(["scancel", *job.values()], env=cluster_env.env, check=False)
 
