@@ -335,9 +335,9 @@ def multinode_script(spec: dict, run: Run, res: dict, deps: list[str], log_dir: 
         head["dependency"] = "afterok:" + ":".join(deps)
     lines = ["#!/bin/bash", *(f"#SBATCH --{k}={v}" for k, v in head.items()), "#SBATCH --requeue",
              *(f"#SBATCH {flag}" for flag in res.get("extra") or [])]
-    train = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",  # on CPU: gloo, one process a node
+    train = [sys.executable, "-m", "accelerate.commands.launch", "$MULTI",  # on CPU: gloo, one process a node
              "--num_machines", "$SLURM_NNODES", "--machine_rank", "$SLURM_NODEID", "--main_process_ip", "$MAIN",
-             "--main_process_port", "$PORT", "--num_processes", f"$((SLURM_NNODES * {max(gpus, 1)}))",
+             "--main_process_port", "$PORT", "--num_processes", "$NPROC",
              "--rdzv_backend", "static", "--same_network", str(ROOT / "train.py"), *run.args()]
     cmd = " ".join(a if a.startswith("$") else shlex.quote(a) for a in train)
     out = shlex.quote(str(run.out))
@@ -350,6 +350,9 @@ if [ "${{1:-}}" = "--node" ]; then
   # one task per node: rank, main address and number of machines from SLURM's variables
   MAIN=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
   PORT=$((29500 + ${{SLURM_JOB_ID:-0}} % 1000))
+  NPROC=$((SLURM_NNODES * {max(gpus, 1)}))
+  MULTI=--multi_gpu  # one process per GPU (on CPU, per node) over every node; accelerate wants >= 2 for it
+  if [ "$NPROC" -lt 2 ]; then MULTI=--num_cpu_threads_per_process=${{SLURM_CPUS_PER_TASK:-1}}; fi
   RESUME=()
   if compgen -G {out}/checkpoint-\\* > /dev/null; then RESUME=(--resume true); fi
   echo "node $SLURM_NODEID of $SLURM_NNODES, main $MAIN:$PORT ${{RESUME[*]}}"

@@ -4,19 +4,24 @@ resubmission of only what is missing, and the multi-node batch script run as two
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import re
+import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-
-from assess import grid, slurm, spec as specmod
 from slurm_cluster import slurm_cluster  # noqa: F401  (the session fixture)
 from standins import make_published_standin
+
+from assess import grid, slurm
+from assess import spec as specmod
 from training.records import RECORD_NAME, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +70,11 @@ def _leaf_diff(a, b, path: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         return [d for k in sorted(set(a) | set(b)) for d in _leaf_diff(a.get(k), b.get(k), f"{path}.{k}")]
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def _kept(text: str) -> Path:
@@ -197,18 +207,28 @@ def test_requeued_job_resumes_with_the_uninterrupted_metrics(cluster_env, tmp_pa
 
 @pytest.mark.slow
 def test_failed_job_shows_its_log_tail_and_a_rerun_submits_only_it(cluster_env, shared_data, tmp_path):
-    spec = _spec(tmp_path, name="fails", seeds=[1], tasks=[TASK],
+    """One run fails: its log tail is shown, the other run finishes and is archived and committed as the local
+    executor does; a rerun submits the failed run only."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (["init", "-q"], ["config", "user.name", "t"], ["config", "user.email", "t@example.org"]):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    spec = _spec(tmp_path, name="fails", seeds=[1], tasks=[TASK], archive=str(repo / "records"),
                  common=dict(FAST, max_steps=2, eval_strategy="no", save_strategy="no"),
                  arms={"good": {"model": "convnova", "tokenizer": "char", "preset": "tiny"},
                        "bad": {"model": "unet", "tokenizer": "bpe", "bpe_path": str(shared_data / "dnabert2")}},
                  slurm={"cpus": 1, "time": 10})
     out = io.StringIO()
-    assert slurm.run_slurm(spec, commit=False, poll_seconds=2, out=out) == 1
+    assert slurm.run_slurm(spec, commit=True, poll_seconds=2, out=out) == 1
     text = out.getvalue()
     assert f"FAILED finetune/bad/{TASK}/seed1" in text and "takes tokenizers" in text
     runs = grid.expand(spec)
     good, bad = (next(r for r in runs if r.name == n) for n in ("good", "bad"))
     assert good.done and not bad.done  # the other run went on
+    assert (good.archived / RECORD_NAME).read_bytes() == (good.out / RECORD_NAME).read_bytes()
+    log = subprocess.run(["git", "log", "--format=%s", "--name-only"], cwd=repo, capture_output=True, text=True).stdout
+    assert log.split() == ["fails:", "good", TASK, "seed", "1",
+                           f"records/finetune/{specmod.safe(TASK)}/good/seed1/{RECORD_NAME}"], log
     listing = io.StringIO()
     slurm.list_runs(spec, runs, out=listing)
     lines = listing.getvalue()
@@ -244,12 +264,19 @@ def test_multinode_script_runs_as_two_gloo_processes(cluster_env, shared_data, t
     text = script.read_text()
     assert "#SBATCH --nodes=2" in text and "#SBATCH --dependency=afterok:5" in text and "#SBATCH --requeue" in text
     assert "#SBATCH --signal=B:USR2@300" in text and "srun --kill-on-bad-exit=1" in text
-    env = {**cluster_env.env, "SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "localhost", "SLURM_JOB_ID": "4242",
+    job_id = next(j for j in range(1, 1000) if _port_free(29500 + j))  # the script's port: 29500 + job id % 1000
+    env = {**cluster_env.env, "SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "localhost", "SLURM_JOB_ID": str(job_id),
            "OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen(["bash", str(script), "--node"], env={**env, "SLURM_NODEID": str(rank)},
-                              stdout=open(tmp_path / f"node{rank}.log", "w"), stderr=subprocess.STDOUT)
+                              stdout=open(tmp_path / f"node{rank}.log", "w"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
              for rank in (0, 1)]
-    rcs = [p.wait(timeout=300) for p in procs]
+    try:
+        rcs = [p.wait(timeout=300) for p in procs]
+    finally:
+        for p in procs:  # a rank left waiting for the other must not outlive the test
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
     logs = [(tmp_path / f"node{rank}.log").read_text() for rank in (0, 1)]
     assert rcs == [0, 0], "\n".join(log[-3000:] for log in logs)
     assert "node 0 of 2, main localhost:" in logs[0] and "node 1 of 2, main localhost:" in logs[1]
@@ -257,6 +284,21 @@ def test_multinode_script_runs_as_two_gloo_processes(cluster_env, shared_data, t
     assert "[rank 0/2]" in both and "[rank 1/2]" in both
     rec = read_record(pre.out / RECORD_NAME)
     assert rec["cost"]["num_processes"] == 2 and rec["cost"]["global_steps"] == 2
+
+    # the whole script through sbatch (the test cluster has one node: nodes=1), as submit writes and submits it
+    spec["pretrain"]["pre2"] = spec["pretrain"].pop("pre")
+    spec["arms"]["ft"]["pretrained"] = "@pre2"
+    pre2 = grid.expand(spec)[0]
+    job = slurm.submit_multinode(spec, pre2, {**specmod.slurm_resources(spec, "pretrain"), "nodes": 1}, [])
+    t0 = time.monotonic()
+    while job in slurm.squeue_states():
+        assert time.monotonic() - t0 < 240, "the batch script's job did not finish in 240 s"
+        time.sleep(2)
+    done = {j["JobId"]: j for j in cluster_env.jobcomp_records()}
+    out = (runs_dir := Path(spec["runs_dir"])) / ".slurm" / "jobs" / f"{job}.out"
+    assert done[job]["JobState"] == "COMPLETED", out.read_text()[-3000:]
+    assert "node 0 of 1, main localhost:" in out.read_text()
+    assert read_record(runs_dir / "pretrain" / "pre2" / RECORD_NAME)["cost"]["num_processes"] == 1
 
 
 def test_slurm_section_is_validated(tmp_path):
