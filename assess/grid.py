@@ -4,6 +4,7 @@
     python -m assess.grid configs/grid_cpu.yaml --commit   # ... and commit the archive after each run
     python -m assess.grid configs/grid_cpu.yaml --list     # show the runs and which are done
     python -m assess.grid configs/grid_paper.yaml --smoke  # every distinct arm, tiny, a few steps, on CPU
+    python -m assess.grid configs/grid_paper.yaml --executor slurm   # one SLURM job per run (assess/slurm.py)
 
 A run is done when its folder holds its record (`training.records.RECORD_NAME`, written atomically by
 train.py, never replaced) or when the grid's archive holds a copy of it, so the runner can be interrupted at
@@ -25,11 +26,11 @@ the runs of the same kind (pretraining, fine-tuning) in this pass, or from the a
 has finished.
 
 `--smoke` runs every distinct arm of a spec once (each pretraining run, each fine-tuning arm with its first
-sweep value, the first seed, one small shipped task) for a few steps with tiny stand-ins: tiny presets, small
-FASTA corpora from the shared genomes, and for published weights a folder in the published DNABERT-2 layout
-made on the spot (random tiny weights with the published key names, the published tokenizer); then it builds
-the report from those records. It works in a temporary folder, removes it, and exits non-zero at the first
-failure, naming the arm.
+sweep value, the first seed, one small shipped task) for a few steps with tiny stand-ins: tiny presets and small
+FASTA corpora from the shared genomes; the arms that read the published weights read `--published DIR` (a folder
+in the published DNABERT-2 layout), and without it are listed as not smoke-tested. Then it builds the report from
+those records. It works in a temporary folder, removes it, and exits non-zero at the first failure, naming the
+arm. With `--executor slurm` each smoke run is a SLURM job of one CPU.
 
 Stopping: SIGTERM or SIGINT (Ctrl-C) reaches every train.py the grid runs (and every `--workers` worker) as
 SIGTERM; train.py checkpoints and exits 75, and the grid exits 75 ("interrupted, resumable"). A train.py dies
@@ -630,38 +631,10 @@ SMOKE_PRESETS = {"convnova": "tiny", "dnabert2": "tiny", "unet": "small", "basse
 # Small real FASTA (../shared/data/genomes) standing in for the paper-scale corpora: one file per species.
 SMOKE_FASTA = {"human": ["human_GRCh38_fragments_biopython.fa"],
                "multispecies": ["human_GRCh38_fragments_biopython.fa", "A_thaliana_chloroplast_NC_000932.fa"]}
-# The published DNABERT-2 layout at tiny sizes (the tokenizer stays the published one: 4,096 tokens).
-SMOKE_PUBLISHED_SIZES = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
 
 
 def _shared_data() -> Path:
     return Path(os.environ.get("DNALM_SHARED_DATA", ROOT.parent / "shared" / "data"))
-
-
-def make_published_standin(folder: Path, shared: Path | None = None) -> Path:
-    """A folder laid out like the Hub's zhihan1996/DNABERT-2-117M at tiny sizes: its config.json (no model_type,
-    the remote-code auto_map), random weights of a DNABERT-2 masked LM under the published key names in
-    `pytorch_model.bin` (torch.save of a state dict, without the tied decoder weight and without a pooler, as
-    published), and the published tokenizer files."""
-    import torch
-
-    from modeling.dnabert2 import DNABert2Config, DNABert2ForMaskedLM
-
-    shared = shared or _shared_data()
-    src = shared / "dnabert2"
-    if not (src / "tokenizer.json").is_file():
-        raise FileNotFoundError(f"the published DNABERT-2 tokenizer is missing ({src}/tokenizer.json)")
-    folder.mkdir(parents=True, exist_ok=True)
-    config = json.loads((src / "config.json").read_text())
-    config.update(SMOKE_PUBLISHED_SIZES)
-    (folder / "config.json").write_text(json.dumps(config, indent=2))
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy2(src / name, folder / name)
-    torch.manual_seed(0)
-    model = DNABert2ForMaskedLM(DNABert2Config(vocab_size=config["vocab_size"], **SMOKE_PUBLISHED_SIZES))
-    state = {k: v for k, v in model.state_dict().items() if k != "cls.predictions.decoder.weight"}
-    torch.save(state, folder / "pytorch_model.bin")
-    return folder
 
 
 def _is_hub_id(value) -> bool:
@@ -677,15 +650,57 @@ def _fasta(names: list[str], shared: Path) -> list[str]:
     return [str(p) for p in paths]
 
 
-def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK) -> tuple[dict, list[Run]]:
-    """The smoke version of a spec and its runs: every pretraining run, and one run per arm (first sweep value,
-    first seed, `task`), all with tiny stand-ins, writing under `workdir`."""
+def published_arms(spec: dict) -> tuple[set[str], set[str]]:
+    """(pretraining runs, arms) that read the published weights or tokenizer by Hub id, directly or through a
+    pretraining run: what `--smoke` runs only with `--published DIR`."""
+    pre = {name for name, f in pretrain_fields(spec).items()
+           if any(_is_hub_id(f.get(k)) for k in ("pretrained", "bpe_path"))}
+    arms = set()
+    for name, f in spec["arms"].items():
+        f = {**(spec.get("common") or {}), **(f or {})}
+        refs = [f.get(k) for k in ("pretrained", "bpe_path")]
+        if any(_is_hub_id(v) or (isinstance(v, str) and v.startswith("@") and v[1:] in pre) for v in refs):
+            arms.add(name)
+    return pre, arms
+
+
+def _check_published(folder: Path) -> Path:
+    missing = [n for n in ("config.json", "tokenizer.json") if not (folder / n).is_file()]
+    weights = any((folder / n).is_file() for n in ("pytorch_model.bin", "model.safetensors"))
+    if missing or not weights:
+        missing += [] if weights else ["pytorch_model.bin or model.safetensors"]
+        raise FileNotFoundError(f"--published {folder}: not a folder in the published DNABERT-2 layout (missing "
+                                f"{', '.join(missing)})")
+    return folder
+
+
+def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK,
+               published: Path | None = None) -> tuple[dict, list[Run], list[str]]:
+    """The smoke version of a spec, its runs and what it leaves out: every pretraining run, and one run per arm
+    (first sweep value, first seed, `task`), all with tiny stand-ins, writing under `workdir`. The runs that read
+    the published weights by Hub id read `published` (a folder in the published DNABERT-2 layout); without it
+    they are left out, and named in the third value."""
     shared = _shared_data()
     s = copy.deepcopy({k: v for k, v in spec.items() if not k.startswith("_")})
     s.update(runs_dir=str(workdir / "runs"), launcher="inprocess", seeds=[spec["seeds"][0]], tasks=[task])
-    s.pop("archive", None)
-    s.pop("min_sweep", None)
-    s.pop("references", None)
+    for key in ("archive", "min_sweep", "references", "sweep_seeds"):
+        s.pop(key, None)
+    skipped = []
+    if published is None:
+        pre_out, arms_out = published_arms(s)
+        for name in sorted(pre_out):
+            del s["pretrain"][name]
+        for name in sorted(arms_out):
+            del s["arms"][name]
+        skipped = [f"pretrain {n}" for n in sorted(pre_out)] + [f"finetune {n}" for n in sorted(arms_out)]
+        s["comparisons"] = {q: [p for p in pairs if not set(p) & arms_out]
+                            for q, pairs in (s.get("comparisons") or {}).items()}
+        s["compute_curve"] = {k: c for k, c in (s.get("compute_curve") or {}).items()
+                              if not {c["random"], *c["pretrained"]} & arms_out} or None
+        if not s["compute_curve"]:
+            s.pop("compute_curve")
+    else:
+        published = _check_published(Path(published))
     for fields_ in s["arms"].values():
         sweep = fields_.get("sweep")
         if sweep:
@@ -693,7 +708,6 @@ def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK) -> tuple[dict,
             fields_["sweep"] = {key: values[:1]}
     validate_spec(s, f"{spec['name']} (smoke)")
     runs = expand(s)
-    published = None
     data_dir = str(ROOT / "data")
     for run in runs:
         f = run.fields
@@ -702,7 +716,6 @@ def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK) -> tuple[dict,
                 if f.get("model") != "dnabert2":
                     raise ValueError(f"{run.label()}: {key}={f[key]!r} is a Hub id; the smoke test only stands in for "
                                      "the published DNABERT-2")
-                published = published or make_published_standin(workdir / "published-dnabert2", shared)
                 f[key] = str(published)
         if f.get("init", "random") == "random" or run.kind == "pretrain":
             f["preset"] = SMOKE_PRESETS.get(f.get("model"), f.get("preset"))
@@ -718,33 +731,60 @@ def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK) -> tuple[dict,
                 f["bpe_vocab_size"] = SMOKE_PRETRAIN["bpe_vocab_size"]
         else:
             f.update(SMOKE_FINETUNE, data_dir=data_dir)
-    return s, runs
+    return s, runs, skipped
 
 
-def smoke(spec: dict, task: str = SMOKE_TASK, keep: bool = False, report: bool = True, out=None) -> int:
-    """Run every distinct arm of `spec` end to end, tiny and short. 0 when all pass; 1 at the first failure."""
+def _smoke_local(s: dict, runs: list[Run], workdir: Path, out) -> int:
+    """Run the smoke runs one after another in this process; 1 at the first failure, naming the arm."""
+    for run in runs:
+        t0 = time.perf_counter()
+        resolve_needs(run)
+        log = workdir / "logs" / f"{run.kind}-{run.name}.log"
+        rc = run_one(s, run, log)
+        if rc != 0 or not has_record(run.out):
+            tail = log.read_text().strip().splitlines()[-15:] if log.is_file() else []
+            print(f"FAIL {run.kind} arm {run.name} (exit {rc}):\n    " + "\n    ".join(tail), file=out, flush=True)
+            return 1
+        print(f"ok   {run.kind:8s} {run.name} ({time.perf_counter() - t0:.1f} s)", file=out, flush=True)
+    return 0
+
+
+def smoke(spec: dict, task: str = SMOKE_TASK, keep: bool = False, report: bool = True, out=None,
+          published: Path | None = None, executor: str = "local", slurm_overrides: list[str] | None = None,
+          poll_seconds: float = 10.0) -> int:
+    """Run every distinct arm of `spec` end to end, tiny and short. 0 when all pass; 1 at a failure. With
+    `executor="slurm"` every run is a SLURM job (one CPU each, see assess/slurm.py) and all of them run."""
     out = out or sys.stdout
     workdir = Path(tempfile.mkdtemp(prefix=f"smoke-{spec['name']}-"))
     t_all = time.perf_counter()
     try:
         try:
-            s, runs = smoke_runs(spec, workdir, task)
+            s, runs, skipped = smoke_runs(spec, workdir, task, published)
+            if executor == "slurm":
+                from . import slurm
+
+                s["slurm"] = slurm.smoke_resources(spec, slurm_overrides or [])
         except (ValueError, FileNotFoundError) as err:
             print(f"FAIL setup: {err}", file=out, flush=True)
             return 1
         n_pre = sum(r.kind == "pretrain" for r in runs)
         print(f"smoke {spec['name']}: {n_pre} pretraining runs and {len(runs) - n_pre} fine-tuning arms on {task}, "
-              f"{SMOKE_STEPS} steps each, in {workdir}", file=out, flush=True)
-        for run in runs:
-            t0 = time.perf_counter()
-            resolve_needs(run)
-            log = workdir / "logs" / f"{run.kind}-{run.name}.log"
-            rc = run_one(s, run, log)
-            if rc != 0 or not has_record(run.out):
-                tail = log.read_text().strip().splitlines()[-15:] if log.is_file() else []
-                print(f"FAIL {run.kind} arm {run.name} (exit {rc}):\n    " + "\n    ".join(tail), file=out, flush=True)
+              f"{SMOKE_STEPS} steps each, in {workdir}" + (" (each a SLURM job)" if executor == "slurm" else ""),
+              file=out, flush=True)
+        for name in skipped:
+            print(f"not smoke-tested: {name} (reads the published DNABERT-2 weights; pass --published DIR, a folder "
+                  "in the published layout such as a local copy of zhihan1996/DNABERT-2-117M, to include it)",
+                  file=out, flush=True)
+        if executor == "slurm":
+            try:
+                rc = slurm.smoke_jobs(s, runs, out, poll_seconds)
+            except RuntimeError as err:  # SLURM unreachable, sbatch refused the resources, ...
+                print(f"FAIL slurm: {err}", file=out, flush=True)
                 return 1
-            print(f"ok   {run.kind:8s} {run.name} ({time.perf_counter() - t0:.1f} s)", file=out, flush=True)
+        else:
+            rc = _smoke_local(s, runs, workdir, out)
+        if rc:
+            return rc
         if report:
             from .report import build_report
 
@@ -755,7 +795,8 @@ def smoke(spec: dict, task: str = SMOKE_TASK, keep: bool = False, report: bool =
                 print(f"FAIL report: {type(err).__name__}: {err}", file=out, flush=True)
                 return 1
             print(f"ok   report   ({time.perf_counter() - t0:.1f} s)", file=out, flush=True)
-        print(f"smoke {spec['name']}: all {len(runs)} runs passed in {time.perf_counter() - t_all:.0f} s", file=out, flush=True)
+        print(f"smoke {spec['name']}: all {len(runs)} runs passed in {time.perf_counter() - t_all:.0f} s"
+              + (f"; {len(skipped)} not smoke-tested (above)" if skipped else ""), file=out, flush=True)
         return 0
     finally:
         if keep:
@@ -780,9 +821,21 @@ def main(argv=None) -> int:
     ap.add_argument("--smoke-task", default=SMOKE_TASK, help=f"the task of --smoke (default {SMOKE_TASK}, shipped)")
     ap.add_argument("--keep", action="store_true", help="--smoke: keep the temporary folder")
     ap.add_argument("--estimate", action="store_true", help="print the runs, FLOPs, CPU/GPU hours and disk it needs")
+    ap.add_argument("--published", type=Path, default=None,
+                    help="--smoke: a folder in the published DNABERT-2 layout for the arms that read the published "
+                         "weights (without it they are listed as not smoke-tested)")
+    ap.add_argument("--executor", choices=("local", "slurm"), default="local",
+                    help="local: run here (default); slurm: one SLURM job per run (docs/cluster.md)")
+    ap.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
+                    help="--executor slurm: override a key of the spec's `slurm:` section (pretrain.KEY for "
+                         "pretraining runs only; KEY=null removes it), e.g. --slurm partition=debug --slurm time=30")
     args = ap.parse_args(argv)
     spec = load_spec(args.spec)
     spec["_path"] = args.spec
+    if args.executor == "slurm" and (args.workers != 1 or args.limit is not None or args.dry_run or args.worker):
+        ap.error("--workers, --limit and --dry-run are options of --executor local")
+    if args.slurm and args.executor != "slurm":
+        ap.error("--slurm KEY=VALUE needs --executor slurm")
     if args.estimate:
         from .estimate import estimate, format_estimate
 
@@ -793,7 +846,12 @@ def main(argv=None) -> int:
             return 1
         return 0
     if args.smoke:
-        return smoke(spec, task=args.smoke_task, keep=args.keep)
+        return smoke(spec, task=args.smoke_task, keep=args.keep, published=args.published, executor=args.executor,
+                     slurm_overrides=args.slurm)
+    if args.executor == "slurm":
+        from . import slurm
+
+        return slurm.main(spec, args.slurm, list_only=args.list, commit=args.commit)
     if args.list:
         runs = expand(spec)
         filled = {r.slot for r in runs if r.done}

@@ -19,6 +19,8 @@ Checked at load time (`validate_fields`, `_expand_env`): every field of common, 
   pretrain and arms is a train.py setting (a misspelt one names the closest); arm and pretraining-run names use
   NAME_PATTERN's characters (they are folder names under runs_dir); `$VAR` is expanded in PATH_FIELDS only and
   refused elsewhere. See docs/grid_runs.md.
+  `slurm` (the resources of each run under `--executor slurm`, `pretrain:` for pretraining runs; see
+  `validate_slurm` and docs/cluster.md).
 Sweeps (the learning rate chosen on validation):
   every swept arm sweeps one field over the same number of values (`min_sweep: N`: every arm of the spec is
   swept, over at least N values); per arm x task the report picks the member with the best mean validation
@@ -63,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC_KEYS = {"name", "description", "runs_dir", "seeds", "tasks", "common", "pretrain", "arms", "comparisons",
              "launcher", "pretrain_common", "task_overrides", "references",
              "paired_seeds", "primary_test", "max_one_class_seeds", "compute_curve", "archive", "min_sweep",
-             "sweep_seeds"}
+             "sweep_seeds", "slurm"}
 QUESTIONS = ("architecture", "pretraining", "tokenizer", "corpus")
 PRIMARY_TESTS = ("wilcoxon", "t")
 MIN_CURVE_BUDGETS = 3
@@ -228,6 +230,71 @@ def validate_spec(spec: dict, where: str = "spec") -> None:
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise ValueError(f"{where}: `max_one_class_seeds` must be a whole number >= 0")
     validate_compute_curve(spec, arm_names, where)
+    validate_slurm(spec.get("slurm"), f"{where}: slurm")
+
+
+SLURM_KEYS = {"partition", "account", "gpus", "cpus", "mem", "time", "signal_seconds", "max_requeues", "extra"}
+SLURM_PRETRAIN_KEYS = SLURM_KEYS | {"nodes"}  # one pretraining run may span nodes; a fine-tuning run is one GPU job
+_SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d\d))?(?::(\d\d))?$")
+
+
+def slurm_minutes(value) -> int:
+    """A SLURM time limit (minutes, `MM:SS`, `HH:MM:SS`, `D-HH` or `D-HH:MM:SS`) in whole minutes, rounded up."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = _SLURM_TIME.match(str(value))
+    if not m:
+        raise ValueError(f"time limit {value!r} is not minutes, HH:MM:SS or D-HH:MM:SS")
+    d, a, b, c = (int(x) if x else 0 for x in m.groups())
+    if m.group(1) is not None:  # D-HH[:MM[:SS]]
+        seconds = d * 86400 + a * 3600 + b * 60 + c
+    elif m.group(4) is not None:  # HH:MM:SS
+        seconds = a * 3600 + b * 60 + c
+    elif m.group(3) is not None:  # MM:SS
+        seconds = a * 60 + b
+    else:
+        seconds = a * 60
+    return max(1, -(-seconds // 60))
+
+
+def validate_slurm(section, where: str = "slurm", pretrain: bool = False) -> None:
+    """The `slurm:` section: resources of every run, and under `pretrain:` those of pretraining runs (which may
+    ask for `nodes` > 1). Unknown keys are refused: a misspelt `gpu:` must not silently run without a GPU."""
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise ValueError(f"{where} must map keys to values, e.g. {{partition: gpu, gpus: 1, time: '12:00:00'}}")
+    valid = SLURM_PRETRAIN_KEYS if pretrain else SLURM_KEYS | {"pretrain"}
+    unknown = set(section) - valid
+    if unknown:
+        hint = (" (`nodes` goes under `slurm: pretrain:`: only pretraining runs span nodes)"
+                if "nodes" in unknown else "")
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; valid: {sorted(valid)}{hint}")
+    for key, value in section.items():
+        if key == "pretrain":
+            validate_slurm(value, f"{where}.pretrain", pretrain=True)
+        elif key in ("partition", "account", "mem") and value is not None:
+            if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
+                raise ValueError(f"{where}: `{key}` must be a name or size, got {value!r}")
+            if key == "mem" and not re.fullmatch(r"\d+[KMGT]?", str(value)):
+                raise ValueError(f"{where}: `mem` must be a size such as 64G or 500M, got {value!r}")
+        elif key in ("gpus", "cpus", "nodes", "signal_seconds", "max_requeues"):
+            low = 0 if key in ("gpus", "max_requeues") else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{where}: `{key}` must be a whole number >= {low}, got {value!r}")
+        elif key == "time":
+            slurm_minutes(value)  # raises, naming the value
+        elif key == "extra":
+            if not isinstance(value, list) or not all(isinstance(f, str) and f.startswith("--") for f in value):
+                raise ValueError(f"{where}: `extra` must be a list of sbatch flags such as ['--qos=high'], "
+                                 f"got {value!r}")
+
+
+def slurm_resources(spec: dict, kind: str) -> dict:
+    """The `slurm:` resources of one run: the section's keys, and for a pretraining run its `pretrain:` keys."""
+    section = dict(spec.get("slurm") or {})
+    pre = section.pop("pretrain", None) or {}
+    return {**section, **pre} if kind == "pretrain" else section
 
 
 def validate_sweeps(spec: dict, where: str = "spec") -> None:
