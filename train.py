@@ -25,9 +25,10 @@ import signal
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import datasets
 import torch
@@ -39,25 +40,45 @@ from transformers import (
     EarlyStoppingCallback,
 )
 
+from dnalm_core.hub import HubUnreachableError, check_hub_reachable, push_folder
 from dnalm_core.registry import MODELS, TOKENIZERS
 from modeling import tokenization
 from training import run_folder
 from training.arguments import (
-    ConfigError, DNATrainingArguments, RunArguments, default_output_dir, parse_args, settings_of, validate,
+    ConfigError,
+    DNATrainingArguments,
+    RunArguments,
+    default_output_dir,
+    parse_args,
+    settings_of,
+    validate,
 )
 from training.cards import render_model_card
 from training.collator import DNAMaskingCollator
 from training.data import (
-    check_loadable, choose_max_length, content_hash, dataset_fingerprint, dataset_info, load_finetune_data,
-    overlap_warnings, pretraining_corpus, token_lengths, tokenize_splits, truncation_counts,
+    check_loadable,
+    choose_max_length,
+    content_hash,
+    dataset_fingerprint,
+    dataset_info,
+    load_finetune_data,
+    overlap_warnings,
+    pretraining_corpus,
+    token_lengths,
+    tokenize_splits,
+    truncation_counts,
 )
-from dnalm_core.hub import HubUnreachableError, check_hub_reachable, push_folder
 from training.flops import train_flops
 from training.mlm_baselines import heldout_losses
 from training.records import RECORD_NAME, build_record, write_record
 from training.run_folder import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Claim
 from training.trainer import (
-    DNATrainer, StopOnSignal, TrainClock, TrainingInterrupted, metric_function, public_training_args,
+    DNATrainer,
+    StopOnSignal,
+    TrainClock,
+    TrainingInterrupted,
+    metric_function,
+    public_training_args,
 )
 
 logger = transformers.logging.get_logger("dnalm_assess.train")
@@ -88,14 +109,21 @@ def check_push_target(targs: DNATrainingArguments) -> None:
         check_hub_reachable()
     except HubUnreachableError as err:
         later = f"hf upload {targs.hub_model_id} <output_dir>/model"
-        raise ConfigError(f"--push_to_hub: the Hub is unreachable ({err}); train without --push_to_hub and push "
-                          f"the run's model/ folder later with `{later}`") from None
+        raise ConfigError(
+            f"--push_to_hub: the Hub is unreachable ({err}); train without --push_to_hub and push "
+            f"the run's model/ folder later with `{later}`"
+        ) from None
 
 
 def claim_folder(run: RunArguments, targs: DNATrainingArguments) -> Claim:
     """Lock the run folder (main process), pick the checkpoint to resume from, check settings on resume."""
-    return run_folder.claim_run_folder(targs.output_dir, settings_of(run, targs), resume=run.resume,
-                                       accept_changes=run.resume_with_changes, main_process=targs.process_index == 0)
+    return run_folder.claim_run_folder(
+        targs.output_dir,
+        settings_of(run, targs),
+        resume=run.resume,
+        accept_changes=run.resume_with_changes,
+        main_process=targs.process_index == 0,
+    )
 
 
 # --------------------------------------------------------------------------------------- tokenizer
@@ -135,8 +163,10 @@ def build_tokenizer(run: RunArguments, corpus: list[str] | None = None, corpus_n
     if run.bpe_path:
         return family.build(path=run.bpe_path)
     if corpus is None:
-        raise ConfigError("tokenizer=bpe needs `bpe_path` (e.g. ../shared/data/dnabert2, or a folder saved by a "
-                          "pretraining run); a new BPE is only trained when pretraining on a corpus")
+        raise ConfigError(
+            "tokenizer=bpe needs `bpe_path` (e.g. ../shared/data/dnabert2, or a folder saved by a "
+            "pretraining run); a new BPE is only trained when pretraining on a corpus"
+        )
     logger.warning(f"training a BPE with vocab_size={run.bpe_vocab_size} on the pretraining corpus")
     return tokenization.train_bpe(corpus, vocab_size=run.bpe_vocab_size, corpus_name=corpus_name)
 
@@ -149,7 +179,9 @@ def build_model(run: RunArguments, tok, stage_kwargs: dict):
     overrides = json.loads(run.model_config) if run.model_config else {}
     auto = AutoModelForSequenceClassification if run.stage == "finetune" else AutoModelForMaskedLM
     if run.init == "random":
-        config = entry.config(run.preset, vocab_size=len(tok), pad_token_id=tok.pad_token_id, **overrides, **stage_kwargs)
+        config = entry.config(
+            run.preset, vocab_size=len(tok), pad_token_id=tok.pad_token_id, **overrides, **stage_kwargs
+        )
         return auto.from_config(config)
     config = entry.config_class.from_pretrained(run.pretrained, **overrides, **stage_kwargs)
     if getattr(config, "model_type", None) not in ("", None, entry.config_class.model_type):
@@ -180,7 +212,8 @@ def apply_mode(model, run: RunArguments):
             p.requires_grad = any(name == h or name.startswith(h + ".") for h in heads)
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not any(
-                    p.requires_grad for p in module.parameters()):
+                p.requires_grad for p in module.parameters()
+            ):
                 # a frozen backbone keeps its normalization statistics too: the Trainer switches every module
                 # to training mode each step, so this hook puts frozen BatchNorms back to using (and keeping)
                 # their running statistics just before they run
@@ -188,8 +221,14 @@ def apply_mode(model, run: RunArguments):
         return model
     from peft import LoraConfig, TaskType, get_peft_model
 
-    cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=run.lora_r, lora_alpha=run.lora_alpha, lora_dropout=run.lora_dropout,
-                     target_modules=list(MODELS.get(run.model).lora_target_modules), modules_to_save=heads)
+    cfg = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=run.lora_r,
+        lora_alpha=run.lora_alpha,
+        lora_dropout=run.lora_dropout,
+        target_modules=list(MODELS.get(run.model).lora_target_modules),
+        modules_to_save=heads,
+    )
     return get_peft_model(model, cfg)
 
 
@@ -214,11 +253,11 @@ class Job:
     tok: Any
     model: Any
     collator: Any
-    compute_metrics: Optional[Callable]
+    compute_metrics: Callable | None
     problem_type: str
     metric: str
     dataset: dict  # what the record says about the data
-    corpus: Optional[dict] = None
+    corpus: dict | None = None
     heldout_bp: int = 0  # base pairs of the held-out windows (pretraining): scales losses to bits per bp
     total_params: int = 0
     trainable_params: int = 0
@@ -232,29 +271,54 @@ def prepare_finetune(run: RunArguments, targs: DNATrainingArguments, given: set[
     max_len = choose_max_length(run, lengths, run.model)
     data = tokenize_splits(raw, tok, max_len, targs)
     names = task["label_names"]
-    model = build_model(run, tok, dict(num_labels=task["num_labels"], problem_type=task["problem_type"],
-                                       id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)}))
+    model = build_model(
+        run,
+        tok,
+        dict(
+            num_labels=task["num_labels"],
+            problem_type=task["problem_type"],
+            id2label=dict(enumerate(names)),
+            label2id={n: i for i, n in enumerate(names)},
+        ),
+    )
     window = getattr(model.config, "sequence_length", None)  # Basset, DeepSEA: a fixed input window, in bp
     if window is not None and max_len - 2 > window:  # char tokens: one per base, plus [CLS] and [SEP]
-        raise ConfigError(f"the task's longest sequence has {max_len - 2:,} bp, more than {run.model}'s fixed input "
-                          f"window sequence_length={window:,}; pass --model_config '{{\"sequence_length\": "
-                          f"{max_len - 2}}}', or --max_length {window + 2} to truncate (the count is recorded)")
+        raise ConfigError(
+            f"the task's longest sequence has {max_len - 2:,} bp, more than {run.model}'s fixed input "
+            f'window sequence_length={window:,}; pass --model_config \'{{"sequence_length": '
+            f"{max_len - 2}}}', or --max_length {window + 2} to truncate (the count is recorded)"
+        )
     if "metric_for_best_model" not in given:
         targs.metric_for_best_model, targs.greater_is_better = task["metric"], True
     dataset = dataset_info(run, task["entry"], dataset_fingerprint(raw))
-    dataset.update(max_length=max_len, truncated=truncation_counts(lengths, max_len),
-                   duplicates_of_train=duplicates, n={s: len(raw[s]) for s in raw},
-                   tokens={s: {"mean": sum(v) / len(v), "max": max(v)} for s, v in lengths.items() if v})
-    return Job(data=data, tok=tok, model=model, collator=DataCollatorWithPadding(tok),
-               compute_metrics=metric_function(task["problem_type"]), problem_type=task["problem_type"],
-               metric=task["metric"], dataset=dataset)
+    dataset.update(
+        max_length=max_len,
+        truncated=truncation_counts(lengths, max_len),
+        duplicates_of_train=duplicates,
+        n={s: len(raw[s]) for s in raw},
+        tokens={s: {"mean": sum(v) / len(v), "max": max(v)} for s, v in lengths.items() if v},
+    )
+    return Job(
+        data=data,
+        tok=tok,
+        model=model,
+        collator=DataCollatorWithPadding(tok),
+        compute_metrics=metric_function(task["problem_type"]),
+        problem_type=task["problem_type"],
+        metric=task["metric"],
+        dataset=dataset,
+    )
 
 
 def prepare_pretrain(run: RunArguments, targs: DNATrainingArguments, given: set[str]) -> Job:
     corpus_seqs, train_windows, eval_windows, corpus = pretraining_corpus(run, targs.seed)
     tok = build_tokenizer(run, corpus=corpus_seqs, corpus_name=corpus["name"])
-    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"sequence": train_windows}),
-                                "validation": datasets.Dataset.from_dict({"sequence": eval_windows})})
+    raw = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"sequence": train_windows}),
+            "validation": datasets.Dataset.from_dict({"sequence": eval_windows}),
+        }
+    )
     max_len = run.window_length + 2  # every family yields at most one token per base (+ [CLS], [SEP])
     data = tokenize_splits(raw, tok, max_len, targs, keep_label=False)
     model = build_model(run, tok, {})
@@ -263,14 +327,29 @@ def prepare_pretrain(run: RunArguments, targs: DNATrainingArguments, given: set[
         targs.metric_for_best_model = "loss"
     if "greater_is_better" not in given:
         targs.greater_is_better = False
-    fingerprint = {"train_windows": {"rows": len(train_windows), "sha256": content_hash(train_windows)},
-                   "validation_windows": {"rows": len(eval_windows), "sha256": content_hash(eval_windows)}}
+    fingerprint = {
+        "train_windows": {"rows": len(train_windows), "sha256": content_hash(train_windows)},
+        "validation_windows": {"rows": len(eval_windows), "sha256": content_hash(eval_windows)},
+    }
     collator = DNAMaskingCollator(tok, mlm_probability=run.mlm_probability)
     dataset = dataset_info(run, None, fingerprint)
-    dataset.update(max_length=max_len, n={"train": len(train_windows), "validation": len(eval_windows)},
-                   masking=collator.describe())
-    return Job(data=data, tok=tok, model=model, collator=collator, compute_metrics=None, problem_type="masked_lm",
-               metric="loss", dataset=dataset, corpus=corpus, heldout_bp=sum(len(w) for w in eval_windows))
+    dataset.update(
+        max_length=max_len,
+        n={"train": len(train_windows), "validation": len(eval_windows)},
+        masking=collator.describe(),
+    )
+    return Job(
+        data=data,
+        tok=tok,
+        model=model,
+        collator=collator,
+        compute_metrics=None,
+        problem_type="masked_lm",
+        metric="loss",
+        dataset=dataset,
+        corpus=corpus,
+        heldout_bp=sum(len(w) for w in eval_windows),
+    )
 
 
 def prepare(run: RunArguments, targs: DNATrainingArguments, given: set[str]) -> Job:
@@ -283,9 +362,11 @@ def prepare(run: RunArguments, targs: DNATrainingArguments, given: set[str]) -> 
         raise ConfigError(str(err).strip('"')) from err
     job.model = apply_mode(job.model, run)
     job.total_params, job.trainable_params = count_params(job.model)
-    logger.warning(f"[rank {targs.process_index}/{targs.world_size}] {run.stage} {run.model} ({run.init} init, "
-                   f"{run.tokenizer} tokens, {run.mode}): {job.total_params:,} parameters, "
-                   f"{job.trainable_params:,} trainable")
+    logger.warning(
+        f"[rank {targs.process_index}/{targs.world_size}] {run.stage} {run.model} ({run.init} init, "
+        f"{run.tokenizer} tokens, {run.mode}): {job.total_params:,} parameters, "
+        f"{job.trainable_params:,} trainable"
+    )
     return job
 
 
@@ -309,9 +390,17 @@ def train(run: RunArguments, targs: DNATrainingArguments, claim: Claim, job: Job
     callbacks = [clock, stop]
     if run.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(run.early_stopping_patience))
-    trainer = DNATrainer(model=job.model, args=targs, train_dataset=job.data["train"],
-                         eval_dataset=job.data["validation"], data_collator=job.collator, processing_class=job.tok,
-                         compute_metrics=job.compute_metrics, callbacks=callbacks, onecycle=run.onecycle)
+    trainer = DNATrainer(
+        model=job.model,
+        args=targs,
+        train_dataset=job.data["train"],
+        eval_dataset=job.data["validation"],
+        data_collator=job.collator,
+        processing_class=job.tok,
+        compute_metrics=job.compute_metrics,
+        callbacks=callbacks,
+        onecycle=run.onecycle,
+    )
     if finished_checkpoint(claim.resume_from):
         state, runtime = finish_from_checkpoint(trainer, claim.resume_from), None
     else:
@@ -358,8 +447,11 @@ def evaluate(run: RunArguments, trained: Trained, job: Job, stop: StopOnSignal) 
     for split in ("validation", "test") if run.stage == "finetune" else ("validation",):
         stop.check()  # a signal after training: stop before the next evaluation (a resume evaluates again)
         found = trained.trainer.evaluate(job.data[split], metric_key_prefix=split)
-        metrics[split] = {k[len(split) + 1:]: v for k, v in found.items()
-                          if k.startswith(split + "_") and k[len(split) + 1:] not in TIMING_KEYS}
+        metrics[split] = {
+            k[len(split) + 1 :]: v
+            for k, v in found.items()
+            if k.startswith(split + "_") and k[len(split) + 1 :] not in TIMING_KEYS
+        }
     if run.stage == "pretrain":
         stop.check()
         metrics["heldout_mlm"] = heldout_mlm(trained, job, trained.trainer.args.seed)
@@ -372,32 +464,60 @@ def heldout_mlm(trained: Trained, job: Job, seed: int) -> dict:
     train_ids = job.data["train"]["input_ids"]
     if len(train_ids) > MAX_BASELINE_WINDOWS:  # the windows are drawn in random order: the first N are a sample
         train_ids = train_ids[:MAX_BASELINE_WINDOWS]
-    out = heldout_losses(trained.trainer.model, job.tok, job.collator, train_ids, job.data["validation"]["input_ids"],
-                         job.heldout_bp, seed)
+    out = heldout_losses(
+        trained.trainer.model,
+        job.tok,
+        job.collator,
+        train_ids,
+        job.data["validation"]["input_ids"],
+        job.heldout_bp,
+        seed,
+    )
     out["baseline_train_windows"] = len(train_ids)
-    logger.warning(f"held-out masked-LM loss {out['heldout_loss']:.4f} nats/token; unigram {out['unigram_loss']:.4f}, "
-                   f"context model (k={out['context_model']['radius']}) {out['context_model_loss']:.4f}"
-                   + ("  -> nominal pretraining" if out["nominal"] else ""))
+    logger.warning(
+        f"held-out masked-LM loss {out['heldout_loss']:.4f} nats/token; unigram {out['unigram_loss']:.4f}, "
+        f"context model (k={out['context_model']['radius']}) {out['context_model_loss']:.4f}"
+        + ("  -> nominal pretraining" if out["nominal"] else "")
+    )
     return out
 
 
 # ------------------------------------------------------------------------------------------- record
 
 
-def record(run: RunArguments, targs: DNATrainingArguments, claim: Claim, job: Job, trained: Trained,
-           metrics: dict, eval_seconds: float) -> dict:
+def record(
+    run: RunArguments,
+    targs: DNATrainingArguments,
+    claim: Claim,
+    job: Job,
+    trained: Trained,
+    metrics: dict,
+    eval_seconds: float,
+) -> dict:
     """On the main process: save the model with its card, write the record (once), drop the checkpoints."""
     out, model_dir = claim.out, claim.out / "model"
     trained.trainer.save_model(str(model_dir))  # safetensors + tokenizer + training_args.json; adapters only for LoRA
     state = trained.state
     result = build_record(
-        run=asdict(run), training=public_training_args(targs), seed=targs.seed, stage=run.stage,
-        preset=run.preset or MODELS.get(run.model).default_preset, tokenizer=tokenization.tokenizer_family(job.tok),
-        corpus=job.corpus if job.corpus else pretraining_corpus_of(run), problem_type=job.problem_type,
-        primary_metric=job.metric, metrics=metrics, dataset=job.dataset, output_dir=out, started_at=claim.claimed_at,
-        cost=cost_of(run, targs, job, trained, eval_seconds), best_checkpoint=state.best_model_checkpoint,
-        resume={"changed_settings": {k: list(v) for k, v in claim.settings_changes.items()},
-                "incomplete_checkpoints_set_aside": claim.set_aside},
+        run=asdict(run),
+        training=public_training_args(targs),
+        seed=targs.seed,
+        stage=run.stage,
+        preset=run.preset or MODELS.get(run.model).default_preset,
+        tokenizer=tokenization.tokenizer_family(job.tok),
+        corpus=job.corpus if job.corpus else pretraining_corpus_of(run),
+        problem_type=job.problem_type,
+        primary_metric=job.metric,
+        metrics=metrics,
+        dataset=job.dataset,
+        output_dir=out,
+        started_at=claim.claimed_at,
+        cost=cost_of(run, targs, job, trained, eval_seconds),
+        best_checkpoint=state.best_model_checkpoint,
+        resume={
+            "changed_settings": {k: list(v) for k, v in claim.settings_changes.items()},
+            "incomplete_checkpoints_set_aside": claim.set_aside,
+        },
     )
     render_model_card(result, repo_id=targs.hub_model_id).save(str(model_dir / "README.md"))
     write_record(out / RECORD_NAME, result)
@@ -448,10 +568,18 @@ def analytic_train_flops(run: RunArguments, targs: DNATrainingArguments, job: Jo
     # gradients only (~1x); a probe back-propagates through the head alone (~0x)
     backward = {"full": 2.0, "lora": 1.0, "probe": 0.0}[run.mode]
     config = getattr(job.model, "get_base_model", lambda: job.model)().config
-    return float(train_flops(config, lengths, "mlm" if run.stage == "pretrain" else "classification",
-                             epochs=steps * per_step / len(lengths), num_labels=getattr(config, "num_labels", None),
-                             mlm_probability=run.mlm_probability, batch_size=targs.per_device_train_batch_size,
-                             backward_factor=backward))
+    return float(
+        train_flops(
+            config,
+            lengths,
+            "mlm" if run.stage == "pretrain" else "classification",
+            epochs=steps * per_step / len(lengths),
+            num_labels=getattr(config, "num_labels", None),
+            mlm_probability=run.mlm_probability,
+            batch_size=targs.per_device_train_batch_size,
+            backward_factor=backward,
+        )
+    )
 
 
 def pretraining_corpus_of(run: RunArguments):
@@ -495,8 +623,11 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, RuntimeError) as err:
             if not run_folder.disk_full(err):
                 raise
-            print(f"train.py: error: no space left to write the run ({err}). Nothing complete was lost: free space "
-                  f"in {targs.output_dir} and continue the run with:\n  {resume_command(argv, targs)}", file=sys.stderr)
+            print(
+                f"train.py: error: no space left to write the run ({err}). Nothing complete was lost: free space "
+                f"in {targs.output_dir} and continue the run with:\n  {resume_command(argv, targs)}",
+                file=sys.stderr,
+            )
             return EXIT_FAILED
         finally:
             if claim is not None:
@@ -509,10 +640,15 @@ def stopped_message(stopped: TrainingInterrupted, argv: list[str], targs: DNATra
         where = f"at step {stopped.step}: {stopped.checkpoint} is complete"
     else:
         complete = run_folder.split_checkpoints(Path(targs.output_dir))[0] if targs is not None else []
-        where = "outside a training step; " + (f"the newest complete checkpoint is {complete[-1]}" if complete
-                                                 else "no checkpoint yet (a resume starts from the beginning)")
-    return (f"train.py: stopped by {stopped.signal_name} {where}. No record was written (exit code "
-            f"{EXIT_INTERRUPTED}: interrupted, resumable). Continue the run with:\n  {resume_command(argv, targs)}")
+        where = "outside a training step; " + (
+            f"the newest complete checkpoint is {complete[-1]}"
+            if complete
+            else "no checkpoint yet (a resume starts from the beginning)"
+        )
+    return (
+        f"train.py: stopped by {stopped.signal_name} {where}. No record was written (exit code "
+        f"{EXIT_INTERRUPTED}: interrupted, resumable). Continue the run with:\n  {resume_command(argv, targs)}"
+    )
 
 
 def resume_command(argv: list[str], targs: DNATrainingArguments | None) -> str:

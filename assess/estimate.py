@@ -32,13 +32,34 @@ from .spec import archive_dir, runs_dir_of
 # Train split sizes of GUE (Zhou et al. 2024, DNABERT-2, ICLR; the GUE statistics table, appendix). The ten
 # tasks in ../shared/data/gue match these counts (tests/test_estimate.py checks them).
 GUE_TRAIN_SIZES = {
-    "H3": 11971, "H3K14ac": 26438, "H3K36me3": 27904, "H3K4me1": 25341, "H3K4me2": 24545, "H3K4me3": 29439,
-    "H3K79me3": 23069, "H3K9ac": 22224, "H4": 11679, "H4ac": 27275,
-    "prom_300_all": 47356, "prom_300_notata": 42452, "prom_300_tata": 4904,
-    "prom_core_all": 47356, "prom_core_notata": 42452, "prom_core_tata": 4904,
-    "tf_0": 32378, "tf_1": 30672, "tf_2": 19000, "tf_3": 27294, "tf_4": 19000,
-    "mouse_0": 6478, "mouse_1": 53952, "mouse_2": 2620, "mouse_3": 1904, "mouse_4": 15064,
-    "covid": 77669, "splice_reconstructed": 36496,
+    "H3": 11971,
+    "H3K14ac": 26438,
+    "H3K36me3": 27904,
+    "H3K4me1": 25341,
+    "H3K4me2": 24545,
+    "H3K4me3": 29439,
+    "H3K79me3": 23069,
+    "H3K9ac": 22224,
+    "H4": 11679,
+    "H4ac": 27275,
+    "prom_300_all": 47356,
+    "prom_300_notata": 42452,
+    "prom_300_tata": 4904,
+    "prom_core_all": 47356,
+    "prom_core_notata": 42452,
+    "prom_core_tata": 4904,
+    "tf_0": 32378,
+    "tf_1": 30672,
+    "tf_2": 19000,
+    "tf_3": 27294,
+    "tf_4": 19000,
+    "mouse_0": 6478,
+    "mouse_1": 53952,
+    "mouse_2": 2620,
+    "mouse_3": 1904,
+    "mouse_4": 15064,
+    "covid": 77669,
+    "splice_reconstructed": 36496,
 }
 EVAL_FRACTION = 1 / 8  # GUE splits 8:1:1: validation and test are each about 1/8 of train
 
@@ -48,8 +69,13 @@ EVAL_FRACTION = 1 / 8  # GUE splits 8:1:1: validation and test are each about 1/
 # 17.8/22.2; basset and deepsea, measured the same way once: 55.7 and 62.8, in a run that gave 76.1, 111.6 and
 # 25.4 for the first three). The grid_cpu records' own timings were not used: tests/test_estimate.py compares
 # against them. CPU_PRESETS: the grid_cpu preset of each architecture, at which measure_cpu measures.
-CPU_PRESETS = {"dnabert2": "small", "convnova": "genomic_benchmark", "unet": "small", "basset": "small",
-               "deepsea": "small"}
+CPU_PRESETS = {
+    "dnabert2": "small",
+    "convnova": "genomic_benchmark",
+    "unet": "small",
+    "basset": "small",
+    "deepsea": "small",
+}
 CPU_GFLOPS = {"dnabert2": 68.0, "convnova": 100.0, "unet": 22.0, "basset": 55.7, "deepsea": 62.8}
 
 
@@ -101,8 +127,12 @@ def _defaults() -> dict:
     """train.py's defaults (RunArguments, DNATrainingArguments): what a field the spec leaves out is."""
     from training.arguments import DNATrainingArguments, RunArguments
 
-    return {f.name: f.default for dc in (RunArguments, DNATrainingArguments) for f in dataclasses.fields(dc)
-            if f.init and f.default is not dataclasses.MISSING}
+    return {
+        f.name: f.default
+        for dc in (RunArguments, DNATrainingArguments)
+        for f in dataclasses.fields(dc)
+        if f.init and f.default is not dataclasses.MISSING
+    }
 
 
 def _config(fields: dict):
@@ -123,15 +153,28 @@ def _pretrained_config(fields: dict, label: str):
     if not path.is_file():
         cached = try_to_load_from_cache(src, "config.json") if src.count("/") == 1 else None
         if not isinstance(cached, str):
-            raise ValueError(f"{label}: the size of `pretrained: {src}` is unknown here (no {path}, not in the Hub "
-                             "cache); set `preset:` on the arm, or fetch its config.json "
-                             f"(`hf download {src} config.json`)")
+            raise ValueError(
+                f"{label}: the size of `pretrained: {src}` is unknown here (no {path}, not in the Hub "
+                "cache); set `preset:` on the arm, or fetch its config.json "
+                f"(`hf download {src} config.json`)"
+            )
         path = Path(cached)
     saved = json.loads(path.read_text())
     base = _config({**fields, "model_config": None})
-    return _config({**fields, "model_config": json.dumps({k: v for k, v in saved.items()
-                                                          if k in base.to_dict() and not k.startswith("_")
-                                                          and k not in ("architectures", "auto_map", "model_type")})})
+    return _config(
+        {
+            **fields,
+            "model_config": json.dumps(
+                {
+                    k: v
+                    for k, v in saved.items()
+                    if k in base.to_dict()
+                    and not k.startswith("_")
+                    and k not in ("architectures", "auto_map", "model_type")
+                }
+            ),
+        }
+    )
 
 
 def _tokens(fields: dict, bp: int, task_entry=None) -> int:
@@ -200,11 +243,21 @@ def run_cost(run, spec: dict, pre_fields: dict[str, dict]) -> Cost:
     run_epochs = steps * batch / n_train
     kwargs = {"mlm_probability": float(f["mlm_probability"]), "batch_size": batch} if task == "mlm" else {}
     train = train_flops(config, length, task, epochs=steps * batch, **kwargs)
-    fwd = forward_flops(config, length, 1, task) if task != "mlm" else train_flops(
-        config, length, task, backward_factor=0.0, **kwargs)
+    fwd = (
+        forward_flops(config, length, 1, task)
+        if task != "mlm"
+        else train_flops(config, length, task, backward_factor=0.0, **kwargs)
+    )
     evals = _evals(f, steps, run_epochs)
-    return Cost(run.kind, architecture(config), label, float(train), float(fwd) * (evals * n_eval_rows + n_test),
-                _params(config, task), (f["save_total_limit"] or max(1, evals)) + 1)  # +1: the best one is kept too
+    return Cost(
+        run.kind,
+        architecture(config),
+        label,
+        float(train),
+        float(fwd) * (evals * n_eval_rows + n_test),
+        _params(config, task),
+        (f["save_total_limit"] or max(1, evals)) + 1,
+    )  # +1: the best one is kept too
 
 
 def estimate(spec: dict) -> dict:
@@ -225,20 +278,30 @@ def estimate(spec: dict) -> dict:
 
     def total(cs: list[Cost]) -> dict:
         flops = sum(c.flops for c in cs)
-        return {"runs": len(cs), "flops": flops,
-                "cpu_hours": sum(c.flops / (CPU_GFLOPS[c.model] * 1e9) for c in cs) / 3600,
-                "gpu_hours": {k: sum(c.flops / (g.peak_tflops * 1e12 * g.mfu[c.run_class]) for c in cs) / 3600
-                              for k, g in GPU_KINDS.items()}}
+        return {
+            "runs": len(cs),
+            "flops": flops,
+            "cpu_hours": sum(c.flops / (CPU_GFLOPS[c.model] * 1e9) for c in cs) / 3600,
+            "gpu_hours": {
+                k: sum(c.flops / (g.peak_tflops * 1e12 * g.mfu[c.run_class]) for c in cs) / 3600
+                for k, g in GPU_KINDS.items()
+            },
+        }
 
     records = RECORD_BYTES * len(costs)
     archive = archive_dir(spec)
-    return {"name": spec["name"], "groups": {k: total(v) for k, v in sorted(groups.items())}, "total": total(costs),
-            "disk": {"runs_dir": str(runs_dir_of(spec)),
-                     "models_and_records": sum(4 * c.params for c in costs) + records,
-                     "checkpoints_per_running_run": max(12 * c.params * c.checkpoints for c in costs),
-                     "archive": str(archive) if archive else None,
-                     "archive_bytes": (records + sum(4 * c.params for c in costs if c.kind == "pretrain")
-                                       if archive else 0)}}
+    return {
+        "name": spec["name"],
+        "groups": {k: total(v) for k, v in sorted(groups.items())},
+        "total": total(costs),
+        "disk": {
+            "runs_dir": str(runs_dir_of(spec)),
+            "models_and_records": sum(4 * c.params for c in costs) + records,
+            "checkpoints_per_running_run": max(12 * c.params * c.checkpoints for c in costs),
+            "archive": str(archive) if archive else None,
+            "archive_bytes": (records + sum(4 * c.params for c in costs if c.kind == "pretrain") if archive else 0),
+        },
+    }
 
 
 def _size(n: float) -> str:
@@ -251,18 +314,22 @@ def format_estimate(est: dict) -> str:
     lines = [f"estimate for grid {est['name']} (upper bounds: early stopping ends runs sooner)", head]
 
     def row(label: str, t: dict) -> str:
-        return (f"{label:24s} {t['runs']:6d} {t['flops'] / 1e15:10.3g} {t['cpu_hours']:10.3g}"
-                + "".join(f" {t['gpu_hours'][k]:11.3g}" for k in kinds))
+        return f"{label:24s} {t['runs']:6d} {t['flops'] / 1e15:10.3g} {t['cpu_hours']:10.3g}" + "".join(
+            f" {t['gpu_hours'][k]:11.3g}" for k in kinds
+        )
 
     lines += [row(f"{kind} {model}", t) for (kind, model), t in est["groups"].items()]
     lines.append(row("total", est["total"]))
     d = est["disk"]
-    lines.append(f"disk: {_size(d['models_and_records'])} in {d['runs_dir']} (model/ and record of every run; drop "
-                 f"model/ folders you do not need), up to {_size(d['checkpoints_per_running_run'])} of checkpoints "
-                 "per running run"
-                 + (f"; archive {_size(d['archive_bytes'])} in {d['archive']}" if d["archive"] else ""))
-    gpus = "; ".join(f"{k} {g.peak_tflops:g} TFLOP/s bf16 x MFU "
-                     + ", ".join(f"{c} {100 * v:g}%" for c, v in g.mfu.items()) for k, g in GPU_KINDS.items())
+    lines.append(
+        f"disk: {_size(d['models_and_records'])} in {d['runs_dir']} (model/ and record of every run; drop "
+        f"model/ folders you do not need), up to {_size(d['checkpoints_per_running_run'])} of checkpoints "
+        "per running run" + (f"; archive {_size(d['archive_bytes'])} in {d['archive']}" if d["archive"] else "")
+    )
+    gpus = "; ".join(
+        f"{k} {g.peak_tflops:g} TFLOP/s bf16 x MFU " + ", ".join(f"{c} {100 * v:g}%" for c, v in g.mfu.items())
+        for k, g in GPU_KINDS.items()
+    )
     cpu = ", ".join(f"{m} {g:g} GFLOP/s" for m, g in CPU_GFLOPS.items())
     lines.append(f"assumes: CPU {cpu} per thread (measured); {gpus} (assumed: see assess/estimate.py)")
     return "\n".join(lines)

@@ -63,8 +63,20 @@ from pathlib import Path
 from training.records import RECORD_NAME, has_record, read_record
 from training.run_folder import EXIT_INTERRUPTED, LOCK_NAME
 
-from .spec import (QUESTIONS, ROOT, SPEC_KEYS, archive_dir, expand_arms, expand_tasks, load_spec,  # noqa: F401
-                   pretrain_fields, runs_dir_of, safe, select_member, sweep_members, sweep_seeds, validate_spec)
+from .spec import (
+    ROOT,
+    archive_dir,
+    expand_arms,
+    expand_tasks,
+    load_spec,  # noqa: F401
+    pretrain_fields,
+    runs_dir_of,
+    safe,
+    select_member,
+    sweep_members,
+    sweep_seeds,
+    validate_spec,
+)
 
 
 @dataclass
@@ -145,13 +157,18 @@ def expand(spec: dict) -> list[Run]:
             f["leakage_tasks"] = _leakage_tasks(f["leakage_tasks"], tasks)
         seed = int(f.pop("seed", 0))
         out = runs_dir / "pretrain" / safe(name)
-        pre_runs[name] = Run("pretrain", name, None, seed, out, {**f, "seed": seed, "arm": name, "output_dir": str(out)},
-                             archived(out))
+        pre_runs[name] = Run(
+            "pretrain", name, None, seed, out, {**f, "seed": seed, "arm": name, "output_dir": str(out)}, archived(out)
+        )
     runs = list(pre_runs.values())
     for seed in spec["seeds"]:
         for task in tasks:
-            per_task = {k: v for pat, o in (spec.get("task_overrides") or {}).items()
-                        if fnmatch.fnmatch(task, pat) for k, v in o.items()}
+            per_task = {
+                k: v
+                for pat, o in (spec.get("task_overrides") or {}).items()
+                if fnmatch.fnmatch(task, pat)
+                for k, v in o.items()
+            }
             for arm, arm_fields in arms.items():
                 f = {**(spec.get("common") or {}), **per_task, **arm_fields}
                 needs = {}
@@ -166,9 +183,19 @@ def expand(spec: dict) -> list[Run]:
                     f.setdefault("init", "pretrained")
                 out = runs_dir / "finetune" / safe(task) / arm / f"seed{seed}"
                 chosen_by = members[arm][0] if arm in members and seed not in sweeping else None
-                runs.append(Run("finetune", arm, task, int(seed), out,
-                                {**f, "stage": "finetune", "task": task, "seed": seed, "arm": arm, "output_dir": str(out)},
-                                archived(out), needs, chosen_by))
+                runs.append(
+                    Run(
+                        "finetune",
+                        arm,
+                        task,
+                        int(seed),
+                        out,
+                        {**f, "stage": "finetune", "task": task, "seed": seed, "arm": arm, "output_dir": str(out)},
+                        archived(out),
+                        needs,
+                        chosen_by,
+                    )
+                )
     return runs
 
 
@@ -179,7 +206,12 @@ def chosen_member(spec: dict, runs: list[Run], run: Run, strict: bool = True) ->
     members, seeds = sweep_members(spec["arms"]), sweep_seeds(spec)
     by_member, missing = {}, []
     for r in runs:
-        if r.kind == "finetune" and r.task == run.task and r.seed in seeds and members.get(r.name, ("",))[0] == run.chosen_by:
+        if (
+            r.kind == "finetune"
+            and r.task == run.task
+            and r.seed in seeds
+            and members.get(r.name, ("",))[0] == run.chosen_by
+        ):
             rec = r.record()
             if rec is None:
                 missing.append(r.label())
@@ -188,8 +220,10 @@ def chosen_member(spec: dict, runs: list[Run], run: Run, strict: bool = True) ->
     sel = None if missing else select_member(run.chosen_by, run.task, by_member, members, seeds=seeds)
     if sel is None and strict:
         why = f"{len(missing)} of them are not finished ({missing[0]})" if missing else "none has a validation score"
-        raise RuntimeError(f"{run.label()}: its learning rate is chosen on the sweep seeds' validation runs of "
-                           f"{run.chosen_by} on {run.task}, but {why}; run those first")
+        raise RuntimeError(
+            f"{run.label()}: its learning rate is chosen on the sweep seeds' validation runs of "
+            f"{run.chosen_by} on {run.task}, but {why}; run those first"
+        )
     return None if sel is None else sel.member
 
 
@@ -255,8 +289,10 @@ def check_committable(archive: Path) -> Path:
     top = Path(_git(["rev-parse", "--show-toplevel"], archive).stdout.strip())
     probe = archive.relative_to(top) / RECORD_NAME
     if _git(["check-ignore", "-q", "--no-index", str(probe)], top, check=False).returncode == 0:
-        raise RuntimeError(f"git ignores {archive} (a .gitignore pattern matches it); choose an `archive` folder that "
-                           "is not ignored (e.g. reports/<grid>/records)")
+        raise RuntimeError(
+            f"git ignores {archive} (a .gitignore pattern matches it); choose an `archive` folder that "
+            "is not ignored (e.g. reports/<grid>/records)"
+        )
     return top
 
 
@@ -362,8 +398,10 @@ class Progress:
         return total / self.workers
 
     def line(self, todo: list[Run]) -> str:
-        return (f"{self.done}/{self.total} done, elapsed {fmt_duration(time.perf_counter() - self.t0)}, "
-                f"ETA {fmt_duration(self.eta(todo))}")
+        return (
+            f"{self.done}/{self.total} done, elapsed {fmt_duration(time.perf_counter() - self.t0)}, "
+            f"ETA {fmt_duration(self.eta(todo))}"
+        )
 
 
 # ------------------------------------------------------------------------------------------ stopping, restarting
@@ -371,8 +409,10 @@ class Progress:
 # EX_TEMPFAIL (75): train.py exits so after checkpointing on SIGTERM; the grid too when it is stopped
 INTERRUPTED = EXIT_INTERRUPTED
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-RESUMABLE = ("interrupted (exit 75): rerun the same command to continue; a run that was cut short resumes "
-             "from its last checkpoint")
+RESUMABLE = (
+    "interrupted (exit 75): rerun the same command to continue; a run that was cut short resumes "
+    "from its last checkpoint"
+)
 
 
 class GridInterrupted(RuntimeError):
@@ -423,8 +463,12 @@ def _spawn(cmd: list[str], **kwargs) -> subprocess.Popen:
     grid, which forwards SIGTERM once), dying with the grid."""
     parent = os.getpid()
     # preexec_fn is unsafe only in a process with threads: the grid runs none (train.py runs in the child)
-    proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509
-                            **kwargs)
+    proc = subprocess.Popen(
+        cmd,
+        start_new_session=True,
+        preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509
+        **kwargs,
+    )
     _children.append(proc)
     if _stopping:  # a signal came while it started
         proc.send_signal(signal.SIGTERM)
@@ -455,8 +499,11 @@ def _wait_for_holder(run: Run, tag: str, poll_seconds: float = 1.0) -> None:
                 holder = json.loads(path.read_text() or "{}")
             except ValueError:
                 holder = {}
-            _say(tag, f"    {run.out} is held by a running train.py (pid {holder.get('pid', '?')}, started "
-                      f"{holder.get('started', '?')}), perhaps left by a grid that was killed; waiting for it")
+            _say(
+                tag,
+                f"    {run.out} is held by a running train.py (pid {holder.get('pid', '?')}, started "
+                f"{holder.get('started', '?')}), perhaps left by a grid that was killed; waiting for it",
+            )
             said = True
         _check_stop()
         time.sleep(poll_seconds)
@@ -493,8 +540,15 @@ def _say(tag: str, msg: str) -> None:
     print(f"{tag}{msg}", flush=True)
 
 
-def run_all(spec: dict, limit: int | None = None, dry: bool = False, commit: bool = False,
-            workers: int = 1, tag: str = "", poll_seconds: float = 5.0) -> list[Run]:
+def run_all(
+    spec: dict,
+    limit: int | None = None,
+    dry: bool = False,
+    commit: bool = False,
+    workers: int = 1,
+    tag: str = "",
+    poll_seconds: float = 5.0,
+) -> list[Run]:
     """Run what is not done, in the grid's order. Several workers (`--workers`, or several `python -m
     assess.grid` processes on one runs_dir) share the work: each run is claimed with a lock first, a run whose
     pretraining or sweep-seed runs another worker is still running waits for them, and archiving plus its commit
@@ -518,10 +572,17 @@ def run_all(spec: dict, limit: int | None = None, dry: bool = False, commit: boo
     groups: dict[tuple, list[Run]] = {}
     for r in runs:
         groups.setdefault(r.slot, []).append(r)
-    _say(tag, f"grid {spec['name']}: {progress.total} runs, {progress.done} done, {progress.total - progress.done} to run"
-         + (f" (later seeds run the learning rate chosen on seed{'s' * (len(sweep_seeds(spec)) > 1)} "
-            f"{', '.join(map(str, sweep_seeds(spec)))})" if any(r.chosen_by for r in runs) else "")
-         + (f"; archive {archive}" if archive else ""))
+    _say(
+        tag,
+        f"grid {spec['name']}: {progress.total} runs, {progress.done} done, {progress.total - progress.done} to run"
+        + (
+            f" (later seeds run the learning rate chosen on seed{'s' * (len(sweep_seeds(spec)) > 1)} "
+            f"{', '.join(map(str, sweep_seeds(spec)))})"
+            if any(r.chosen_by for r in runs)
+            else ""
+        )
+        + (f"; archive {archive}" if archive else ""),
+    )
     started, listed = [], 0
     while pending:
         waiting = []
@@ -552,8 +613,11 @@ def run_all(spec: dict, limit: int | None = None, dry: bool = False, commit: boo
                 resolve_needs(run)
                 listed += 1
                 _say(tag, f"[{progress.done + 1}/{progress.total}] {run.label()}")
-                print("   ", ("(runs if chosen on validation) " if run.chosen_by else "")
-                      + shlex.join([*launcher(spec), *run.args()]))
+                print(
+                    "   ",
+                    ("(runs if chosen on validation) " if run.chosen_by else "")
+                    + shlex.join([*launcher(spec), *run.args()]),
+                )
         if dry or not waiting:
             break
         if len(waiting) == len(pending):  # nothing this worker could do: wait for the others
@@ -584,12 +648,17 @@ def _execute(spec, run, runs, progress, archive, locks, commit, tag) -> Run:
     with _lock(locks / "archive.lock"):
         copied = archive_run(run)
         if commit and copied:
-            commit_archive(archive, f"{spec['name']}: {run.name}" + (f" {run.task}" if run.task else "") + f" seed {run.seed}")
+            commit_archive(
+                archive, f"{spec['name']}: {run.name}" + (f" {run.task}" if run.task else "") + f" seed {run.seed}"
+            )
     progress.finished(run, seconds)
     progress.refresh(runs)
     todo = [r for r in runs if r.slot not in progress.filled]
-    _say(tag, f"    done in {seconds:.0f} s{'; archived' if copied else ''}{' and committed' if commit and copied else ''}"
-         f" | {progress.line(todo)}")
+    _say(
+        tag,
+        f"    done in {seconds:.0f} s{'; archived' if copied else ''}{' and committed' if commit and copied else ''}"
+        f" | {progress.line(todo)}",
+    )
     return run
 
 
@@ -603,8 +672,16 @@ def run_workers(spec_path: str, workers: int, limit: int | None, commit: bool) -
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     procs = []
     for k in range(1, workers + 1):
-        cmd = [sys.executable, "-m", "assess.grid", spec_path, "--worker", f"{k}/{workers}",
-               *(["--commit"] if commit else []), *(["--limit", str(limit)] if limit is not None else [])]
+        cmd = [
+            sys.executable,
+            "-m",
+            "assess.grid",
+            spec_path,
+            "--worker",
+            f"{k}/{workers}",
+            *(["--commit"] if commit else []),
+            *(["--limit", str(limit)] if limit is not None else []),
+        ]
         if _stopping:
             break
         procs.append(_spawn(cmd, cwd=ROOT, env=env))
@@ -618,19 +695,36 @@ def run_workers(spec_path: str, workers: int, limit: int | None, commit: bool) -
 SMOKE_TASK = "gue/prom_core_tata"  # ships in data/: nothing to build
 SMOKE_STEPS = 2
 # Fine-tuning and pretraining fields every smoke run gets (after the spec's own: these win).
-SMOKE_FINETUNE = dict(max_steps=SMOKE_STEPS, max_train_samples=32, max_eval_samples=32, per_device_train_batch_size=8,
-                      per_device_eval_batch_size=128, eval_strategy="steps", eval_steps=SMOKE_STEPS,
-                      save_strategy="steps", save_steps=SMOKE_STEPS, logging_steps=1, warmup_steps=0,
-                      disable_tqdm=True, report_to="none", dataloader_num_workers=0, fp16=False, bf16=False,
-                      num_train_epochs=1, gradient_accumulation_steps=1)
+SMOKE_FINETUNE = dict(
+    max_steps=SMOKE_STEPS,
+    max_train_samples=32,
+    max_eval_samples=32,
+    per_device_train_batch_size=8,
+    per_device_eval_batch_size=128,
+    eval_strategy="steps",
+    eval_steps=SMOKE_STEPS,
+    save_strategy="steps",
+    save_steps=SMOKE_STEPS,
+    logging_steps=1,
+    warmup_steps=0,
+    disable_tqdm=True,
+    report_to="none",
+    dataloader_num_workers=0,
+    fp16=False,
+    bf16=False,
+    num_train_epochs=1,
+    gradient_accumulation_steps=1,
+)
 SMOKE_PRETRAIN = dict(SMOKE_FINETUNE, window_length=128, num_windows=32, eval_windows=8, bpe_vocab_size=64)
 for _key in ("max_train_samples", "max_eval_samples"):
     SMOKE_PRETRAIN.pop(_key)
 # Tiny presets; a model without one keeps its smallest.
 SMOKE_PRESETS = {"convnova": "tiny", "dnabert2": "tiny", "unet": "small", "basset": "small", "deepsea": "small"}
 # Small real FASTA (../shared/data/genomes) standing in for the paper-scale corpora: one file per species.
-SMOKE_FASTA = {"human": ["human_GRCh38_fragments_biopython.fa"],
-               "multispecies": ["human_GRCh38_fragments_biopython.fa", "A_thaliana_chloroplast_NC_000932.fa"]}
+SMOKE_FASTA = {
+    "human": ["human_GRCh38_fragments_biopython.fa"],
+    "multispecies": ["human_GRCh38_fragments_biopython.fa", "A_thaliana_chloroplast_NC_000932.fa"],
+}
 
 
 def _shared_data() -> Path:
@@ -638,8 +732,13 @@ def _shared_data() -> Path:
 
 
 def _is_hub_id(value) -> bool:
-    return (isinstance(value, str) and not value.startswith(("@", ".", "/", "~")) and value.count("/") == 1
-            and not Path(value).exists() and not (ROOT / value).exists())
+    return (
+        isinstance(value, str)
+        and not value.startswith(("@", ".", "/", "~"))
+        and value.count("/") == 1
+        and not Path(value).exists()
+        and not (ROOT / value).exists()
+    )
 
 
 def _fasta(names: list[str], shared: Path) -> list[str]:
@@ -653,8 +752,11 @@ def _fasta(names: list[str], shared: Path) -> list[str]:
 def published_arms(spec: dict) -> tuple[set[str], set[str]]:
     """(pretraining runs, arms) that read the published weights or tokenizer by Hub id, directly or through a
     pretraining run: what `--smoke` runs only with `--published DIR`."""
-    pre = {name for name, f in pretrain_fields(spec).items()
-           if any(_is_hub_id(f.get(k)) for k in ("pretrained", "bpe_path"))}
+    pre = {
+        name
+        for name, f in pretrain_fields(spec).items()
+        if any(_is_hub_id(f.get(k)) for k in ("pretrained", "bpe_path"))
+    }
     arms = set()
     for name, f in spec["arms"].items():
         f = {**(spec.get("common") or {}), **(f or {})}
@@ -669,13 +771,15 @@ def _check_published(folder: Path) -> Path:
     weights = any((folder / n).is_file() for n in ("pytorch_model.bin", "model.safetensors"))
     if missing or not weights:
         missing += [] if weights else ["pytorch_model.bin or model.safetensors"]
-        raise FileNotFoundError(f"--published {folder}: not a folder in the published DNABERT-2 layout (missing "
-                                f"{', '.join(missing)})")
+        raise FileNotFoundError(
+            f"--published {folder}: not a folder in the published DNABERT-2 layout (missing {', '.join(missing)})"
+        )
     return folder
 
 
-def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK,
-               published: Path | None = None) -> tuple[dict, list[Run], list[str]]:
+def smoke_runs(
+    spec: dict, workdir: Path, task: str = SMOKE_TASK, published: Path | None = None
+) -> tuple[dict, list[Run], list[str]]:
     """The smoke version of a spec, its runs and what it leaves out: every pretraining run, and one run per arm
     (first sweep value, first seed, `task`), all with tiny stand-ins, writing under `workdir`. The runs that read
     the published weights by Hub id read `published` (a folder in the published DNABERT-2 layout); without it
@@ -693,10 +797,12 @@ def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK,
         for name in sorted(arms_out):
             del s["arms"][name]
         skipped = [f"pretrain {n}" for n in sorted(pre_out)] + [f"finetune {n}" for n in sorted(arms_out)]
-        s["comparisons"] = {q: [p for p in pairs if not set(p) & arms_out]
-                            for q, pairs in (s.get("comparisons") or {}).items()}
-        s["compute_curve"] = {k: c for k, c in (s.get("compute_curve") or {}).items()
-                              if not {c["random"], *c["pretrained"]} & arms_out} or None
+        s["comparisons"] = {
+            q: [p for p in pairs if not set(p) & arms_out] for q, pairs in (s.get("comparisons") or {}).items()
+        }
+        s["compute_curve"] = {
+            k: c for k, c in (s.get("compute_curve") or {}).items() if not {c["random"], *c["pretrained"]} & arms_out
+        } or None
         if not s["compute_curve"]:
             s.pop("compute_curve")
     else:
@@ -704,7 +810,7 @@ def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK,
     for fields_ in s["arms"].values():
         sweep = fields_.get("sweep")
         if sweep:
-            (key, values), = sweep.items()
+            ((key, values),) = sweep.items()
             fields_["sweep"] = {key: values[:1]}
     validate_spec(s, f"{spec['name']} (smoke)")
     runs = expand(s)
@@ -714,8 +820,10 @@ def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK,
         for key in ("pretrained", "bpe_path"):
             if key not in run.needs and _is_hub_id(f.get(key)):
                 if f.get("model") != "dnabert2":
-                    raise ValueError(f"{run.label()}: {key}={f[key]!r} is a Hub id; the smoke test only stands in for "
-                                     "the published DNABERT-2")
+                    raise ValueError(
+                        f"{run.label()}: {key}={f[key]!r} is a Hub id; the smoke test only stands in for "
+                        "the published DNABERT-2"
+                    )
                 f[key] = str(published)
         if f.get("init", "random") == "random" or run.kind == "pretrain":
             f["preset"] = SMOKE_PRESETS.get(f.get("model"), f.get("preset"))
@@ -724,7 +832,10 @@ def smoke_runs(spec: dict, workdir: Path, task: str = SMOKE_TASK,
             f.update(SMOKE_PRETRAIN)
             f["leakage_tasks"] = [task]
             if f.get("corpus"):
-                f.update(corpus_scale="paper", corpus_fasta=_fasta(SMOKE_FASTA.get(f["corpus"], SMOKE_FASTA["human"]), shared))
+                f.update(
+                    corpus_scale="paper",
+                    corpus_fasta=_fasta(SMOKE_FASTA.get(f["corpus"], SMOKE_FASTA["human"]), shared),
+                )
             elif f.get("pretrain_fasta"):
                 f["pretrain_fasta"] = _fasta(SMOKE_FASTA["human"], shared)
             if f.get("tokenizer") == "bpe" and not f.get("bpe_path"):
@@ -749,9 +860,17 @@ def _smoke_local(s: dict, runs: list[Run], workdir: Path, out) -> int:
     return 0
 
 
-def smoke(spec: dict, task: str = SMOKE_TASK, keep: bool = False, report: bool = True, out=None,
-          published: Path | None = None, executor: str = "local", slurm_overrides: list[str] | None = None,
-          poll_seconds: float = 10.0) -> int:
+def smoke(
+    spec: dict,
+    task: str = SMOKE_TASK,
+    keep: bool = False,
+    report: bool = True,
+    out=None,
+    published: Path | None = None,
+    executor: str = "local",
+    slurm_overrides: list[str] | None = None,
+    poll_seconds: float = 10.0,
+) -> int:
     """Run every distinct arm of `spec` end to end, tiny and short. 0 when all pass; 1 at a failure. With
     `executor="slurm"` every run is a SLURM job (one CPU each, see assess/slurm.py) and all of them run."""
     out = out or sys.stdout
@@ -768,13 +887,19 @@ def smoke(spec: dict, task: str = SMOKE_TASK, keep: bool = False, report: bool =
             print(f"FAIL setup: {err}", file=out, flush=True)
             return 1
         n_pre = sum(r.kind == "pretrain" for r in runs)
-        print(f"smoke {spec['name']}: {n_pre} pretraining runs and {len(runs) - n_pre} fine-tuning arms on {task}, "
-              f"{SMOKE_STEPS} steps each, in {workdir}" + (" (each a SLURM job)" if executor == "slurm" else ""),
-              file=out, flush=True)
+        print(
+            f"smoke {spec['name']}: {n_pre} pretraining runs and {len(runs) - n_pre} fine-tuning arms on {task}, "
+            f"{SMOKE_STEPS} steps each, in {workdir}" + (" (each a SLURM job)" if executor == "slurm" else ""),
+            file=out,
+            flush=True,
+        )
         for name in skipped:
-            print(f"not smoke-tested: {name} (reads the published DNABERT-2 weights; pass --published DIR, a folder "
-                  "in the published layout such as a local copy of zhihan1996/DNABERT-2-117M, to include it)",
-                  file=out, flush=True)
+            print(
+                f"not smoke-tested: {name} (reads the published DNABERT-2 weights; pass --published DIR, a folder "
+                "in the published layout such as a local copy of zhihan1996/DNABERT-2-117M, to include it)",
+                file=out,
+                flush=True,
+            )
         if executor == "slurm":
             try:
                 rc = slurm.smoke_jobs(s, runs, out, poll_seconds)
@@ -795,8 +920,12 @@ def smoke(spec: dict, task: str = SMOKE_TASK, keep: bool = False, report: bool =
                 print(f"FAIL report: {type(err).__name__}: {err}", file=out, flush=True)
                 return 1
             print(f"ok   report   ({time.perf_counter() - t0:.1f} s)", file=out, flush=True)
-        print(f"smoke {spec['name']}: all {len(runs)} runs passed in {time.perf_counter() - t_all:.0f} s"
-              + (f"; {len(skipped)} not smoke-tested (above)" if skipped else ""), file=out, flush=True)
+        print(
+            f"smoke {spec['name']}: all {len(runs)} runs passed in {time.perf_counter() - t_all:.0f} s"
+            + (f"; {len(skipped)} not smoke-tested (above)" if skipped else ""),
+            file=out,
+            flush=True,
+        )
         return 0
     finally:
         if keep:
@@ -811,24 +940,47 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="list the runs and whether each is done")
     ap.add_argument("--dry-run", action="store_true", help="print the train.py commands without running them")
     ap.add_argument("--limit", type=int, default=None, help="run at most this many of the pending runs")
-    ap.add_argument("--commit", action="store_true",
-                    help="after each finished run, commit the spec's archive folder (only it) with git")
-    ap.add_argument("--workers", type=int, default=1,
-                    help="run N worker processes sharing the grid, each with 1/N of the CPU threads (see run_workers)")
+    ap.add_argument(
+        "--commit",
+        action="store_true",
+        help="after each finished run, commit the spec's archive folder (only it) with git",
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run N worker processes sharing the grid, each with 1/N of the CPU threads (see run_workers)",
+    )
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # "k/N": one of --workers' processes
-    ap.add_argument("--smoke", action="store_true",
-                    help="run every distinct arm once, tiny and for a few steps, on CPU in a temporary folder")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="run every distinct arm once, tiny and for a few steps, on CPU in a temporary folder",
+    )
     ap.add_argument("--smoke-task", default=SMOKE_TASK, help=f"the task of --smoke (default {SMOKE_TASK}, shipped)")
     ap.add_argument("--keep", action="store_true", help="--smoke: keep the temporary folder")
     ap.add_argument("--estimate", action="store_true", help="print the runs, FLOPs, CPU/GPU hours and disk it needs")
-    ap.add_argument("--published", type=Path, default=None,
-                    help="--smoke: a folder in the published DNABERT-2 layout for the arms that read the published "
-                         "weights (without it they are listed as not smoke-tested)")
-    ap.add_argument("--executor", choices=("local", "slurm"), default="local",
-                    help="local: run here (default); slurm: one SLURM job per run (docs/cluster.md)")
-    ap.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
-                    help="--executor slurm: override a key of the spec's `slurm:` section (pretrain.KEY for "
-                         "pretraining runs only; KEY=null removes it), e.g. --slurm partition=debug --slurm time=30")
+    ap.add_argument(
+        "--published",
+        type=Path,
+        default=None,
+        help="--smoke: a folder in the published DNABERT-2 layout for the arms that read the published "
+        "weights (without it they are listed as not smoke-tested)",
+    )
+    ap.add_argument(
+        "--executor",
+        choices=("local", "slurm"),
+        default="local",
+        help="local: run here (default); slurm: one SLURM job per run (docs/cluster.md)",
+    )
+    ap.add_argument(
+        "--slurm",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--executor slurm: override a key of the spec's `slurm:` section (pretrain.KEY for "
+        "pretraining runs only; KEY=null removes it), e.g. --slurm partition=debug --slurm time=30",
+    )
     args = ap.parse_args(argv)
     spec = load_spec(args.spec)
     spec["_path"] = args.spec
@@ -846,8 +998,14 @@ def main(argv=None) -> int:
             return 1
         return 0
     if args.smoke:
-        return smoke(spec, task=args.smoke_task, keep=args.keep, published=args.published, executor=args.executor,
-                     slurm_overrides=args.slurm)
+        return smoke(
+            spec,
+            task=args.smoke_task,
+            keep=args.keep,
+            published=args.published,
+            executor=args.executor,
+            slurm_overrides=args.slurm,
+        )
     if args.executor == "slurm":
         from . import slurm
 
@@ -859,8 +1017,14 @@ def main(argv=None) -> int:
             state = "done " if r.done else "skip " if r.slot in filled else "todo?" if r.chosen_by else "todo "
             print(f"{state} {r.kind:8s} {r.name:40s} {r.task or '-':24s} seed {r.seed}")
         progress = Progress(runs)
-        print(f"{progress.done}/{progress.total} done" + ("; todo?: a later seed's sweep member, run only if chosen "
-                                                        "on the sweep seeds' validation" if any(r.chosen_by for r in runs) else ""))
+        print(
+            f"{progress.done}/{progress.total} done"
+            + (
+                "; todo?: a later seed's sweep member, run only if chosen on the sweep seeds' validation"
+                if any(r.chosen_by for r in runs)
+                else ""
+            )
+        )
         return 0
     t0 = time.perf_counter()
     if args.workers < 1:
@@ -868,9 +1032,15 @@ def main(argv=None) -> int:
     if args.workers > 1 and not args.dry_run:
         with forwarding_signals():
             rc = run_workers(args.spec, args.workers, args.limit, args.commit)
-        print(f"grid {spec['name']}: {args.workers} workers " + (RESUMABLE if rc == INTERRUPTED else
-              f"finished this pass in {fmt_duration(time.perf_counter() - t0)}"
-              + ("" if rc == 0 else f"; a worker failed (exit {rc})")))
+        print(
+            f"grid {spec['name']}: {args.workers} workers "
+            + (
+                RESUMABLE
+                if rc == INTERRUPTED
+                else f"finished this pass in {fmt_duration(time.perf_counter() - t0)}"
+                + ("" if rc == 0 else f"; a worker failed (exit {rc})")
+            )
+        )
         return rc
     k, n = map(int, args.worker.split("/")) if args.worker else (1, 1)
     tag = f"w{k}/{n} " if args.worker else ""

@@ -34,14 +34,16 @@ SOURCE_NAME = "dnalm-assess train.py"
 
 def eval_entries(rec: dict) -> list[EvalResultEntry]:
     ds, run = rec["dataset"], Run.from_record(rec)
-    return [EvalResultEntry(
-        dataset_id=ds.get("hub_id") or ds["name"],
-        task_id=ds.get("config") or run.task,
-        value=round(run.score, 4),
-        date=rec["finished_at"],
-        notes=f"{run.metric.upper()} x 100 on the test split; seed {run.seed}; arm {run.arm}; "
-              f"{run.regime}; tokenizer {run.tokens}",
-    )]
+    return [
+        EvalResultEntry(
+            dataset_id=ds.get("hub_id") or ds["name"],
+            task_id=ds.get("config") or run.task,
+            value=round(run.score, 4),
+            date=rec["finished_at"],
+            notes=f"{run.metric.upper()} x 100 on the test split; seed {run.seed}; arm {run.arm}; "
+            f"{run.regime}; tokenizer {run.tokens}",
+        )
+    ]
 
 
 def write_checkpoint_eval_results(rec: dict) -> Path:
@@ -82,8 +84,12 @@ def results_json(rec: dict) -> dict:
             "mode": rec["mode"],
             "seed": rec["seed"],
         },
-        "results": {rec["task"]: {rec["primary_metric"]: rec["metrics"]["test"][rec["primary_metric"]],
-                                  **{k: v for k, v in rec["metrics"]["test"].items() if isinstance(v, float)}}},
+        "results": {
+            rec["task"]: {
+                rec["primary_metric"]: rec["metrics"]["test"][rec["primary_metric"]],
+                **{k: v for k, v in rec["metrics"]["test"].items() if isinstance(v, float)},
+            }
+        },
         "versions": rec["versions"],
         "cost": rec["cost"],
     }
@@ -93,11 +99,16 @@ def benchmark_eval_yaml(bench: str, tasks: list[str]) -> dict:
     return {
         "name": f"{bench.upper()} (dnalm-assess packaging)",
         "description": f"Fine-tuning tasks of the {bench.upper()} benchmark, one dataset config per task; "
-                       "the primary metric of each task is scored on its test split.",
+        "the primary metric of each task is scored on its test split.",
         "evaluation_framework": "dnalm-assess",
-        "tasks": [{"id": TASKS.get(t).config_name if t in TASKS else t,
-                   "config": TASKS.get(t).config_name if t in TASKS else t,
-                   "split": "test"} for t in sorted(tasks)],
+        "tasks": [
+            {
+                "id": TASKS.get(t).config_name if t in TASKS else t,
+                "config": TASKS.get(t).config_name if t in TASKS else t,
+                "split": "test",
+            }
+            for t in sorted(tasks)
+        ],
     }
 
 
@@ -116,7 +127,12 @@ def export(spec: dict, out: Path) -> dict:
             check_model_index(rec)
         else:
             written["archived_only"].append(Path(rec["output_dir"]))
-        path = out / "results" / (rec.get("arm") or rec["model"]) / f"{rec['task'].replace('/', '__')}__seed{rec['seed']}.json"
+        path = (
+            out
+            / "results"
+            / (rec.get("arm") or rec["model"])
+            / f"{rec['task'].replace('/', '__')}__seed{rec['seed']}.json"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results_json(rec), indent=2))
         written["results"].append(path)

@@ -39,7 +39,7 @@ def plot_scores(summary: dict, out: Path):
     ncols = min(4, len(tasks))
     nrows = -(-len(tasks) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, (0.45 * len(arms) + 1.6) * nrows), squeeze=False)
-    for ax in axes.flat[len(tasks):]:
+    for ax in axes.flat[len(tasks) :]:
         ax.axis("off")
     for j, (ax, task) in enumerate(zip(axes.flat, tasks)):
         for i, arm in enumerate(arms):
@@ -135,22 +135,34 @@ def plot_compute_curves(curves: dict, out: Path):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (label, cur) in enumerate(curves.items()):
-        pts = sorted((p for p in cur["points"] if p["gain"] is not None and p["pretraining_flops"] is not None),
-                     key=lambda p: p["pretraining_flops"])
+        pts = sorted(
+            (p for p in cur["points"] if p["gain"] is not None and p["pretraining_flops"] is not None),
+            key=lambda p: p["pretraining_flops"],
+        )
         xs = [p["pretraining_flops"] for p in pts]
         ys = [p["gain"] for p in pts]
-        err = [[(p["gain"] - p["low"]) if p["low"] is not None else 0 for p in pts],
-               [(p["high"] - p["gain"]) if p["high"] is not None else 0 for p in pts]]
-        ax.errorbar(xs, ys, yerr=err, fmt="o-", capsize=3, color=f"C{i % 10}",
-                    label=f"{label} ({len(cur['tasks'])} tasks)")
+        err = [
+            [(p["gain"] - p["low"]) if p["low"] is not None else 0 for p in pts],
+            [(p["high"] - p["gain"]) if p["high"] is not None else 0 for p in pts],
+        ]
+        ax.errorbar(
+            xs, ys, yerr=err, fmt="o-", capsize=3, color=f"C{i % 10}", label=f"{label} ({len(cur['tasks'])} tasks)"
+        )
         slope = cur["slope_points_per_pflop"]
         if slope is not None and xs:
-            ax.plot([0, max(xs)], [0, slope * max(xs) / 1e15], ls="--", lw=0.8,
-                    color=f"C{i % 10}", label=f"{label}: slope {slope:+.3g} points / PFLOP")
+            ax.plot(
+                [0, max(xs)],
+                [0, slope * max(xs) / 1e15],
+                ls="--",
+                lw=0.8,
+                color=f"C{i % 10}",
+                label=f"{label}: slope {slope:+.3g} points / PFLOP",
+            )
         for p in pts:
             if p["pretraining_flops"]:  # every curve's random-init arm sits at (0, 0): the x label names it
-                ax.annotate(p["arm"], (p["pretraining_flops"], p["gain"]), fontsize=7, xytext=(4, 2),
-                            textcoords="offset points")
+                ax.annotate(
+                    p["arm"], (p["pretraining_flops"], p["gain"]), fontsize=7, xytext=(4, 2), textcoords="offset points"
+                )
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xlabel("pretraining FLOPs (0: each curve's random-init arm)")
     ax.set_ylabel("score gained over random init (points, mean over tasks)")

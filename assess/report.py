@@ -32,57 +32,32 @@ from collections import defaultdict
 from pathlib import Path
 
 from . import plots
-from .results import ALPHA, RANDOM, build_summary, fmt_flops
+from .report_tables import (
+    _s,
+    arms_table,
+    fmt_ci,
+    fmt_p,
+    one_class_table,
+    record_commits_line,
+    reference_table,
+    regime_table,
+    scores_table,
+    selection_sentence,
+    selection_table,
+    tasks_table,
+)
+from .results import ALPHA, build_summary, fmt_flops
 from .spec import ROOT, load_spec  # noqa: F401  (ROOT: tests)
 from .stats import T_METHOD
 
 QUESTION_TITLES = {
-    "architecture": ("(i) Do pretrained transformers beat a convolutional baseline by enough to justify their "
-                     "pretraining cost?"),
+    "architecture": (
+        "(i) Do pretrained transformers beat a convolutional baseline by enough to justify their pretraining cost?"
+    ),
     "pretraining": "(ii) What does pretraining contribute (same architecture, pretrained vs random init)?",
     "tokenizer": "(iii) What does the tokenizer do (BPE vs k-mer vs single nucleotide, all else equal)?",
     "corpus": "Pretraining corpus: multi-species vs human-only",
 }
-
-
-def fmt_ci(low, high, signed: bool = False) -> str:
-    if low is None:
-        return "n/a (n < 2)"
-    f = "{:+.2f}" if signed else "{:.2f}"
-    return f"[{f.format(low)}, {f.format(high)}]"
-
-
-def fmt_p(p) -> str:
-    return "n/a" if p is None else f"{p:.3g}"  # summary.json writes a NaN p (too few tasks) as null
-
-
-def fmt_value(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def _s(n: int, one: str = "", many: str = "s") -> str:
-    return one if n == 1 else many
-
-
-def record_commits_line(c: dict) -> str:
-    return (f"Code: the records name {c['distinct']} commits (`versions.dnalm_assess_commit`); {c['dirty']} records "
-            f"ran uncommitted code (`-dirty`)" + (f", {c['unknown']} name no commit" if c["unknown"] else "") + ".")
-
-
-def split_label(info: dict) -> str:
-    if info["test_subsampled"] is None:
-        return "test (size not recorded)"
-    if not info["test_subsampled"]:
-        return "test"
-    of = f" of {info['n_test_full']:,}" if info.get("n_test_full") else ""
-    return f"**test subsample** ({info['n_test']:,}{of} rows; not the benchmark's test set)"
-
-
-def _cell(s: dict, arm: str, task: str) -> dict | None:
-    return s["cells"].get(arm, {}).get(task)
-
-
-# ------------------------------------------------------------------------------------------------ sections
 
 
 def header(s: dict) -> list[str]:
@@ -90,245 +65,49 @@ def header(s: dict) -> list[str]:
     if s["description"]:
         L += [s["description"].strip(), ""]
     wall = s["grid_wall_time"]
-    L += [f"{s['n_finetune_runs']} fine-tuning runs and {s['n_pretrain_runs']} pretraining runs, {len(s['tasks'])} "
-          f"tasks, {len(s['arms'])} arms. Training + evaluation time summed over runs: {s['run_seconds'] / 3600:.2f} h"
-          + f"; grid wall time {wall['seconds'] / 3600:.2f} h (the union of the runs' start-to-finish spans: parallel "
-          "workers count once, the gaps between sessions not at all"
-          + (f"; {wall['estimated_starts']} records without a start time span their training and evaluation only"
-             if wall["estimated_starts"] else "") + ").", record_commits_line(s["record_commits"]), ""]
+    L += [
+        f"{s['n_finetune_runs']} fine-tuning runs and {s['n_pretrain_runs']} pretraining runs, {len(s['tasks'])} "
+        f"tasks, {len(s['arms'])} arms. Training + evaluation time summed over runs: {s['run_seconds'] / 3600:.2f} h"
+        + f"; grid wall time {wall['seconds'] / 3600:.2f} h (the union of the runs' start-to-finish spans: parallel "
+        "workers count once, the gaps between sessions not at all"
+        + (
+            f"; {wall['estimated_starts']} records without a start time span their training and evaluation only"
+            if wall["estimated_starts"]
+            else ""
+        )
+        + ").",
+        record_commits_line(s["record_commits"]),
+        "",
+    ]
     return L
 
 
 def methods(s: dict) -> list[str]:
     m = s["methods"]
     primary = m["primary_test"]
-    return ["## How the numbers are made", "",
-            f"- Per arm x task: mean over seeds with a 95% {T_METHOD}.",
-            f"- Per task, between two arms: {m['task_difference_ci']}. "
-            "Per-task intervals are 95% each, not simultaneous: they describe, the declared comparisons below decide.",
-            "- Across tasks: Wilcoxon signed-rank on the per-task mean differences (exact; zero differences dropped, "
-            "so the n used can be smaller than the number of tasks; with n differences the smallest attainable "
-            "two-sided p is 2/2^n, so n <= 5 can never reach p < 0.05) and a paired t-test (any p is attainable, but "
-            "it assumes roughly normal per-task differences). Primary test (the verdicts): "
-            f"{'Wilcoxon' if primary == 'wilcoxon' else 'paired t'}.",
-            f"- Multiplicity: Holm's step-down correction over the family of all {s['family_size']} "
-            "comparisons declared in the spec, for each test separately (a comparison with nothing to test enters with "
-            "p = 1); raw and adjusted p are shown.",
-            f"- Learning rate chosen on validation: {selection_sentence(s)}",
-            f"- One-class runs: {m['one_class_rule']}.",
-            "- FLOPs: " + ", ".join(f"`{k}` in {v} records" for k, v in sorted(m["flops_fields_used"].items()))
-            + " (`cost.flops`: analytic count with attention; `cost.train_flops`: the Trainer's 6 x parameters x "
-            "tokens estimate, no attention term). The cost of a comparison is the pretraining compute the "
-            "better-funded arm added over the other (pretrained vs random init: the pretrained arm's pretraining FLOPs).", ""]
-
-
-def tasks_table(s: dict) -> list[str]:
-    L = ["## Tasks and splits", "", "n per split from the records (`dataset.fingerprint.<split>.rows`).", "",
-         "| task | metric | n train | n validation | n test | scored on |", "|---|---|---|---|---|---|"]
-    for task, info in s["tasks"].items():
-        n_test = info["n_test"] if info["n_test"] is not None else "/".join(map(str, info["n_test_values"])) or "?"
-        L.append(f"| {task} | {info['metric']} | {info['n_train'] or '?'} | {info['n_validation'] or '?'} | "
-                 f"{n_test} | {split_label(info)} |")
-    if any_subsampled(s):
-        L += ["", "Flagged tasks are scored on a fixed subsample of the test split (the grid capped it); their scores "
-              "are not test-set scores and are not comparable to published ones."]
-    return L
-
-
-def any_subsampled(s: dict) -> bool:
-    return any(bool(info["test_subsampled"]) for info in s["tasks"].values())
-
-
-def arms_table(s: dict) -> list[str]:
-    L = ["", "## Arms", "", "| arm | model, init, tokenizer, mode | swept (chosen on validation) | fine-tuning FLOPs "
-         "per run (mean) | pretraining FLOPs | pretraining time |", "|---|---|---|---|---|---|"]
-    for arm, a in s["arms"].items():
-        p = a["pretraining"]
-        secs = f"{p['seconds']:.0f} s" if p.get("seconds") is not None else "-"
-        sweep = a["sweep"]
-        swept = f"{sweep['field']}: {', '.join(map(fmt_value, sweep['values']))}" if sweep else "-"
-        desc = f"{a['model']} ({a['preset']}), {a['init']}, {a['tokens']}, {a['mode']}"
-        L.append(f"| `{arm}` | {desc} | {swept} | {fmt_flops(a['finetune_flops'])} | {fmt_flops(p['flops'])} "
-                 f"| {secs} |")
-    if any(a["sweep"] for a in s["arms"].values()):
-        sweep_seeds = s["selection"]["sweep_seeds"]
-        if sweep_seeds is None:
-            L += ["", "A swept arm is fine-tuned once per value for every task and seed: its fine-tuning compute is "
-                  "the sweep size times the per-run figure."]
-        else:
-            n_sweep, n_seeds = len(sweep_seeds), len(s["seeds"])
-            L += ["", f"A swept arm is fine-tuned once per value on the sweep seed{_s(n_sweep)} "
-                  f"({', '.join(map(str, sweep_seeds))}) and at the chosen value only on the other "
-                  f"{n_seeds - n_sweep}: per task, sweep size x {n_sweep} + {n_seeds - n_sweep} runs of the per-run "
-                  "figure."]
-    return L
-
-
-def _selections(s: dict) -> list[dict]:
-    return [sel for by_task in s["selection"]["arms"].values() for sel in by_task.values()]
-
-
-def selection_sentence(s: dict) -> str:
-    if not _selections(s):
-        return "no arm of this grid is swept."
-    return (s["selection"]["rule"] + "; the chosen value per arm x task is in the table below the arms (and in "
-            "summary.json).")
-
-
-def selection_table(s: dict) -> list[str]:
-    """Per swept arm x task: the chosen value and each member's mean validation score (n seeds)."""
-    sels, tasks = _selections(s), list(s["tasks"])
-    if not sels:
-        return []
-    lines = ["", "## Learning rate chosen on validation", "", f"Rule: {s['selection']['rule']}. Each cell: the chosen "
-             "value (bold) and every value's mean validation score x 100 over the seeds that choose (n). An incomplete "
-             "sweep (a value without runs, or values with different seeds) is marked *incomplete*.", "",
-             "| arm | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
-    for arm, by_task in s["selection"]["arms"].items():
-        row = []
-        for task in tasks:
-            sel = by_task.get(task)
-            if sel is None:
-                row.append("-")
-                continue
-            parts = []
-            for c in sel["candidates"]:
-                mean = f"{c['validation_mean']:.2f}" if c["validation_mean"] is not None else "n/a"
-                text = f"{fmt_value(c['value'])}: {mean} ({c['n_scored']})"
-                parts.append(f"**{text}**" if c["member"] == sel["member"] else text)
-            row.append("<br>".join(parts) + ("" if sel["complete"] else "<br>*incomplete*")
-                       + (f"<br>*{sel['edge']} value*" if sel["edge"] else "")
-                       + ("<br>*all values tie*" if sel["all_tie"] else ""))
-        lines.append(f"| `{arm}` | " + " | ".join(row) + " |")
-    edges = [sel for sel in sels if sel["edge"]]
-    ties = sum(sel["all_tie"] for sel in sels)
-    if ties:
-        at = sorted({f"{c['validation_mean']:.2f}" for sel in sels if sel["all_tie"]
-                     for c in sel["candidates"] if c["validation_mean"] is not None})
-        lines += ["", f"{ties} of {len(sels)} choices had every value score the same on validation (*all values "
-                  f"tie*, at {', '.join(at)}" + ("; 0.00 means no learning rate learned" if "0.00" in at else "")
-                  + "): the value listed first was taken, and these are not counted as edge choices."]
-    if edges:
-        by = {e: sum(sel["edge"] == e for sel in edges) for e in ("lowest", "highest")}
-        n_values = max(len(sel["candidates"]) for sel in sels)
-        lines += ["", f"{len(edges)} of {len(sels) - ties} choices are the sweep's lowest ({by['lowest']}) or highest "
-                  f"({by['highest']}) value (*lowest/highest value* above); {len(sels) - ties - len(edges)} are inside "
-                  f"it. Values that scored alike would put about 2 in {n_values} choices at an edge by chance; a clear "
-                  "excess at one end says a wider sweep there might find better values, so those arms may be "
-                  "under-tuned."]
-    return lines
-
-
-def one_class_table(s: dict) -> list[str]:
-    tasks = list(s["tasks"])
-    cells = [c for by_task in s["cells"].values() for c in by_task.values()]
-    unknown_total = sum(c["one_class_unknown_runs"] for c in cells)
-    all_runs = s["one_class_all_runs"] if s["selection"]["arms"] else {}
-    if all_runs:  # the scored runs are the chosen members' only; the others can fail at their learning rate too
-        head = (f"{s['n_one_class_runs']} of {s['n_scored_runs']} scored runs (per arm x task x seed, the learning "
-                f"rate chosen on validation) predict a single class on the test split (MCC 0); counting every sweep "
-                f"member, {sum(v['one_class'] for v in all_runs.values())} of {s['n_finetune_runs']} fine-tuning runs "
-                "do (last column).")
-    else:
-        head = (f"{s['n_one_class_runs']} of {s['n_finetune_runs']} fine-tuning runs predict a single class on the "
-                "test split (MCC 0).")
-    L = ["", "## Runs that predict one class", "",
-         head + (f" {unknown_total} records cannot tell (no predicted-class count, no macro recall)."
-                 if unknown_total else ""),
-         f"Rule: {s['methods']['one_class_rule']}.", "",
-         "| arm | " + " | ".join(tasks) + " |" + (" all runs, every sweep member |" if all_runs else ""),
-         "|---|" + "---|" * (len(tasks) + bool(all_runs))]
-    for arm in s["arms"]:
-        row = []
-        for t in tasks:
-            c = _cell(s, arm, t)
-            row.append("-" if c is None else f"{c['one_class_runs']}/{c['n_seeds']}"
-                       + ("" if c["status"] == "measured" else " **did not learn**"))
-        if all_runs:
-            v = all_runs.get(arm, {"one_class": 0, "runs": 0})
-            row.append(f"{v['one_class']}/{v['runs']}")
-        L.append(f"| `{arm}` | " + " | ".join(row) + " |")
-    return L
-
-
-def scores_table(s: dict) -> list[str]:
-    cells = [(t, arm, c) for t in s["tasks"] for arm in s["arms"] if (c := _cell(s, arm, t))]
-    has_trunc = any(c["truncated_test"] is not None for _, _, c in cells)
-    L = ["", "## Scores per task", "",
-         f"Checkpoint selected on validation; mean ± sd over learning seeds (n learning / n seeds), 95% {T_METHOD}."
-         + ("" if has_trunc else " The records do not say how many test sequences were truncated "
-            "(`dataset.truncated.test`)."), "",
-         "| task | arm | metric | mean ± sd (n) | 95% CI | status |" + (" truncated test seqs |" if has_trunc else ""),
-         "|---|---|---|---|---|---|" + ("---|" if has_trunc else "")]
-    for task, arm, c in cells:
-        n = f"({c['n_learning_seeds']}/{c['n_seeds']})"
-        metric = s["tasks"][task]["metric"]
-        trunc = (f" {c['truncated_test'] if c['truncated_test'] is not None else '?'} |" if has_trunc else "")
-        if c["status"] == "measured":
-            sd = f"{c['sd']:.2f}" if c["sd"] is not None else "-"
-            L.append(f"| {task} | `{arm}` | {metric} | {c['mean']:.2f} ± {sd} {n} | "
-                     f"{fmt_ci(c['ci']['low'], c['ci']['high'])} | measured |" + trunc)
-        else:
-            L.append(f"| {task} | `{arm}` | {metric} | - {n} | - | did not learn "
-                     f"({c['one_class_runs']} one-class seeds) |" + trunc)
-    return L
-
-
-def regime_table(s: dict) -> list[str]:
-    """Architecture x pretraining regime: mean score over each task group's tasks, 95% t interval over seeds."""
-    arms_at = defaultdict(list)  # (architecture, regime) -> arms
-    for arm, a in s["arms"].items():
-        arms_at[(a["architecture"], a["regime"])].append(arm)
-    means = {(g["group"], g["arm"]): g for g in s["group_means"]}
-    archs = sorted({a for a, _ in arms_at})
-    regimes = sorted({r for _, r in arms_at}, key=lambda r: (r != RANDOM, r))
-    lines = ["| task group | architecture | " + " | ".join(regimes) + " |", "|---|---|" + "---|" * len(regimes)]
-    for group in sorted({g for g, _ in means}):
-        for a in archs:
-            row = []
-            for r in regimes:
-                parts = []
-                for arm in arms_at.get((a, r), []):
-                    m = means.get((group, arm))
-                    if m is None:
-                        continue
-                    name = f"`{arm}`: " if len(arms_at[(a, r)]) > 1 else ""
-                    if m["mean"] is None:
-                        parts.append(f"{name}did not learn")
-                    else:
-                        k, n = m["n_measured"], m["n_tasks"]
-                        parts.append(f"{name}{m['mean']:.2f} {fmt_ci(m['low'], m['high'])}"
-                                     + (f" ({k} of {n} tasks; did not learn on the rest)" if k < n else ""))
-                row.append("<br>".join(parts) or "-")
-            if any(c != "-" for c in row):
-                lines.append(f"| {group} | {a} | " + " | ".join(row) + " |")
-    return lines
-
-
-def reference_table(s: dict) -> list[str]:
-    """Published scores beside the best arm here: context for the scale of the grid, not a comparison."""
-    refs = s["references"]
-    if not refs:
-        return []
-    models = list(refs["scores"])
-    lines = ["", "## Published scores for context", "", f"Source: {refs['source']}. These models were trained "
-             "on the full training sets at their own scale, so the gap to them measures this grid's budget, not the "
-             "architectures."]
-    if any_subsampled(s):
-        lines += ["", "Our scores on the flagged tasks are on a subsample of the test split, not on the published "
-                  "test set: the comparison with published numbers is rougher still there."]
-    lines += ["", "| task | best arm here (mean) | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
-    for task in s["tasks"]:
-        means = {arm: c["mean"] for arm in s["arms"] if (c := _cell(s, arm, task)) and c["status"] == "measured"}
-        if not means:
-            continue
-        best = max(means, key=means.get)
-        cells = [f"{refs['scores'][m][task]:.2f}" if task in refs["scores"][m] else "-" for m in models]
-        lines.append(f"| {task} | `{best}` {means[best]:.2f} | " + " | ".join(cells) + " |")
-    return lines
-
-
-# ------------------------------------------------------------------------------------------------ comparisons
+    return [
+        "## How the numbers are made",
+        "",
+        f"- Per arm x task: mean over seeds with a 95% {T_METHOD}.",
+        f"- Per task, between two arms: {m['task_difference_ci']}. "
+        "Per-task intervals are 95% each, not simultaneous: they describe, the declared comparisons below decide.",
+        "- Across tasks: Wilcoxon signed-rank on the per-task mean differences (exact; zero differences dropped, "
+        "so the n used can be smaller than the number of tasks; with n differences the smallest attainable "
+        "two-sided p is 2/2^n, so n <= 5 can never reach p < 0.05) and a paired t-test (any p is attainable, but "
+        "it assumes roughly normal per-task differences). Primary test (the verdicts): "
+        f"{'Wilcoxon' if primary == 'wilcoxon' else 'paired t'}.",
+        f"- Multiplicity: Holm's step-down correction over the family of all {s['family_size']} "
+        "comparisons declared in the spec, for each test separately (a comparison with nothing to test enters with "
+        "p = 1); raw and adjusted p are shown.",
+        f"- Learning rate chosen on validation: {selection_sentence(s)}",
+        f"- One-class runs: {m['one_class_rule']}.",
+        "- FLOPs: "
+        + ", ".join(f"`{k}` in {v} records" for k, v in sorted(m["flops_fields_used"].items()))
+        + " (`cost.flops`: analytic count with attention; `cost.train_flops`: the Trainer's 6 x parameters x "
+        "tokens estimate, no attention term). The cost of a comparison is the pretraining compute the "
+        "better-funded arm added over the other (pretrained vs random init: the pretrained arm's pretraining FLOPs).",
+        "",
+    ]
 
 
 def short_verdict(c: dict, primary: str) -> str:
@@ -343,23 +122,31 @@ def answer(c: dict, primary: str) -> str:
     left_out = "; ".join(f"{e['task']}: {e['why']}" for e in c["excluded_tasks"])
     only_learned = [(arm, ts) for arm, ts in ((a, c["only_a_learned"]), (b, c["only_b_learned"])) if ts]
     if c["wilcoxon"] is None:
-        return (f"`{a}` vs `{b}`: no task has measured runs of both arms" + (f" ({left_out})." if left_out else ".")
-                + "".join(f" Only `{arm}` learned on {', '.join(ts)}." for arm, ts in only_learned))
+        return (
+            f"`{a}` vs `{b}`: no task has measured runs of both arms"
+            + (f" ({left_out})." if left_out else ".")
+            + "".join(f" Only `{arm}` learned on {', '.join(ts)}." for arm, ts in only_learned)
+        )
     w, t = c["wilcoxon"], c["paired_t"]
     sig_tasks = sum(1 for r in c["tasks"] if r["low"] is not None and (r["low"] > 0 or r["high"] < 0))
     direction = "higher" if c["difference"] > 0 else "lower"
     zeros = w["n_tasks"] - w["n_used"]
-    text = (f"`{a}` scores {abs(c['difference']):.2f} points {direction} than `{b}` on average over "
-            f"{w['n_tasks']} task{_s(w['n_tasks'])} ({w['wins']} win{_s(w['wins'])}, {w['losses']} "
-            f"loss{_s(w['losses'], '', 'es')}; the per-task 95% CI excludes 0 on {sig_tasks} of {len(c['tasks'])})"
-            + (f", leaving out {left_out}" if left_out else "") + ". "
-            + "".join(f"Only `{arm}` learned on {', '.join(ts)} (an outcome the across-task tests do not see). "
-                      for arm, ts in only_learned) +
-            f"Wilcoxon signed-rank on n = {w['n_used']}"
-            + (f" ({zeros} zero difference{_s(zeros)} dropped)" if zeros else "")
-            + f": p = {fmt_p(w['p'])}, Holm {fmt_p(w['p_holm'])}; paired t across tasks: p = {fmt_p(t['p'])}, "
-            f"Holm {fmt_p(t['p_holm'])}. Verdict ({'Wilcoxon' if primary == 'wilcoxon' else 'paired t'}, the spec's "
-            f"primary test): {c['verdict']}.")
+    text = (
+        f"`{a}` scores {abs(c['difference']):.2f} points {direction} than `{b}` on average over "
+        f"{w['n_tasks']} task{_s(w['n_tasks'])} ({w['wins']} win{_s(w['wins'])}, {w['losses']} "
+        f"loss{_s(w['losses'], '', 'es')}; the per-task 95% CI excludes 0 on {sig_tasks} of {len(c['tasks'])})"
+        + (f", leaving out {left_out}" if left_out else "")
+        + ". "
+        + "".join(
+            f"Only `{arm}` learned on {', '.join(ts)} (an outcome the across-task tests do not see). "
+            for arm, ts in only_learned
+        )
+        + f"Wilcoxon signed-rank on n = {w['n_used']}"
+        + (f" ({zeros} zero difference{_s(zeros)} dropped)" if zeros else "")
+        + f": p = {fmt_p(w['p'])}, Holm {fmt_p(w['p_holm'])}; paired t across tasks: p = {fmt_p(t['p'])}, "
+        f"Holm {fmt_p(t['p_holm'])}. Verdict ({'Wilcoxon' if primary == 'wilcoxon' else 'paired t'}, the spec's "
+        f"primary test): {c['verdict']}."
+    )
     cost = c["cost"]
     if cost.get("points_per_pflop") is not None:
         a_added = cost["added_by"] == a
@@ -367,11 +154,16 @@ def answer(c: dict, primary: str) -> str:
         if not a_added:
             mine, theirs = theirs, mine
         other = b if a_added else a
-        secs = (f" ({mine['seconds']:.0f} s on {mine['device']})"
-                if theirs["kind"] == "none" and mine.get("seconds") is not None else "")
-        text += (f" `{cost['added_by']}` had {fmt_flops(cost['added_flops'])} more pretraining FLOPs than "
-                 f"`{other}`{secs}: "
-                 f"{cost['points_per_pflop']:+.3g} points per PFLOP of added pretraining.")
+        secs = (
+            f" ({mine['seconds']:.0f} s on {mine['device']})"
+            if theirs["kind"] == "none" and mine.get("seconds") is not None
+            else ""
+        )
+        text += (
+            f" `{cost['added_by']}` had {fmt_flops(cost['added_flops'])} more pretraining FLOPs than "
+            f"`{other}`{secs}: "
+            f"{cost['points_per_pflop']:+.3g} points per PFLOP of added pretraining."
+        )
     elif cost.get("note") and cost["note"] != "no pretraining on either side":
         text += f" Cost: {cost['note']}."
     return text
@@ -380,28 +172,40 @@ def answer(c: dict, primary: str) -> str:
 def question_section(question: str, comps: list[dict], s: dict, out_dir: Path) -> tuple[list[str], str]:
     """One question's tables, plot and answer; returns (lines, the answer text)."""
     primary = s["methods"]["primary_test"]
-    L = [f"## {QUESTION_TITLES[question]}", "", "| comparison | task | difference | 95% CI | seeds |",
-         "|---|---|---|---|---|"]
+    L = [
+        f"## {QUESTION_TITLES[question]}",
+        "",
+        "| comparison | task | difference | 95% CI | seeds |",
+        "|---|---|---|---|---|",
+    ]
     for c in comps:
         for r in c["tasks"]:
-            L.append(f"| `{c['a']}` - `{c['b']}` | {r['task']} | {r['difference']:+.2f} | "
-                     f"{fmt_ci(r['low'], r['high'], True)} | {r['n_a']} vs {r['n_b']} |")
+            L.append(
+                f"| `{c['a']}` - `{c['b']}` | {r['task']} | {r['difference']:+.2f} | "
+                f"{fmt_ci(r['low'], r['high'], True)} | {r['n_a']} vs {r['n_b']} |"
+            )
         for e in c["excluded_tasks"]:
             L.append(f"| `{c['a']}` - `{c['b']}` | {e['task']} | left out: {e['why']} | - | - |")
-    L += ["", f"Across tasks (family of {s['family_size']} declared comparisons, Holm-adjusted; min p: smallest "
-          "attainable two-sided Wilcoxon p at that n):", "",
-          "| comparison | tasks | n used | mean difference | wins / losses | Wilcoxon p | Holm | min p | paired t p "
-          "| Holm | r | verdict |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    L += [
+        "",
+        f"Across tasks (family of {s['family_size']} declared comparisons, Holm-adjusted; min p: smallest "
+        "attainable two-sided Wilcoxon p at that n):",
+        "",
+        "| comparison | tasks | n used | mean difference | wins / losses | Wilcoxon p | Holm | min p | paired t p "
+        "| Holm | r | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for c in comps:
         w, t = c["wilcoxon"], c["paired_t"]
         if w is None:
             L.append(f"| `{c['a']}` - `{c['b']}` | 0 | 0 | - | - | - | - | - | - | - | - | nothing to test |")
             continue
-        L.append(f"| `{c['a']}` - `{c['b']}` | {w['n_tasks']} | {w['n_used']} | {c['difference']:+.2f} | "
-                 f"{w['wins']} / {w['losses']} | {fmt_p(w['p'])} | {fmt_p(w['p_holm'])} | "
-                 f"{fmt_p(w['min_attainable_p'])} | "
-                 f"{fmt_p(t['p'])} | {fmt_p(t['p_holm'])} | {w['rank_biserial']:+.2f} | {short_verdict(c, primary)} |")
+        L.append(
+            f"| `{c['a']}` - `{c['b']}` | {w['n_tasks']} | {w['n_used']} | {c['difference']:+.2f} | "
+            f"{w['wins']} / {w['losses']} | {fmt_p(w['p'])} | {fmt_p(w['p_holm'])} | "
+            f"{fmt_p(w['min_attainable_p'])} | "
+            f"{fmt_p(t['p'])} | {fmt_p(t['p_holm'])} | {w['rank_biserial']:+.2f} | {short_verdict(c, primary)} |"
+        )
     fig = out_dir / f"{question}.png"
     plots.plot_pairs(comps, QUESTION_TITLES[question].split("?")[0].split(" (")[0] + ": per-task differences", fig)
     text = " ".join(answer(c, primary) for c in comps)
@@ -409,25 +213,36 @@ def question_section(question: str, comps: list[dict], s: dict, out_dir: Path) -
 
 
 def curves_section(curves: dict) -> list[str]:
-    L = ["## Pretraining compute curve", "",
-         "Score gained over the random-init arm (the zero point) at each pretraining budget: mean over the tasks "
-         "where every arm of the curve is measured, 95% Welch-Satterthwaite t interval over seeds (tasks fixed). "
-         "Points per PFLOP = gain / pretraining PFLOPs (score points = primary metric x 100, MCC for these tasks).", "",
-         "| architecture | arm | pretraining steps | pretraining FLOPs | gain (points) | 95% CI | points per PFLOP |",
-         "|---|---|---|---|---|---|---|"]
+    L = [
+        "## Pretraining compute curve",
+        "",
+        "Score gained over the random-init arm (the zero point) at each pretraining budget: mean over the tasks "
+        "where every arm of the curve is measured, 95% Welch-Satterthwaite t interval over seeds (tasks fixed). "
+        "Points per PFLOP = gain / pretraining PFLOPs (score points = primary metric x 100, MCC for these tasks).",
+        "",
+        "| architecture | arm | pretraining steps | pretraining FLOPs | gain (points) | 95% CI | points per PFLOP |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for label, cur in curves.items():
         for p in cur["points"]:
             gain = f"{p['gain']:+.2f}" if p["gain"] is not None else "-"
             ppp = f"{p['points_per_pflop']:+.3g}" if p["points_per_pflop"] is not None else "-"
             steps = p["pretraining_steps"] if p["pretraining_steps"] is not None else "?"
-            L.append(f"| {label} | `{p['arm']}` | {steps} | "
-                     f"{fmt_flops(p['pretraining_flops'])} | {gain} | {fmt_ci(p['low'], p['high'], True)} | {ppp} |")
+            L.append(
+                f"| {label} | `{p['arm']}` | {steps} | "
+                f"{fmt_flops(p['pretraining_flops'])} | {gain} | {fmt_ci(p['low'], p['high'], True)} | {ppp} |"
+            )
     L += [""]
     for label, cur in curves.items():
         slope, tasks = cur["slope_points_per_pflop"], cur["tasks"]
-        L.append(f"- **{label}** ({len(tasks)} task{_s(len(tasks))}: {', '.join(tasks) or 'none'}): "
-                 + (f"least-squares slope through the random-init point: {slope:+.3g} points per PFLOP of pretraining."
-                    if slope is not None else "no budget has a measured gain."))
+        L.append(
+            f"- **{label}** ({len(tasks)} task{_s(len(tasks))}: {', '.join(tasks) or 'none'}): "
+            + (
+                f"least-squares slope through the random-init point: {slope:+.3g} points per PFLOP of pretraining."
+                if slope is not None
+                else "no budget has a measured gain."
+            )
+        )
     return L + ["", "![compute curve](compute_curve.png)", ""]
 
 
@@ -438,9 +253,14 @@ def render(s: dict, out_dir: Path, spec_path: str = "configs/<grid>.yaml", archi
     """report.md from summary.json's numbers (`Summary.to_json()`), drawing the plots into out_dir."""
     L = header(s) + methods(s) + tasks_table(s) + arms_table(s) + selection_table(s) + one_class_table(s)
     L += scores_table(s)
-    L += ["", "## Architecture x pretraining regime", "",
-          "Mean test score over the tasks of each group (measured cells), 95% t interval over seeds "
-          "(Welch-Satterthwaite df when a group has several tasks).", ""]
+    L += [
+        "",
+        "## Architecture x pretraining regime",
+        "",
+        "Mean test score over the tasks of each group (measured cells), 95% t interval over seeds "
+        "(Welch-Satterthwaite df when a group has several tasks).",
+        "",
+    ]
     L += regime_table(s) + reference_table(s)
     plots.plot_scores(s, out_dir / "scores_by_task.png")
     plots.plot_compute(s, out_dir / "score_vs_compute.png")
@@ -458,11 +278,25 @@ def render(s: dict, out_dir: Path, spec_path: str = "configs/<grid>.yaml", archi
         L += curves_section(s["compute_curves"])
     if answers:
         L += ["## The answers in short", ""] + [f"- **{QUESTION_TITLES[q]}** {t}" for q, t in answers] + [""]
-    L += ["## Reproduce", "", f"```bash\npython -m assess.grid {spec_path}" + (" --commit" if archive else "")
-          + f"\npython -m assess.report {spec_path} --out {out_dir}\n```", "",
-          *([f"Finished runs are archived in `{archive}` (records, and the pretrained models); the report "
-             "reads the archive as well as runs_dir.", ""] if archive else []),
-          "The numbers above, machine-readable: `summary.json`.", ""]
+    L += [
+        "## Reproduce",
+        "",
+        f"```bash\npython -m assess.grid {spec_path}"
+        + (" --commit" if archive else "")
+        + f"\npython -m assess.report {spec_path} --out {out_dir}\n```",
+        "",
+        *(
+            [
+                f"Finished runs are archived in `{archive}` (records, and the pretrained models); the report "
+                "reads the archive as well as runs_dir.",
+                "",
+            ]
+            if archive
+            else []
+        ),
+        "The numbers above, machine-readable: `summary.json`.",
+        "",
+    ]
     return "\n".join(L)
 
 

@@ -35,10 +35,34 @@ import numpy as np
 from dnalm_core.registry import TASKS
 from training.records import iter_records, record_field
 
-from .spec import (SELECTION_RULE, Selection, arm_pretraining, declared_comparisons, grid_records, runs_dir_of,
-                   select_member, selection_rule, sweep_members, sweep_seeds)
-from .stats import (PAIRED_METHOD, T_METHOD, WELCH_METHOD, DiffCI, MeanCI, PairedT, PairedTest, combination_ci, holm,
-                    paired_ci, paired_t, paired_wilcoxon, t_ci, welch_ci)
+from .spec import (
+    SELECTION_RULE,
+    Selection,
+    arm_pretraining,
+    declared_comparisons,
+    grid_records,
+    runs_dir_of,
+    select_member,
+    selection_rule,
+    sweep_members,
+    sweep_seeds,
+)
+from .stats import (
+    PAIRED_METHOD,
+    T_METHOD,
+    WELCH_METHOD,
+    DiffCI,
+    MeanCI,
+    PairedT,
+    PairedTest,
+    combination_ci,
+    holm,
+    paired_ci,
+    paired_t,
+    paired_wilcoxon,
+    t_ci,
+    welch_ci,
+)
 
 ALPHA = 0.05
 RANDOM, PUBLISHED = "random init", "published weights"  # the regimes that are not "pretrained: <corpus>"
@@ -47,8 +71,13 @@ RANDOM, PUBLISHED = "random init", "published weights"  # the regimes that are n
 FLOPS_FIELDS = ("cost.flops", "cost.train_flops")
 # Where pretraining records may keep the corpus's leakage counts and the drawn windows' species mix.
 LEAKAGE_FIELDS = ("corpus.leakage", "dataset.leakage")
-WINDOW_SPECIES_FIELDS = ("corpus.windows.train.species_share", "dataset.windows.train.species_share",
-                         "windows.train.species_share", "corpus.window_species_shares", "dataset.window_species")
+WINDOW_SPECIES_FIELDS = (
+    "corpus.windows.train.species_share",
+    "dataset.windows.train.species_share",
+    "windows.train.species_share",
+    "corpus.window_species_shares",
+    "dataset.window_species",
+)
 # Older train.py cut the test split to max_eval_samples; the current one never cuts it.
 TEST_CAP_FIELDS = ("config.run.max_test_samples", "config.run.max_eval_samples")
 SAME_COMPUTE = 0.1  # pretraining FLOPs within 10% of each other count as the same budget
@@ -124,14 +153,27 @@ class Run:
         test = record_field(rec, "metrics.test") or {}
         corpus = rec.get("corpus")
         corpus = corpus.get("name") if isinstance(corpus, dict) else corpus
-        return cls(arm=rec["arm"] if rec.get("arm") is not None else rec["run_name"], model=rec["model"],
-                   init=rec["init"], corpus=corpus if rec["init"] == "pretrained" else None,
-                   tokenizer=rec["tokenizer"], mode=rec["mode"], seed=rec["seed"], task=rec["task"],
-                   metric=rec["primary_metric"], value=float(test[rec["primary_metric"]]), metrics=_numbers(test),
-                   finetune_flops=flops(rec)[0],
-                   pretrain_flops=0.0 if rec["init"] == "random" else (rec.get("cost") or {}).get("pretraining_flops"),
-                   fmt="record", source=source, origin=origin, class_counts=_class_counts(test),
-                   problem_type=rec.get("problem_type"), record=rec)
+        return cls(
+            arm=rec["arm"] if rec.get("arm") is not None else rec["run_name"],
+            model=rec["model"],
+            init=rec["init"],
+            corpus=corpus if rec["init"] == "pretrained" else None,
+            tokenizer=rec["tokenizer"],
+            mode=rec["mode"],
+            seed=rec["seed"],
+            task=rec["task"],
+            metric=rec["primary_metric"],
+            value=float(test[rec["primary_metric"]]),
+            metrics=_numbers(test),
+            finetune_flops=flops(rec)[0],
+            pretrain_flops=0.0 if rec["init"] == "random" else (rec.get("cost") or {}).get("pretraining_flops"),
+            fmt="record",
+            source=source,
+            origin=origin,
+            class_counts=_class_counts(test),
+            problem_type=rec.get("problem_type"),
+            record=rec,
+        )
 
     @property
     def score(self) -> float:
@@ -168,11 +210,28 @@ class Run:
     def field_name(self, what: str) -> str:
         """The dotted name of a field in this run's own file format (for error messages)."""
         if self.fmt == "record":
-            return {"arm": "arm", "seed": "seed", "task": "task", "metrics": "metrics.test", "model": "model",
-                    "init": "init", "corpus": "corpus", "tokenizer": "tokenizer", "mode": "mode"}[what]
-        return {"arm": "config.model_name", "seed": "config.seed", "task": f"results.{self.task}",
-                "metrics": f"results.{self.task}", "model": "config.model_arch", "init": "config.init",
-                "corpus": "config.corpus", "tokenizer": "config.tokenizer", "mode": "config.mode"}[what]
+            return {
+                "arm": "arm",
+                "seed": "seed",
+                "task": "task",
+                "metrics": "metrics.test",
+                "model": "model",
+                "init": "init",
+                "corpus": "corpus",
+                "tokenizer": "tokenizer",
+                "mode": "mode",
+            }[what]
+        return {
+            "arm": "config.model_name",
+            "seed": "config.seed",
+            "task": f"results.{self.task}",
+            "metrics": f"results.{self.task}",
+            "model": "config.model_arch",
+            "init": "config.init",
+            "corpus": "config.corpus",
+            "tokenizer": "config.tokenizer",
+            "mode": "config.mode",
+        }[what]
 
 
 # ------------------------------------------------------------------------------------------ the one-class rule
@@ -275,8 +334,16 @@ def cell_of(task: str, arm: str, runs: list[Run], max_one_class: int, truncated_
     flags = {r.seed: one_class(r) for r in runs}
     oc = sorted(s for s, f in flags.items() if f)
     learning = [v for s, v in sorted(scores.items()) if s not in oc]
-    return Cell(task, arm, scores, oc, sorted(s for s, f in flags.items() if f is None),
-                len(oc) <= max_one_class and bool(learning), t_ci(learning), truncated_test)
+    return Cell(
+        task,
+        arm,
+        scores,
+        oc,
+        sorted(s for s, f in flags.items() if f is None),
+        len(oc) <= max_one_class and bool(learning),
+        t_ci(learning),
+        truncated_test,
+    )
 
 
 def cell_from_summary(task: str, arm: str, scores: dict[int, float], entry: dict) -> Cell:
@@ -284,9 +351,17 @@ def cell_from_summary(task: str, arm: str, scores: dict[int, float], entry: dict
     measured = entry.get("status") == "measured"
     ci = entry.get("ci") or {}
     n = entry.get("n_learning_seeds") or 0
-    return Cell(task, arm, scores, sorted(int(s) for s in entry.get("one_class_seeds") or []),
-                [], measured, MeanCI(n, entry.get("mean"), entry.get("sd"), ci.get("low"), ci.get("high")),
-                entry.get("truncated_test"), "summary.json")
+    return Cell(
+        task,
+        arm,
+        scores,
+        sorted(int(s) for s in entry.get("one_class_seeds") or []),
+        [],
+        measured,
+        MeanCI(n, entry.get("mean"), entry.get("sd"), ci.get("low"), ci.get("high")),
+        entry.get("truncated_test"),
+        "summary.json",
+    )
 
 
 def mean_over_cells(cells: list[Cell]) -> tuple[DiffCI | None, int]:
@@ -318,8 +393,9 @@ def test_split(rec: dict) -> dict:
     split with `max_eval_samples` (seed 0), so n == that cap means a subsample.
     """
     n_rec = record_field(rec, "dataset.n") or {}
-    rows = {s: n_rec.get(s, record_field(rec, f"dataset.fingerprint.{s}.rows"))
-            for s in ("train", "validation", "test")}
+    rows = {
+        s: n_rec.get(s, record_field(rec, f"dataset.fingerprint.{s}.rows")) for s in ("train", "validation", "test")
+    }
     full = record_field(rec, "dataset.full_rows.test")
     flag = record_field(rec, "dataset.test_subsampled")
     cap = next((record_field(rec, f) for f in TEST_CAP_FIELDS if record_field(rec, f) is not None), None)
@@ -334,8 +410,14 @@ def test_split(rec: dict) -> dict:
         subsampled = False
     else:
         subsampled = cap is not None and n >= cap
-    return {"n_train": rows["train"], "n_validation": rows["validation"], "n_test": n, "n_test_full": full,
-            "test_cap": cap if subsampled else None, "test_subsampled": subsampled}
+    return {
+        "n_train": rows["train"],
+        "n_validation": rows["validation"],
+        "n_test": n,
+        "n_test_full": full,
+        "test_cap": cap if subsampled else None,
+        "test_subsampled": subsampled,
+    }
 
 
 def _epoch(stamp: str) -> float:
@@ -367,15 +449,23 @@ def grid_wall_time(records: list[dict]) -> dict:
         elif end > reach:
             total += end - reach
             reach = end
-    return {"seconds": total, "runs": len(spans), "estimated_starts": estimated,
-            "first": min((s for s, _ in spans), default=None), "last": max((e for _, e in spans), default=None)}
+    return {
+        "seconds": total,
+        "runs": len(spans),
+        "estimated_starts": estimated,
+        "first": min((s for s, _ in spans), default=None),
+        "last": max((e for _, e in spans), default=None),
+    }
 
 
 def record_commits(recs: list[dict]) -> dict:
     """The commits the records say made them: a '-dirty' one ran uncommitted code and is not evidence."""
     commits = [record_field(r, "versions.dnalm_assess_commit") for r in recs]
-    return {"distinct": len({c for c in commits if c}), "dirty": sum(1 for c in commits if c and c.endswith("-dirty")),
-            "unknown": sum(1 for c in commits if not c)}
+    return {
+        "distinct": len({c for c in commits if c}),
+        "dirty": sum(1 for c in commits if c and c.endswith("-dirty")),
+        "unknown": sum(1 for c in commits if not c),
+    }
 
 
 # ------------------------------------------------------------------------------------------ the grid
@@ -404,8 +494,16 @@ class Results:
     pretraining run name, `spec.arm_pretraining`) links arms to their pretraining records by name, which holds
     wherever the runs were made; without it, by the path of the pretrained model folder."""
 
-    def __init__(self, fine: list[dict], pre: list[dict], max_one_class: int = 1, members: dict | None = None,
-                 arm_pretrain: dict | None = None, sweep_seeds: list | None = None, rule: str = SELECTION_RULE):
+    def __init__(
+        self,
+        fine: list[dict],
+        pre: list[dict],
+        max_one_class: int = 1,
+        members: dict | None = None,
+        arm_pretrain: dict | None = None,
+        sweep_seeds: list | None = None,
+        rule: str = SELECTION_RULE,
+    ):
         self.members = members or {}
         self.sweep_seeds, self.rule = sweep_seeds, rule
         self.runs = [Run.from_record(r) for r in fine]
@@ -446,8 +544,9 @@ class Results:
             return None
         if (task, arm) not in self._cells:
             trunc = [t for r in runs.values() if (t := record_field(r.record, "dataset.truncated.test")) is not None]
-            self._cells[(task, arm)] = cell_of(task, arm, list(runs.values()), self.max_one_class,
-                                               max(trunc) if trunc else None)
+            self._cells[(task, arm)] = cell_of(
+                task, arm, list(runs.values()), self.max_one_class, max(trunc) if trunc else None
+            )
         return self._cells[(task, arm)]
 
     def cells(self) -> list[Cell]:
@@ -505,8 +604,14 @@ class Results:
         pre = self.pretraining_of(arm)
         if pre is not None:
             value, name = flops(pre)
-            return {"kind": "ours", "flops": value, "field": name, "seconds": record_field(pre, "cost.train_seconds"),
-                    "device": record_field(pre, "cost.device"), "steps": record_field(pre, "cost.global_steps")}
+            return {
+                "kind": "ours",
+                "flops": value,
+                "field": name,
+                "seconds": record_field(pre, "cost.train_seconds"),
+                "device": record_field(pre, "cost.device"),
+                "steps": record_field(pre, "cost.global_steps"),
+            }
         if rec.get("init") == "random" or not rec.get("pretrained_from"):
             return {"kind": "none", "flops": 0.0, "field": None}
         return {"kind": "published", "flops": None, "field": None}
@@ -514,8 +619,10 @@ class Results:
     def finetune_cost(self, arm: str) -> tuple[float, float]:
         """Mean FLOPs and seconds of one fine-tuning run of the arm (the selected members' runs)."""
         runs = [r for (_, a), by_seed in self.by.items() if a == arm for r in by_seed.values()]
-        return (float(np.mean([r.finetune_flops or 0.0 for r in runs])),
-                float(np.mean([r.record["cost"]["train_seconds"] for r in runs])))
+        return (
+            float(np.mean([r.finetune_flops or 0.0 for r in runs])),
+            float(np.mean([r.record["cost"]["train_seconds"] for r in runs])),
+        )
 
     def flops_fields(self) -> dict[str, int]:
         counts = defaultdict(int)
@@ -587,8 +694,9 @@ def comparison_cost(res: Results, a: str, b: str, diff: float | None) -> dict:
         return out
     extra = pa["flops"] - pb["flops"]
     if extra == 0:
-        out["note"] = ("no pretraining on either side" if pa["kind"] == "none"
-                       else "the same pretraining compute on both sides")
+        out["note"] = (
+            "no pretraining on either side" if pa["kind"] == "none" else "the same pretraining compute on both sides"
+        )
         out["added_flops"] = 0.0
         return out
     by, gain = (a, diff) if extra > 0 else (b, -diff if diff is not None else None)
@@ -596,9 +704,11 @@ def comparison_cost(res: Results, a: str, b: str, diff: float | None) -> dict:
     if abs(extra) < SAME_COMPUTE * max(pa["flops"], pb["flops"]):
         # same steps on two corpora: their token counts differ a little, and a score difference divided by
         # that sliver would be a huge, meaningless rate
-        out["note"] = (f"about the same pretraining compute on both sides ({fmt_flops(pa['flops'])} vs "
-                       f"{fmt_flops(pb['flops'])} FLOPs, {abs(extra) / max(pa['flops'], pb['flops']):.1%} apart), "
-                       "so no points-per-PFLOP rate")
+        out["note"] = (
+            f"about the same pretraining compute on both sides ({fmt_flops(pa['flops'])} vs "
+            f"{fmt_flops(pb['flops'])} FLOPs, {abs(extra) / max(pa['flops'], pb['flops']):.1%} apart), "
+            "so no points-per-PFLOP rate"
+        )
         return out
     out["points_per_pflop"] = gain / (abs(extra) / 1e15) if gain is not None else None
     return out
@@ -622,8 +732,10 @@ def verdict(c: Comparison, primary: str, family: int) -> str:
     if primary == "wilcoxon":
         w = c.wilcoxon
         if not w.can_decide:
-            return (f"the data cannot decide: with {w.n_used} non-zero task difference{'s' * (w.n_used != 1)} the "
-                    f"smallest attainable two-sided Wilcoxon p is {w.min_attainable_p:.3g} > {ALPHA}")
+            return (
+                f"the data cannot decide: with {w.n_used} non-zero task difference{'s' * (w.n_used != 1)} the "
+                f"smallest attainable two-sided Wilcoxon p is {w.min_attainable_p:.3g} > {ALPHA}"
+            )
         p, ph = w.p_value, c.p_holm_wilcoxon
     else:
         p, ph = c.ttest.p_value, c.p_holm_t
@@ -642,12 +754,28 @@ def compute_curves(res: Results, spec: dict) -> dict:
     for label, entry in (spec.get("compute_curve") or {}).items():
         rnd, pres = entry["random"], entry["pretrained"]
         tasks = [t for t in res.tasks if all(res.scores(t, arm).size for arm in [rnd, *pres])]
-        points = [{"arm": rnd, "pretraining_flops": 0.0, "pretraining_steps": 0, "gain": 0.0, "low": None,
-                   "high": None, "points_per_pflop": None}]
+        points = [
+            {
+                "arm": rnd,
+                "pretraining_flops": 0.0,
+                "pretraining_steps": 0,
+                "gain": 0.0,
+                "low": None,
+                "high": None,
+                "points_per_pflop": None,
+            }
+        ]
         for arm in pres:
             p = res.pretraining(arm)
-            point = {"arm": arm, "pretraining_flops": p["flops"], "pretraining_steps": p.get("steps"),
-                     "gain": None, "low": None, "high": None, "points_per_pflop": None}
+            point = {
+                "arm": arm,
+                "pretraining_flops": p["flops"],
+                "pretraining_steps": p.get("steps"),
+                "gain": None,
+                "low": None,
+                "high": None,
+                "points_per_pflop": None,
+            }
             if tasks:
                 k = 1.0 / len(tasks)
                 groups = [g for t in tasks for g in (res.scores(t, arm), res.scores(t, rnd))]
@@ -660,8 +788,13 @@ def compute_curves(res: Results, spec: dict) -> dict:
         xs = np.array([q["pretraining_flops"] / 1e15 for q in used])
         ys = np.array([q["gain"] for q in used])
         slope = float((xs * ys).sum() / (xs * xs).sum()) if xs.size else None
-        out[label] = {"random": rnd, "tasks": tasks, "points": points, "slope_points_per_pflop": slope,
-                      "interval": WELCH_METHOD + ", tasks fixed"}
+        out[label] = {
+            "random": rnd,
+            "tasks": tasks,
+            "points": points,
+            "slope_points_per_pflop": slope,
+            "interval": WELCH_METHOD + ", tasks fixed",
+        }
     return out
 
 
@@ -669,16 +802,18 @@ def compute_curves(res: Results, spec: dict) -> dict:
 
 
 def one_class_rule(k: int) -> str:
-    return (f"a run is one-class when it predicts a single class on the test split; an arm x task cell with more than "
-            f"{k} one-class seed{'s' * (k != 1)} did not learn and is left out of means and tests; a measured cell's "
-            "mean is over its learning seeds (n stated)")
+    return (
+        f"a run is one-class when it predicts a single class on the test split; an arm x task cell with more than "
+        f"{k} one-class seed{'s' * (k != 1)} did not learn and is left out of means and tests; a measured cell's "
+        "mean is over its learning seeds (n stated)"
+    )
 
 
 METHODS = {
     "cell_ci": T_METHOD + ", over the cell's learning seeds",
     "task_difference_ci": None,  # filled per spec: Welch or paired
     "cross_task": "Wilcoxon signed-rank on per-task mean differences (exact, zero differences dropped; smallest "
-                  "attainable two-sided p = 2/2^n) and paired t-test across tasks",
+    "attainable two-sided p = 2/2^n) and paired t-test across tasks",
     "multiplicity": "Holm step-down over all comparisons declared in the spec, each test separately",
     "one_class_rule": None,
 }
@@ -742,45 +877,95 @@ def corpora_summary(pre: list[dict]) -> dict:
     for p in pre:
         c = p.get("corpus") or {}
         name = c.get("name") or p.get("arm") or p.get("run_name")
-        entry = out.setdefault(name, {
-            "bp": c.get("bp"), "species_bp": c.get("species"), "sha256": c.get("sha256"),
-            "leakage": next((v for f in LEAKAGE_FIELDS if (v := record_field(p, f)) is not None), None),
-            "pretraining_runs": {}})
+        entry = out.setdefault(
+            name,
+            {
+                "bp": c.get("bp"),
+                "species_bp": c.get("species"),
+                "sha256": c.get("sha256"),
+                "leakage": next((v for f in LEAKAGE_FIELDS if (v := record_field(p, f)) is not None), None),
+                "pretraining_runs": {},
+            },
+        )
         value, fld = flops(p)
         entry["pretraining_runs"][p.get("arm") or p.get("run_name")] = {
-            "window_species_shares": _window_shares(p), "flops": value, "flops_field": fld,
-            "steps": record_field(p, "cost.global_steps")}
+            "window_species_shares": _window_shares(p),
+            "flops": value,
+            "flops_field": fld,
+            "steps": record_field(p, "cost.global_steps"),
+        }
     return out
 
 
 def cell_json(c: Cell, info: dict, selected: Selection | None) -> dict:
     return {
-        "status": "measured" if c.measured else "did not learn", "n_seeds": len(c.scores),
-        "n_learning_seeds": len(c.learning), "n_test": info["n_test"], "test_subsampled": info["test_subsampled"],
-        "mean": c.mean, "sd": c.sd, "ci": {"low": c.low, "high": c.high, "method": T_METHOD},
-        "mean_all_seeds": c.mean_all_seeds, "one_class_runs": len(c.one_class_seeds),
+        "status": "measured" if c.measured else "did not learn",
+        "n_seeds": len(c.scores),
+        "n_learning_seeds": len(c.learning),
+        "n_test": info["n_test"],
+        "test_subsampled": info["test_subsampled"],
+        "mean": c.mean,
+        "sd": c.sd,
+        "ci": {"low": c.low, "high": c.high, "method": T_METHOD},
+        "mean_all_seeds": c.mean_all_seeds,
+        "one_class_runs": len(c.one_class_seeds),
         "one_class_seeds": c.one_class_seeds,
-        "one_class_unknown_runs": len(c.unknown_seeds), "truncated_test": c.truncated_test,
+        "one_class_unknown_runs": len(c.unknown_seeds),
+        "truncated_test": c.truncated_test,
         "scores": {str(s): v for s, v in sorted(c.scores.items())},
-        "selected": selected.as_dict() if selected is not None else None}
+        "selected": selected.as_dict() if selected is not None else None,
+    }
 
 
 def comparison_json(c: Comparison, primary: str, family: int) -> dict:
     w, t = c.wilcoxon, c.ttest
     return {
-        "question": c.question, "a": c.a, "b": c.b,
+        "question": c.question,
+        "a": c.a,
+        "b": c.b,
         "difference": w.mean_difference if w else None,
-        "tasks": [{"task": task, "difference": ci.difference, "low": ci.low, "high": ci.high, "df": ci.df,
-                   "n_a": ci.n_a, "n_b": ci.n_b, "method": ci.method} for task, ci in c.rows],
+        "tasks": [
+            {
+                "task": task,
+                "difference": ci.difference,
+                "low": ci.low,
+                "high": ci.high,
+                "df": ci.df,
+                "n_a": ci.n_a,
+                "n_b": ci.n_b,
+                "method": ci.method,
+            }
+            for task, ci in c.rows
+        ],
         "excluded_tasks": [{"task": task, "why": why} for task, why in c.excluded],
-        "only_a_learned": c.only_learned.get(c.a, []), "only_b_learned": c.only_learned.get(c.b, []),
-        "wilcoxon": None if w is None else {
-            "n_tasks": w.n_tasks, "n_used": w.n_used, "wins": w.wins, "losses": w.losses, "statistic": w.statistic,
-            "p": w.p_value, "p_holm": c.p_holm_wilcoxon, "min_attainable_p": w.min_attainable_p,
-            "can_decide": w.can_decide, "rank_biserial": w.rank_biserial, "method": w.method},
-        "paired_t": None if t is None else {
-            "n_used": t.n_used, "mean_difference": t.mean_difference, "low": t.low, "high": t.high,
-            "statistic": t.statistic, "p": t.p_value, "p_holm": c.p_holm_t},
+        "only_a_learned": c.only_learned.get(c.a, []),
+        "only_b_learned": c.only_learned.get(c.b, []),
+        "wilcoxon": None
+        if w is None
+        else {
+            "n_tasks": w.n_tasks,
+            "n_used": w.n_used,
+            "wins": w.wins,
+            "losses": w.losses,
+            "statistic": w.statistic,
+            "p": w.p_value,
+            "p_holm": c.p_holm_wilcoxon,
+            "min_attainable_p": w.min_attainable_p,
+            "can_decide": w.can_decide,
+            "rank_biserial": w.rank_biserial,
+            "method": w.method,
+        },
+        "paired_t": None
+        if t is None
+        else {
+            "n_used": t.n_used,
+            "mean_difference": t.mean_difference,
+            "low": t.low,
+            "high": t.high,
+            "statistic": t.statistic,
+            "p": t.p_value,
+            "p_holm": c.p_holm_t,
+        },
         "p": (w.p_value if primary == "wilcoxon" else t.p_value) if w else None,
         "p_holm": (c.p_holm_wilcoxon if primary == "wilcoxon" else c.p_holm_t) if w else None,
         "n_used": (w.n_used if primary == "wilcoxon" else t.n_used) if w else 0,
@@ -796,7 +981,7 @@ def sweep_values(spec: dict) -> dict[str, tuple[str, list]]:
     for arm, fields_ in (spec.get("arms") or {}).items():
         sweep = (fields_ or {}).get("sweep")
         if sweep:
-            (key, values), = sweep.items()
+            ((key, values),) = sweep.items()
             out[arm] = (key, list(values))
     return out
 
@@ -808,10 +993,19 @@ def arms_json(res: Results, spec: dict) -> dict:
     for arm in res.arms:
         r = res.run(arm)
         ft_flops, ft_seconds = res.finetune_cost(arm)
-        out[arm] = {"model": r.model, "preset": r.record.get("preset"), "init": r.init, "mode": r.mode,
-                    "tokens": r.tokens, "regime": r.regime, "architecture": r.architecture,
-                    "finetune_flops": ft_flops, "finetune_seconds": ft_seconds, "pretraining": res.pretraining(arm),
-                    "sweep": {"field": sweeps[arm][0], "values": sweeps[arm][1]} if arm in sweeps else None}
+        out[arm] = {
+            "model": r.model,
+            "preset": r.record.get("preset"),
+            "init": r.init,
+            "mode": r.mode,
+            "tokens": r.tokens,
+            "regime": r.regime,
+            "architecture": r.architecture,
+            "finetune_flops": ft_flops,
+            "finetune_seconds": ft_seconds,
+            "pretraining": res.pretraining(arm),
+            "sweep": {"field": sweeps[arm][0], "values": sweeps[arm][1]} if arm in sweeps else None,
+        }
     return out
 
 
@@ -827,38 +1021,67 @@ def group_means(res: Results) -> list[dict]:
             if not cells:
                 continue
             ci, k = mean_over_cells(cells)
-            out.append({"group": g, "arm": arm, "n_tasks": len(tasks), "n_measured": k,
-                        "mean": ci.difference if ci else None, "low": ci.low if ci else None,
-                        "high": ci.high if ci else None, "method": ci.method if ci else None})
+            out.append(
+                {
+                    "group": g,
+                    "arm": arm,
+                    "n_tasks": len(tasks),
+                    "n_measured": k,
+                    "mean": ci.difference if ci else None,
+                    "low": ci.low if ci else None,
+                    "high": ci.high if ci else None,
+                    "method": ci.method if ci else None,
+                }
+            )
     return out
 
 
 def summarize(res: Results, spec: dict) -> Summary:
     primary = spec.get("primary_test", "wilcoxon")
     comps = run_comparisons(res, spec)
-    methods = {**METHODS, "task_difference_ci": PAIRED_METHOD if spec.get("paired_seeds") else WELCH_METHOD,
-               "one_class_rule": one_class_rule(res.max_one_class), "primary_test": primary, "alpha": ALPHA,
-               "flops_fields_used": res.flops_fields()}
+    methods = {
+        **METHODS,
+        "task_difference_ci": PAIRED_METHOD if spec.get("paired_seeds") else WELCH_METHOD,
+        "one_class_rule": one_class_rule(res.max_one_class),
+        "primary_test": primary,
+        "alpha": ALPHA,
+        "flops_fields_used": res.flops_fields(),
+    }
     cells = defaultdict(dict)
     for c in res.cells():
         cells[c.arm][c.task] = cell_json(c, res.split_info(c.task), res.selection.get((c.task, c.arm)))
     records = res.fine + res.pre
     return Summary(
-        name=spec["name"], methods=methods, family_size=len(comps),
-        tasks={t: res.split_info(t) | {"metric": res.metric_name(t)} for t in res.tasks}, cells=dict(cells),
-        comparisons=[comparison_json(c, primary, len(comps)) for c in comps], corpora=corpora_summary(res.pre),
+        name=spec["name"],
+        methods=methods,
+        family_size=len(comps),
+        tasks={t: res.split_info(t) | {"metric": res.metric_name(t)} for t in res.tasks},
+        cells=dict(cells),
+        comparisons=[comparison_json(c, primary, len(comps)) for c in comps],
+        corpora=corpora_summary(res.pre),
         compute_curves=compute_curves(res, spec),
-        selection={"rule": res.rule, "sweep_seeds": res.sweep_seeds,
-                   "arms": {arm: {task: res.selection[(task, arm)].as_dict() for task in res.tasks
-                                  if (task, arm) in res.selection} for arm in res.swept_arms}},
-        n_finetune_runs=len(res.fine), n_pretrain_runs=len(res.pre), grid_wall_time=grid_wall_time(records),
+        selection={
+            "rule": res.rule,
+            "sweep_seeds": res.sweep_seeds,
+            "arms": {
+                arm: {task: res.selection[(task, arm)].as_dict() for task in res.tasks if (task, arm) in res.selection}
+                for arm in res.swept_arms
+            },
+        },
+        n_finetune_runs=len(res.fine),
+        n_pretrain_runs=len(res.pre),
+        grid_wall_time=grid_wall_time(records),
         record_commits=record_commits(records),
         n_one_class_runs=sum(len(c.one_class_seeds) for c in res.cells()),
         n_scored_runs=sum(len(c.scores) for c in res.cells()),
         one_class_all_runs={arm: {"one_class": k, "runs": n} for arm, (k, n) in res.one_class_all_runs().items()},
-        arms=arms_json(res, spec), group_means=group_means(res),
+        arms=arms_json(res, spec),
+        group_means=group_means(res),
         run_seconds=sum(r["cost"]["train_seconds"] + r["cost"].get("eval_seconds", 0) for r in records),
-        seeds=list(spec["seeds"]), description=spec.get("description"), references=spec.get("references") or None)
+        seeds=list(spec["seeds"]),
+        description=spec.get("description"),
+        references=spec.get("references") or None,
+    )
 
 
 def grid_results(spec: dict) -> Results:
@@ -868,9 +1091,15 @@ def grid_results(spec: dict) -> Results:
         where = f"{runs_dir_of(spec)}" + (f" or in the archive {spec['archive']}" if spec.get("archive") else "")
         raise ValueError(f"no fine-tuning records under {where}; run `python -m assess.grid` first")
     partial = sweep_seeds(spec) != list(spec["seeds"])
-    return Results(fine, pre, spec.get("max_one_class_seeds", 1), members=sweep_members(spec["arms"]),
-                   arm_pretrain=arm_pretraining(spec), sweep_seeds=sweep_seeds(spec) if partial else None,
-                   rule=selection_rule(spec))
+    return Results(
+        fine,
+        pre,
+        spec.get("max_one_class_seeds", 1),
+        members=sweep_members(spec["arms"]),
+        arm_pretrain=arm_pretraining(spec),
+        sweep_seeds=sweep_seeds(spec) if partial else None,
+        rule=selection_rule(spec),
+    )
 
 
 def build_summary(spec: dict) -> Summary:

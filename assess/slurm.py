@@ -60,10 +60,20 @@ from .grid import (
 from .spec import ROOT, slurm_minutes, slurm_resources, validate_slurm
 
 EX_TEMPFAIL = 75  # train.py's exit code after SIGTERM/SIGINT: a complete checkpoint is saved, no record
-LIVE = {"PENDING": "pending", "CONFIGURING": "pending", "REQUEUED": "pending", "REQUEUE_FED": "pending",
-        "REQUEUE_HOLD": "pending", "RESV_DEL_HOLD": "pending", "SUSPENDED": "pending",
-        "RUNNING": "running", "COMPLETING": "running", "RESIZING": "running", "SIGNALING": "running",
-        "STAGE_OUT": "running"}
+LIVE = {
+    "PENDING": "pending",
+    "CONFIGURING": "pending",
+    "REQUEUED": "pending",
+    "REQUEUE_FED": "pending",
+    "REQUEUE_HOLD": "pending",
+    "RESV_DEL_HOLD": "pending",
+    "SUSPENDED": "pending",
+    "RUNNING": "running",
+    "COMPLETING": "running",
+    "RESIZING": "running",
+    "SIGNALING": "running",
+    "STAGE_OUT": "running",
+}
 LOG_TAIL = 15
 
 
@@ -118,12 +128,19 @@ class GridJob:
         with open(log, "a") as fh:
             # SLURM's --signal reaches every process of the step; train.py must not die of SIGUSR2 (its default
             # action): this process turns it into SIGTERM for train.py (see checkpoint). SIG_IGN survives exec.
-            self._proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
-                                          preexec_fn=lambda: signal.signal(signal.SIGUSR2, signal.SIG_IGN))
+            self._proc = subprocess.Popen(
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                preexec_fn=lambda: signal.signal(signal.SIGUSR2, signal.SIG_IGN),
+            )
             rc = self._proc.wait()
         if rc == EX_TEMPFAIL:
-            raise RuntimeError(f"{run.label()}: interrupted (train.py saved a checkpoint and exited {rc}); "
-                               "a requeued or resubmitted job resumes it")
+            raise RuntimeError(
+                f"{run.label()}: interrupted (train.py saved a checkpoint and exited {rc}); "
+                "a requeued or resubmitted job resumes it"
+            )
         if rc != 0 or not has_record(run.out):
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-LOG_TAIL:])
             raise RuntimeError(f"{run.label()}: train.py exited {rc}; the end of {log}:\n{tail}")
@@ -166,8 +183,10 @@ def read_ledger(spec: dict) -> dict:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise RuntimeError(f"{path} is not valid JSON ({err}); it lists the SLURM jobs of this grid: restore it, or "
-                           "cancel the grid's jobs (squeue) and delete it to resubmit what is not done") from None
+        raise RuntimeError(
+            f"{path} is not valid JSON ({err}); it lists the SLURM jobs of this grid: restore it, or "
+            "cancel the grid's jobs (squeue) and delete it to resubmit what is not done"
+        ) from None
 
 
 def write_ledger(spec: dict, ledger: dict) -> None:
@@ -183,11 +202,13 @@ def squeue_states(env: dict | None = None) -> dict[str, str]:
     """SLURM job id (`123`, or `123_4` for an array element) -> its state, for every job SLURM still queues or
     runs. Jobs that ended are not listed: a run's record, not SLURM's memory, says whether it finished."""
     try:
-        proc = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True, env=env,
-                              timeout=120)
+        proc = subprocess.run(
+            ["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True, env=env, timeout=120
+        )
     except FileNotFoundError:
-        raise RuntimeError("squeue is not installed here: run --executor slurm on a machine with SLURM's commands "
-                           "(a login node)") from None
+        raise RuntimeError(
+            "squeue is not installed here: run --executor slurm on a machine with SLURM's commands (a login node)"
+        ) from None
     if proc.returncode != 0:
         raise RuntimeError(f"squeue failed: {(proc.stderr or proc.stdout).strip()}; is SLURM reachable from here?")
     return dict(line.strip().split("|", 1) for line in proc.stdout.splitlines() if "|" in line)
@@ -234,8 +255,14 @@ def dependencies(spec: dict, run: Run, runs: list[Run], job_of: dict[str, str]) 
 def sweep_runs_of(spec: dict, run: Run, runs: list[Run]) -> list[Run]:
     """The sweep-seed runs a conditional slot is chosen from: every member of its arm, on its task."""
     members, seeds = sweep_members(spec["arms"]), sweep_seeds(spec)
-    return [r for r in runs if r.kind == "finetune" and r.task == run.task and r.seed in seeds
-            and members.get(r.name, ("",))[0] == run.chosen_by]
+    return [
+        r
+        for r in runs
+        if r.kind == "finetune"
+        and r.task == run.task
+        and r.seed in seeds
+        and members.get(r.name, ("",))[0] == run.chosen_by
+    ]
 
 
 def make_executor(spec: dict, res: dict, folder: Path, dependency: list[str]):
@@ -249,10 +276,17 @@ def make_executor(spec: dict, res: dict, folder: Path, dependency: list[str]):
         key, _, value = flag.lstrip("-").partition("=")
         extra[key] = value if value else True
     ex.update_parameters(
-        job_name=f"{spec['name']}", time=slurm_minutes(res.get("time", "1:00:00")), nodes=1, ntasks_per_node=1,
-        cpus_per_task=res.get("cpus", 1), signal_delay_s=res.get("signal_seconds", 300), stderr_to_stdout=False,
-        setup=[f"cd {shlex.quote(str(ROOT))}",  # this checkout's code, whatever the environment installs
-               f"export PYTHONPATH={shlex.quote(str(ROOT))}${{PYTHONPATH:+:$PYTHONPATH}}"],
+        job_name=f"{spec['name']}",
+        time=slurm_minutes(res.get("time", "1:00:00")),
+        nodes=1,
+        ntasks_per_node=1,
+        cpus_per_task=res.get("cpus", 1),
+        signal_delay_s=res.get("signal_seconds", 300),
+        stderr_to_stdout=False,
+        setup=[
+            f"cd {shlex.quote(str(ROOT))}",  # this checkout's code, whatever the environment installs
+            f"export PYTHONPATH={shlex.quote(str(ROOT))}${{PYTHONPATH:+:$PYTHONPATH}}",
+        ],
         additional_parameters=extra,
         **({"partition": res["partition"]} if res.get("partition") else {}),
         **({"account": res["account"]} if res.get("account") else {}),
@@ -277,9 +311,11 @@ def submit(spec: dict, runs: list[Run], out=None) -> list[str]:
         states = run_states(runs, ledger, squeue_states())
         job_of = {k: e["job_id"] for k, e in ledger.items() if states.get(k) in ("pending", "running")}
         missing = [k for k, st in states.items() if st in ("todo", "failed")]
-        waves = ([k for k in missing if groups[k][0].kind == "pretrain"],
-                 [k for k in missing if groups[k][0].kind != "pretrain" and not groups[k][0].chosen_by],
-                 [k for k in missing if groups[k][0].chosen_by])
+        waves = (
+            [k for k in missing if groups[k][0].kind == "pretrain"],
+            [k for k in missing if groups[k][0].kind != "pretrain" and not groups[k][0].chosen_by],
+            [k for k in missing if groups[k][0].chosen_by],
+        )
         for wave in waves:
             arrays: dict[tuple, list[str]] = {}
             for key in wave:
@@ -297,24 +333,40 @@ def submit(spec: dict, runs: list[Run], out=None) -> list[str]:
                 res = json.loads(res_json)
                 ex = make_executor(spec, res, folder / "jobs", list(deps))
                 with ex.batch():
-                    jobs = [ex.submit(GridJob(spec, groups[k], sweep_runs_of(spec, groups[k][0], runs)
-                                              if groups[k][0].chosen_by else [], int(res.get("signal_seconds", 300))))
-                            for k in keys]
+                    jobs = [
+                        ex.submit(
+                            GridJob(
+                                spec,
+                                groups[k],
+                                sweep_runs_of(spec, groups[k][0], runs) if groups[k][0].chosen_by else [],
+                                int(res.get("signal_seconds", 300)),
+                            )
+                        )
+                        for k in keys
+                    ]
                 for key, job in zip(keys, jobs):
                     job_of[key] = job.job_id
                     _enter(ledger, key, job.job_id, {"stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)})
                 write_ledger(spec, ledger)  # after each sbatch: a killed submitter forgets at most one array
                 submitted += keys
-                print(f"submitted {len(keys)} run{'s' * (len(keys) != 1)} as job {jobs[0].job_id.split('_')[0]}"
-                      + (f" (after {', '.join(deps)})" if deps else ""), file=out, flush=True)
+                print(
+                    f"submitted {len(keys)} run{'s' * (len(keys) != 1)} as job {jobs[0].job_id.split('_')[0]}"
+                    + (f" (after {', '.join(deps)})" if deps else ""),
+                    file=out,
+                    flush=True,
+                )
     return submitted
 
 
 def _enter(ledger: dict, key: str, job_id: str, logs: dict) -> None:
     before = ledger.get(key)
-    previous = ([*before.get("previous", []), before["job_id"]] if before else [])
-    ledger[key] = {"job_id": job_id, "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                   **logs, **({"previous": previous} if previous else {})}
+    previous = [*before.get("previous", []), before["job_id"]] if before else []
+    ledger[key] = {
+        "job_id": job_id,
+        "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **logs,
+        **({"previous": previous} if previous else {}),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ multi-node
@@ -326,22 +378,64 @@ def multinode_script(spec: dict, run: Run, res: dict, deps: list[str], log_dir: 
     preemption) the batch part sends SIGTERM through srun to train.py, which saves a complete checkpoint, then
     requeues the job; the requeued job resumes from the newest complete checkpoint."""
     nodes, gpus = int(res["nodes"]), int(res.get("gpus") or 0)
-    head = {"job-name": f"{spec['name']}", "nodes": nodes, "ntasks-per-node": 1, "cpus-per-task": res.get("cpus", 1),
-            "time": slurm_minutes(res.get("time", "1:00:00")), "signal": f"B:USR2@{res.get('signal_seconds', 300)}",
-            "output": str(log_dir / "%j.out"), "open-mode": "append", "kill-on-invalid-dep": "yes"}
-    head.update({k: v for k, v in (("partition", res.get("partition")), ("account", res.get("account")),
-                                    ("mem", res.get("mem")), ("gpus-per-node", gpus or None)) if v})
+    head = {
+        "job-name": f"{spec['name']}",
+        "nodes": nodes,
+        "ntasks-per-node": 1,
+        "cpus-per-task": res.get("cpus", 1),
+        "time": slurm_minutes(res.get("time", "1:00:00")),
+        "signal": f"B:USR2@{res.get('signal_seconds', 300)}",
+        "output": str(log_dir / "%j.out"),
+        "open-mode": "append",
+        "kill-on-invalid-dep": "yes",
+    }
+    head.update(
+        {
+            k: v
+            for k, v in (
+                ("partition", res.get("partition")),
+                ("account", res.get("account")),
+                ("mem", res.get("mem")),
+                ("gpus-per-node", gpus or None),
+            )
+            if v
+        }
+    )
     if deps:
         head["dependency"] = "afterok:" + ":".join(deps)
-    lines = ["#!/bin/bash", *(f"#SBATCH --{k}={v}" for k, v in head.items()), "#SBATCH --requeue",
-             *(f"#SBATCH {flag}" for flag in res.get("extra") or [])]
-    train = [sys.executable, "-m", "accelerate.commands.launch", "$MULTI",  # on CPU: gloo, one process a node
-             "--num_machines", "$SLURM_NNODES", "--machine_rank", "$SLURM_NODEID", "--main_process_ip", "$MAIN",
-             "--main_process_port", "$PORT", "--num_processes", "$NPROC",
-             "--rdzv_backend", "static", "--same_network", str(ROOT / "train.py"), *run.args()]
+    lines = [
+        "#!/bin/bash",
+        *(f"#SBATCH --{k}={v}" for k, v in head.items()),
+        "#SBATCH --requeue",
+        *(f"#SBATCH {flag}" for flag in res.get("extra") or []),
+    ]
+    train = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "$MULTI",  # on CPU: gloo, one process a node
+        "--num_machines",
+        "$SLURM_NNODES",
+        "--machine_rank",
+        "$SLURM_NODEID",
+        "--main_process_ip",
+        "$MAIN",
+        "--main_process_port",
+        "$PORT",
+        "--num_processes",
+        "$NPROC",
+        "--rdzv_backend",
+        "static",
+        "--same_network",
+        str(ROOT / "train.py"),
+        *run.args(),
+    ]
     cmd = " ".join(a if a.startswith("$") else shlex.quote(a) for a in train)
     out = shlex.quote(str(run.out))
-    return "\n".join([*lines, f"""
+    return "\n".join(
+        [
+            *lines,
+            f"""
 # {run.label()}: written by assess/slurm.py (see docs/cluster.md)
 set -uo pipefail
 cd {shlex.quote(str(ROOT))}
@@ -369,7 +463,9 @@ wait $STEP
 RC=$?
 wait $STEP 2> /dev/null
 exit $RC
-"""])
+""",
+        ]
+    )
 
 
 def submit_multinode(spec: dict, run: Run, res: dict, deps: list[str]) -> str:
@@ -398,13 +494,16 @@ def gather(spec: dict, runs: list[Run], commit: bool) -> list[Run]:
             if archive_run(run):
                 copied.append(run)
                 if commit:
-                    commit_archive(archive, f"{spec['name']}: {run.name}" + (f" {run.task}" if run.task else "")
-                                   + f" seed {run.seed}")
+                    commit_archive(
+                        archive,
+                        f"{spec['name']}: {run.name}" + (f" {run.task}" if run.task else "") + f" seed {run.seed}",
+                    )
     return copied
 
 
-def wait(spec: dict, runs: list[Run], commit: bool, poll_seconds: float = 30.0, out=None,
-         show_failures: bool = True) -> int:
+def wait(
+    spec: dict, runs: list[Run], commit: bool, poll_seconds: float = 30.0, out=None, show_failures: bool = True
+) -> int:
     """Until no job of the grid is queued or running: gather finished runs, print the count of each state when
     it changes. Then list the failed runs with their log tails; 1 if any failed."""
     out = out or sys.stdout
@@ -432,8 +531,11 @@ def print_failures(spec: dict, runs: list[Run], states: dict[str, str], out) -> 
     for key, state in states.items():
         if state == "failed":
             group = [r for r in runs if slot_key(r) == key]
-            print(f"FAILED {key} (job {ledger[key]['job_id']}):\n    "
-                  + "\n    ".join(failure_tail(group, ledger[key])), file=out, flush=True)
+            print(
+                f"FAILED {key} (job {ledger[key]['job_id']}):\n    " + "\n    ".join(failure_tail(group, ledger[key])),
+                file=out,
+                flush=True,
+            )
 
 
 def list_runs(spec: dict, runs: list[Run], out=None) -> int:
@@ -467,8 +569,12 @@ def run_slurm(spec: dict, commit: bool, poll_seconds: float = 30.0, out=None) ->
         check_committable(archive_dir(spec))
     gather(spec, runs, commit)
     keys = submit(spec, runs, out)
-    print(f"grid {spec['name']}: submitted {len(keys)} run{'s' * (len(keys) != 1)}; waiting for the grid's jobs "
-          "(Ctrl-C stops waiting; the jobs go on, and a rerun gathers them)", file=out, flush=True)
+    print(
+        f"grid {spec['name']}: submitted {len(keys)} run{'s' * (len(keys) != 1)}; waiting for the grid's jobs "
+        "(Ctrl-C stops waiting; the jobs go on, and a rerun gathers them)",
+        file=out,
+        flush=True,
+    )
     return wait(spec, runs, commit, poll_seconds, out)
 
 
@@ -488,7 +594,7 @@ def apply_overrides(section: dict | None, items: list[str]) -> dict:
         value = yaml.safe_load(raw) if raw else None
         target = out
         if key.startswith("pretrain."):
-            target, key = out.setdefault("pretrain", {}), key[len("pretrain."):]
+            target, key = out.setdefault("pretrain", {}), key[len("pretrain.") :]
         if value is None:
             target.pop(key, None)
         else:
@@ -518,13 +624,15 @@ def smoke_jobs(spec: dict, runs: list[Run], out, poll_seconds: float) -> int:
         else:
             failed += 1
             tail = failure_tail([run], ledger.get(slot_key(run), {}))
-            print(f"FAIL {run.kind} arm {run.name} (SLURM job {job}):\n    " + "\n    ".join(tail),
-                  file=out, flush=True)
+            print(
+                f"FAIL {run.kind} arm {run.name} (SLURM job {job}):\n    " + "\n    ".join(tail), file=out, flush=True
+            )
     return 1 if failed else 0
 
 
-def main(spec: dict, overrides: list[str], list_only: bool = False, commit: bool = False,
-         poll_seconds: float = 30.0) -> int:
+def main(
+    spec: dict, overrides: list[str], list_only: bool = False, commit: bool = False, poll_seconds: float = 30.0
+) -> int:
     """`python -m assess.grid SPEC --executor slurm [--list] [--commit] [--slurm KEY=VALUE ...]`."""
     try:
         spec["slurm"] = apply_overrides(spec.get("slurm"), overrides)
@@ -535,6 +643,9 @@ def main(spec: dict, overrides: list[str], list_only: bool = False, commit: bool
         print(f"grid: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\ngrid {spec['name']}: stopped waiting; the submitted jobs go on (squeue). Rerun the same command to "
-              "gather them and submit what is missing.", file=sys.stderr)
+        print(
+            f"\ngrid {spec['name']}: stopped waiting; the submitted jobs go on (squeue). Rerun the same command to "
+            "gather them and submit what is missing.",
+            file=sys.stderr,
+        )
         return 130

@@ -62,16 +62,37 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC_KEYS = {"name", "description", "runs_dir", "seeds", "tasks", "common", "pretrain", "arms", "comparisons",
-             "launcher", "pretrain_common", "task_overrides", "references",
-             "paired_seeds", "primary_test", "max_one_class_seeds", "compute_curve", "archive", "min_sweep",
-             "sweep_seeds", "slurm"}
+SPEC_KEYS = {
+    "name",
+    "description",
+    "runs_dir",
+    "seeds",
+    "tasks",
+    "common",
+    "pretrain",
+    "arms",
+    "comparisons",
+    "launcher",
+    "pretrain_common",
+    "task_overrides",
+    "references",
+    "paired_seeds",
+    "primary_test",
+    "max_one_class_seeds",
+    "compute_curve",
+    "archive",
+    "min_sweep",
+    "sweep_seeds",
+    "slurm",
+}
 QUESTIONS = ("architecture", "pretraining", "tokenizer", "corpus")
 PRIMARY_TESTS = ("wilcoxon", "t")
 MIN_CURVE_BUDGETS = 3
-SELECTION_RULE = ("per arm x task, the sweep member with the highest mean validation primary metric over its seeds "
-                  "(the validation split, never test); ties go to the value listed first in the spec's sweep; the "
-                  "arm's test scores are that member's")
+SELECTION_RULE = (
+    "per arm x task, the sweep member with the highest mean validation primary metric over its seeds "
+    "(the validation split, never test); ties go to the value listed first in the spec's sweep; the "
+    "arm's test scores are that member's"
+)
 
 
 def selection_rule(spec: dict) -> str:
@@ -79,16 +100,27 @@ def selection_rule(spec: dict) -> str:
     seeds = sweep_seeds(spec)
     if seeds == list(spec["seeds"]):
         return SELECTION_RULE
-    return (SELECTION_RULE.replace("over its seeds", f"over the sweep seed{'s' * (len(seeds) != 1)} "
-                                   f"{', '.join(map(str, seeds))}")
-            + "; the other seeds run the chosen member only")
+    return (
+        SELECTION_RULE.replace(
+            "over its seeds", f"over the sweep seed{'s' * (len(seeds) != 1)} {', '.join(map(str, seeds))}"
+        )
+        + "; the other seeds run the chosen member only"
+    )
 
 
 # Fields whose values are paths: only these may name environment variables (`$VAR`, `${VAR}`), e.g. where the
 # genomes or the weights live on this machine. Anywhere else a variable would carry whatever the environment
 # holds (a token, say) into train.py's command line and the records, so it is refused at load time.
-PATH_FIELDS = ("runs_dir", "archive", "data_dir", "pretrained", "bpe_path", "corpus_fasta", "pretrain_fasta",
-               "shared_data")
+PATH_FIELDS = (
+    "runs_dir",
+    "archive",
+    "data_dir",
+    "pretrained",
+    "bpe_path",
+    "corpus_fasta",
+    "pretrain_fasta",
+    "shared_data",
+)
 _ENV_VAR = re.compile(r"\$([A-Za-z_]\w*|\{[^}]*\})")  # what os.path.expandvars expands ("$5" is no variable)
 # Arm and pretraining-run names become folder names under runs_dir (and sweep members add `-<field>=<value>`):
 # letters, digits and `_ . + = -`, not starting with `.` or `-`, so a name can never leave runs_dir.
@@ -102,9 +134,11 @@ def _expand_env(value, where: str = "spec", key: str | None = None):
         if not _ENV_VAR.search(value):
             return value
         if key not in PATH_FIELDS:
-            raise ValueError(f"{where}: field {key or '(top level)'!r} names an environment variable "
-                             f"({_ENV_VAR.search(value).group(0)}); only the path fields {', '.join(PATH_FIELDS)} "
-                             "may, so that nothing else from the environment reaches command lines and records")
+            raise ValueError(
+                f"{where}: field {key or '(top level)'!r} names an environment variable "
+                f"({_ENV_VAR.search(value).group(0)}); only the path fields {', '.join(PATH_FIELDS)} "
+                "may, so that nothing else from the environment reaches command lines and records"
+            )
         return os.path.expandvars(value)
     if isinstance(value, list):
         return [_expand_env(v, where, key) for v in value]
@@ -136,15 +170,19 @@ def train_fields() -> frozenset[str]:
     for path, classes in ((ours, {"RunArguments", "DNATrainingArguments"}), (theirs, {"TrainingArguments"})):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.ClassDef) and node.name in classes:
-                names |= {n.target.id for n in node.body if isinstance(n, ast.AnnAssign)
-                          and isinstance(n.target, ast.Name) and not _init_false(n.value)}
+                names |= {
+                    n.target.id
+                    for n in node.body
+                    if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and not _init_false(n.value)
+                }
     return frozenset(names)
 
 
 def _init_false(value) -> bool:
     """`field(..., init=False)`: not a constructor argument, so not a setting."""
-    return (isinstance(value, ast.Call) and any(k.arg == "init" and isinstance(k.value, ast.Constant)
-                                                 and k.value.value is False for k in value.keywords))
+    return isinstance(value, ast.Call) and any(
+        k.arg == "init" and isinstance(k.value, ast.Constant) and k.value.value is False for k in value.keywords
+    )
 
 
 def validate_fields(spec: dict, where: str = "spec") -> None:
@@ -158,12 +196,16 @@ def validate_fields(spec: dict, where: str = "spec") -> None:
             if key not in valid:
                 close = difflib.get_close_matches(str(key), valid, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"{where}: {label}: unknown train.py field {key!r}{hint} (see `python train.py --help`)")
+                raise ValueError(
+                    f"{where}: {label}: unknown train.py field {key!r}{hint} (see `python train.py --help`)"
+                )
 
     def check_name(label: str, name) -> None:
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            raise ValueError(f"{where}: {label} {name!r} is not allowed: names become folders under runs_dir, so they "
-                             "use letters, digits and `_ . + = -` only, and do not start with `.` or `-`")
+            raise ValueError(
+                f"{where}: {label} {name!r} is not allowed: names become folders under runs_dir, so they "
+                "use letters, digits and `_ . + = -` only, and do not start with `.` or `-`"
+            )
 
     groups = {"common": spec.get("common"), "pretrain_common": spec.get("pretrain_common")}
     groups |= {f"task_overrides {pat!r}": o for pat, o in (spec.get("task_overrides") or {}).items()}
@@ -197,8 +239,10 @@ def validate_spec(spec: dict, where: str = "spec") -> None:
     n = spec.get("sweep_seeds")
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(spec["seeds"]):
-            raise ValueError(f"{where}: `sweep_seeds` must be a whole number from 1 to the number of seeds "
-                             f"({len(spec['seeds'])}), got {n!r}")
+            raise ValueError(
+                f"{where}: `sweep_seeds` must be a whole number from 1 to the number of seeds "
+                f"({len(spec['seeds'])}), got {n!r}"
+            )
         if not sweep_members(spec["arms"]):
             raise ValueError(f"{where}: `sweep_seeds` is set but no arm has a `sweep`")
     arm_names = report_arms(spec["arms"])
@@ -209,14 +253,18 @@ def validate_spec(spec: dict, where: str = "spec") -> None:
         for a, b in pairs:
             for arm in (a, b):
                 if arm in members:
-                    raise ValueError(f"{where}: comparison {question} names the sweep member {arm!r}; name the arm "
-                                     f"{members[arm][0]!r} (the report picks its member per task on validation)")
+                    raise ValueError(
+                        f"{where}: comparison {question} names the sweep member {arm!r}; name the arm "
+                        f"{members[arm][0]!r} (the report picks its member per task on validation)"
+                    )
                 if arm not in arm_names:
                     raise ValueError(f"{where}: comparison {question} names unknown arm {arm!r}")
     refs = spec.get("references") or {}
     if refs and not (isinstance(refs.get("source"), str) and isinstance(refs.get("scores"), dict)):
-        raise ValueError(f"{where}: `references` needs `source` (where the numbers are published) and "
-                         "`scores` ({model: {task: score x 100}})")
+        raise ValueError(
+            f"{where}: `references` needs `source` (where the numbers are published) and "
+            "`scores` ({model: {task: score x 100}})"
+        )
     tasks = set(expand_tasks(spec["tasks"])) if refs else set()
     for model, by_task in (refs.get("scores") or {}).items():
         for task in by_task:
@@ -267,8 +315,9 @@ def validate_slurm(section, where: str = "slurm", pretrain: bool = False) -> Non
     valid = SLURM_PRETRAIN_KEYS if pretrain else SLURM_KEYS | {"pretrain"}
     unknown = set(section) - valid
     if unknown:
-        hint = (" (`nodes` goes under `slurm: pretrain:`: only pretraining runs span nodes)"
-                if "nodes" in unknown else "")
+        hint = (
+            " (`nodes` goes under `slurm: pretrain:`: only pretraining runs span nodes)" if "nodes" in unknown else ""
+        )
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}; valid: {sorted(valid)}{hint}")
     for key, value in section.items():
         if key == "pretrain":
@@ -286,8 +335,9 @@ def validate_slurm(section, where: str = "slurm", pretrain: bool = False) -> Non
             slurm_minutes(value)  # raises, naming the value
         elif key == "extra":
             if not isinstance(value, list) or not all(isinstance(f, str) and f.startswith("--") for f in value):
-                raise ValueError(f"{where}: `extra` must be a list of sbatch flags such as ['--qos=high'], "
-                                 f"got {value!r}")
+                raise ValueError(
+                    f"{where}: `extra` must be a list of sbatch flags such as ['--qos=high'], got {value!r}"
+                )
 
 
 def slurm_resources(spec: dict, kind: str) -> dict:
@@ -309,16 +359,20 @@ def validate_sweeps(spec: dict, where: str = "spec") -> None:
     sizes = {}
     for name, fields_ in arms.items():
         if "-" in name and "=" in name:
-            raise ValueError(f"{where}: arm name {name!r} looks like a sweep member (`<arm>-<field>=<value>`); rename it")
+            raise ValueError(
+                f"{where}: arm name {name!r} looks like a sweep member (`<arm>-<field>=<value>`); rename it"
+            )
         sweep = (fields_ or {}).get("sweep")
         if sweep is None:
             if min_sweep is not None:
-                raise ValueError(f"{where}: arm {name!r} has no `sweep`, but `min_sweep: {min_sweep}` asks every arm "
-                                 "to choose its learning rate on validation")
+                raise ValueError(
+                    f"{where}: arm {name!r} has no `sweep`, but `min_sweep: {min_sweep}` asks every arm "
+                    "to choose its learning rate on validation"
+                )
             continue
         if not isinstance(sweep, dict) or len(sweep) != 1:
             raise ValueError(f"{where}: arm {name!r}: `sweep` must be one field: {{field: [values]}}")
-        (key, values), = sweep.items()
+        ((key, values),) = sweep.items()
         if not isinstance(values, list) or not values or len(set(map(str, values))) != len(values):
             raise ValueError(f"{where}: arm {name!r}: sweep {key!r} needs a list of distinct values")
         if key in (fields_ or {}):
@@ -326,8 +380,10 @@ def validate_sweeps(spec: dict, where: str = "spec") -> None:
         sizes[name] = len(values)
     if len(set(sizes.values())) > 1:
         listed = ", ".join(f"{a}: {n}" for a, n in sizes.items())
-        raise ValueError(f"{where}: every swept arm must sweep the same number of values ({listed}): a larger sweep "
-                         "is a larger search, which favours its arm")
+        raise ValueError(
+            f"{where}: every swept arm must sweep the same number of values ({listed}): a larger sweep "
+            "is a larger search, which favours its arm"
+        )
     if min_sweep is not None and sizes and min(sizes.values()) < min_sweep:
         raise ValueError(f"{where}: sweeps have {min(sizes.values())} values, fewer than `min_sweep: {min_sweep}`")
 
@@ -347,7 +403,9 @@ def validate_compute_curve(spec: dict, arms: dict, where: str = "spec") -> None:
             raise ValueError(f"{at} needs exactly the keys `random` (an arm) and `pretrained` (a list of arms)")
         rnd, pre = entry["random"], entry["pretrained"]
         if not isinstance(pre, list) or len(pre) < MIN_CURVE_BUDGETS or len(set(pre)) != len(pre):
-            raise ValueError(f"{at}: `pretrained` must list at least {MIN_CURVE_BUDGETS} distinct arms (one per budget)")
+            raise ValueError(
+                f"{at}: `pretrained` must list at least {MIN_CURVE_BUDGETS} distinct arms (one per budget)"
+            )
         for arm in [rnd, *pre]:
             if arm not in arms:
                 raise ValueError(f"{at} names unknown arm {arm!r}")
@@ -358,20 +416,28 @@ def validate_compute_curve(spec: dict, arms: dict, where: str = "spec") -> None:
         for arm in pre:
             src = arms[arm].get("pretrained")
             if not (isinstance(src, str) and src.startswith("@") and src[1:] in pre_runs):
-                raise ValueError(f"{at}: arm {arm!r} must be fine-tuned from a pretraining run of this spec "
-                                 f"(`pretrained: \"@<pretrain name>\"`), so that its pretraining FLOPs are recorded")
+                raise ValueError(
+                    f"{at}: arm {arm!r} must be fine-tuned from a pretraining run of this spec "
+                    f'(`pretrained: "@<pretrain name>"`), so that its pretraining FLOPs are recorded'
+                )
             sources.append(src[1:])
         if len(set(sources)) != len(sources):
             raise ValueError(f"{at}: the pretrained arms must come from distinct pretraining runs (budgets)")
-        models = {pre_runs[s].get("model") for s in sources} | ({rnd_fields["model"]} if rnd_fields.get("model") else set())
+        models = {pre_runs[s].get("model") for s in sources} | (
+            {rnd_fields["model"]} if rnd_fields.get("model") else set()
+        )
         if len(models) != 1:
-            raise ValueError(f"{at}: the random arm and the pretraining runs must be one model, got {sorted(map(str, models))}")
+            raise ValueError(
+                f"{at}: the random arm and the pretraining runs must be one model, got {sorted(map(str, models))}"
+            )
 
 
 def pretrain_fields(spec: dict) -> dict[str, dict]:
     """Pretraining run name -> its train.py fields (pretrain_common, then the run's own)."""
-    return {name: {**(spec.get("pretrain_common") or {}), **fields_}
-            for name, fields_ in (spec.get("pretrain") or {}).items()}
+    return {
+        name: {**(spec.get("pretrain_common") or {}), **fields_}
+        for name, fields_ in (spec.get("pretrain") or {}).items()
+    }
 
 
 def runs_dir_of(spec: dict) -> Path:
@@ -407,7 +473,7 @@ def sweep_members(arms: dict) -> dict[str, tuple[str, str, object, int]]:
     for name, fields_ in arms.items():
         sweep = (fields_ or {}).get("sweep")
         if sweep:
-            (key, values), = sweep.items()
+            ((key, values),) = sweep.items()
             for i, v in enumerate(values):
                 out[member_name(name, key, v)] = (name, key, v, i)
     return out
@@ -445,12 +511,25 @@ class Selection:
     all_tie: bool = False  # every value scored the same on validation (say, none learned): the order chose
 
     def as_dict(self) -> dict:
-        return {"field": self.field, "value": self.value, "member": self.member, "chosen_on": "validation",
-                "complete": self.complete, "edge": self.edge, "all_tie": self.all_tie, "candidates": self.candidates}
+        return {
+            "field": self.field,
+            "value": self.value,
+            "member": self.member,
+            "chosen_on": "validation",
+            "complete": self.complete,
+            "edge": self.edge,
+            "all_tie": self.all_tie,
+            "candidates": self.candidates,
+        }
 
 
-def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]], members: dict[str, tuple],
-                  seeds: list | None = None) -> Selection | None:
+def select_member(
+    arm: str,
+    task: str,
+    runs_by_member: dict[str, dict[int, dict]],
+    members: dict[str, tuple],
+    seeds: list | None = None,
+) -> Selection | None:
     """The member with the highest mean validation score over its seeds; ties go to the value listed first.
     With `seeds` (the sweep seeds), only those seeds' runs choose. The report and the grid runner (which runs
     the later seeds of the chosen member only) both choose here, so they cannot disagree."""
@@ -460,8 +539,16 @@ def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]
     for member, runs in runs_by_member.items():
         _, fld, value, order = members[member]
         vals = [v for r in runs.values() if (v := validation_score(r)) is not None]
-        cands.append({"member": member, "value": value, "order": order, "n_seeds": len(runs),
-                      "n_scored": len(vals), "validation_mean": float(np.mean(vals)) if vals else None})
+        cands.append(
+            {
+                "member": member,
+                "value": value,
+                "order": order,
+                "n_seeds": len(runs),
+                "n_scored": len(vals),
+                "validation_mean": float(np.mean(vals)) if vals else None,
+            }
+        )
     scored = [c for c in cands if c["validation_mean"] is not None]
     if not scored:
         return None
@@ -477,9 +564,17 @@ def select_member(arm: str, task: str, runs_by_member: dict[str, dict[int, dict]
     edge = None
     if len(values) > 1 and not all_tie and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         edge = "lowest" if best["value"] == min(values) else "highest" if best["value"] == max(values) else None
-    return Selection(arm, task, members[best["member"]][1], best["value"], best["member"],
-                     [{k: v for k, v in c.items() if k != "order"} for c in cands], complete=complete, edge=edge,
-                     all_tie=all_tie)
+    return Selection(
+        arm,
+        task,
+        members[best["member"]][1],
+        best["value"],
+        best["member"],
+        [{k: v for k, v in c.items() if k != "order"} for c in cands],
+        complete=complete,
+        edge=edge,
+        all_tie=all_tie,
+    )
 
 
 def report_arms(arms: dict) -> dict:
@@ -529,7 +624,7 @@ def expand_arms(arms: dict) -> dict:
         if not sweep:
             out[name] = fields_
             continue
-        (key, values), = sweep.items()  # one swept field per arm keeps names readable
+        ((key, values),) = sweep.items()  # one swept field per arm keeps names readable
         for v in values:
             out[member_name(name, key, v)] = {**fields_, key: v}
     return out

@@ -75,7 +75,7 @@ def combination_ci(groups, coefs, level: float = LEVEL, method: str = WELCH_METH
     var = sum(terms)
     if var == 0:  # every seed of every group scored the same: a zero-width interval
         return DiffCI(est, est, est, None, n_a, n_b, method)
-    df = var ** 2 / sum(t * t / (g.size - 1) for t, g in zip(terms, groups) if t > 0)
+    df = var**2 / sum(t * t / (g.size - 1) for t, g in zip(terms, groups) if t > 0)
     half = float(stats.t.ppf((1 + level) / 2, df)) * math.sqrt(var)
     return DiffCI(est, est - half, est + half, float(df), n_a, n_b, method)
 
@@ -89,8 +89,9 @@ def paired_ci(a, b, level: float = LEVEL) -> DiffCI:
     """t interval of the mean of a_i − b_i (a and b aligned by seed)."""
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     ci = t_ci(d, level)
-    return DiffCI(ci.mean, ci.low, ci.high, float(d.size - 1) if d.size > 1 else None, int(d.size), int(d.size),
-                  PAIRED_METHOD)
+    return DiffCI(
+        ci.mean, ci.low, ci.high, float(d.size - 1) if d.size > 1 else None, int(d.size), int(d.size), PAIRED_METHOD
+    )
 
 
 def holm(pvalues) -> list[float]:
@@ -107,7 +108,7 @@ def holm(pvalues) -> list[float]:
 def wilcoxon_min_p(n: int) -> float:
     """Smallest two-sided p the exact signed-rank test can give with n non-zero differences: 2 / 2^n
     (all differences of one sign is the single most extreme of the 2^n equally likely sign patterns)."""
-    return min(1.0, 2.0 / 2 ** n) if n > 0 else 1.0
+    return min(1.0, 2.0 / 2**n) if n > 0 else 1.0
 
 
 @dataclass
@@ -134,7 +135,7 @@ def _exact_signed_rank_p(nz: np.ndarray) -> float:
     under H0. Exact with ties too."""
     n = nz.size
     ranks = stats.rankdata(np.abs(nz))
-    signs = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(bool)
+    signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(bool)
     r_plus = signs.astype(float) @ ranks
     centre = ranks.sum() / 2
     obs = abs(ranks[nz > 0].sum() - centre)
@@ -163,10 +164,16 @@ def paired_wilcoxon(diffs) -> PairedTest:
     else:
         p, method = float(stats.wilcoxon(nz, method="approx").pvalue), "normal approximation"
     return PairedTest(
-        n_tasks=int(d.size), n_used=int(nz.size), mean_difference=mean, wins=wins, losses=losses,
-        statistic=min(r_plus, r_minus), p_value=min(1.0, p),
+        n_tasks=int(d.size),
+        n_used=int(nz.size),
+        mean_difference=mean,
+        wins=wins,
+        losses=losses,
+        statistic=min(r_plus, r_minus),
+        p_value=min(1.0, p),
         rank_biserial=(r_plus - r_minus) / (r_plus + r_minus),
-        min_attainable_p=wilcoxon_min_p(int(nz.size)), method=method,
+        min_attainable_p=wilcoxon_min_p(int(nz.size)),
+        method=method,
     )
 
 

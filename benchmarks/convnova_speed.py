@@ -100,8 +100,12 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=1, help="untimed steps per model first")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--timer", default="wall", choices=("wall", "cpu"),
-                   help="wall clock, or this process's CPU time (steadier on a shared machine at --threads 1)")
+    p.add_argument(
+        "--timer",
+        default="wall",
+        choices=("wall", "cpu"),
+        help="wall clock, or this process's CPU time (steadier on a shared machine at --threads 1)",
+    )
     p.add_argument("--framed", action="store_true", help="ours gets [CLS] seq [SEP] (official: bare sequence)")
     p.add_argument("--no-plain", action="store_true", help="do not time the plain-PyTorch baseline")
     p.add_argument("--reference", type=Path, default=None, help="checkout of aim-uofa/ConvNova")
@@ -128,8 +132,15 @@ def main(argv=None):
         CNNModel, path = load_official_class(a.reference)
         args = types.SimpleNamespace(hidden_dim=cfg.hidden_size, num_cnn_stacks=cfg.num_stacks, dropout=cfg.dropout)
         official = CNNModel(
-            args, 5, pretrain=True, dilation=cfg.dilation_base, kernel_size=cfg.kernel_size,
-            num_conv1d=cfg.num_conv_blocks, d_inner=cfg.d_inner, final_conv=cfg.final_conv, ffn=cfg.ffn,
+            args,
+            5,
+            pretrain=True,
+            dilation=cfg.dilation_base,
+            kernel_size=cfg.kernel_size,
+            num_conv1d=cfg.num_conv_blocks,
+            d_inner=cfg.d_inner,
+            final_conv=cfg.final_conv,
+            ffn=cfg.ffn,
         )
         official.load_state_dict(official_state_dict(ours))
         official.to(device).train()
@@ -162,9 +173,11 @@ def main(argv=None):
             grel = max(grel, ((param.grad - ref).abs().max() / ref.abs().max()).item())
         ours.zero_grad()
         official.zero_grad()
-        print(f"equal outputs: max |logits diff| {diff:.3g} (|logits| max {logits_r.abs().max().item():.3g}), "
-              f"loss {loss_o.item():.7f} vs {loss_r.item():.7f}, max |grad diff| {gdiff:.3g} "
-              f"(at most {grel:.2g} of the tensor's largest gradient)")
+        print(
+            f"equal outputs: max |logits diff| {diff:.3g} (|logits| max {logits_r.abs().max().item():.3g}), "
+            f"loss {loss_o.item():.7f} vs {loss_r.item():.7f}, max |grad diff| {gdiff:.3g} "
+            f"(at most {grel:.2g} of the tensor's largest gradient)"
+        )
 
     def make_step(model, forward):
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
@@ -174,6 +187,7 @@ def main(argv=None):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+
         return step
 
     runs = {"ours": make_step(ours, ours_forward)}
@@ -204,19 +218,24 @@ def main(argv=None):
                 times[name].append(clock() - t0)
 
     bp = a.batch * a.length
-    print(f"preset {a.preset} ({sum(p.numel() for p in ours.parameters()):,} params), batch {a.batch} x {a.length} bp, "
-          f"fp32 {device.type}, {torch.get_num_threads()} threads, {a.steps} timed steps (+{a.warmup} warm-up), "
-          f"{a.timer} time"
-          + (", ours framed with [CLS]/[SEP]" if a.framed else ""))
+    print(
+        f"preset {a.preset} ({sum(p.numel() for p in ours.parameters()):,} params), batch {a.batch} x {a.length} bp, "
+        f"fp32 {device.type}, {torch.get_num_threads()} threads, {a.steps} timed steps (+{a.warmup} warm-up), "
+        f"{a.timer} time" + (", ours framed with [CLS]/[SEP]" if a.framed else "")
+    )
     med = {}
     for name, ts in times.items():
         med[name] = statistics.median(ts)
-        print(f"{name:9s} step median {med[name]:.3f} s (min {min(ts):.3f}, max {max(ts):.3f}): "
-              f"{bp / med[name]:,.0f} bp/s")
+        print(
+            f"{name:9s} step median {med[name]:.3f} s (min {min(ts):.3f}, max {max(ts):.3f}): "
+            f"{bp / med[name]:,.0f} bp/s"
+        )
     for name in ("plain", "official"):
         if name in med:
-            print(f"speed-up ours / {name}: {med[name] / med['ours']:.2f}x (median); "
-                  f"{min(times[name]) / min(times['ours']):.2f}x (best step)")
+            print(
+                f"speed-up ours / {name}: {med[name] / med['ours']:.2f}x (median); "
+                f"{min(times[name]) / min(times['ours']):.2f}x (best step)"
+            )
 
 
 if __name__ == "__main__":

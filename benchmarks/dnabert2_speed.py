@@ -55,8 +55,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import transformers  # noqa: E402
 
-from modeling.dnabert2 import DNABert2ForMaskedLM, DNABert2ForSequenceClassification  # noqa: E402
 from dnalm_core.registry import MODELS  # noqa: E402
+from modeling.dnabert2 import DNABert2ForMaskedLM, DNABert2ForSequenceClassification  # noqa: E402
 
 CONFIGS = ("small", "117m")
 REFERENCE_FILES = ("bert_layers.py", "bert_padding.py", "configuration_bert.py")
@@ -235,7 +235,9 @@ def run(preset: str, args, reference) -> dict:
     models = {"ours": ours_cls(config)}
     params = sum(p.numel() for p in models["ours"].parameters())
     record = {"config": preset, "params": params, "task": args.task}
-    print(f"\n== {preset}: {params / 1e6:.1f}M parameters, {args.task}, batch {args.batch_size} x {args.seq_len} tokens")
+    print(
+        f"\n== {preset}: {params / 1e6:.1f}M parameters, {args.task}, batch {args.batch_size} x {args.seq_len} tokens"
+    )
     if reference is not None:
         ref = build_reference(*reference, config, args.task)
         ref.load_state_dict(models["ours"].state_dict(), strict=True)
@@ -252,8 +254,10 @@ def run(preset: str, args, reference) -> dict:
     for name, t in times.items():
         wall, cpu = statistics.median(t["wall"]), statistics.median(t["cpu"])
         record[name] = {"median_step_s": wall, "median_cpu_s": cpu, "tokens_per_s": tokens / wall, "steps": t["wall"]}
-        print(f"{name:>9}: {tokens / wall:10.1f} tokens/s  (median step {wall:.3f} s wall, {cpu:.3f} s CPU; "
-              f"min {min(t['wall']):.3f} s; {len(t['wall'])} steps)")
+        print(
+            f"{name:>9}: {tokens / wall:10.1f} tokens/s  (median step {wall:.3f} s wall, {cpu:.3f} s CPU; "
+            f"min {min(t['wall']):.3f} s; {len(t['wall'])} steps)"
+        )
     for baseline in ("reference", "full"):
         if baseline in times:
             wall_ratio = record[baseline]["median_step_s"] / record["ours"]["median_step_s"]
@@ -288,9 +292,11 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
 
     reference = load_reference(args.reference.resolve()) if args.reference else None
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}, fp32 CPU"
-          + (f"; reference: {args.reference} (PyTorch attention path)" if reference else ""))
+    print(
+        f"torch {torch.__version__}, transformers {transformers.__version__}, {torch.get_num_threads()} threads, "
+        f"{platform.processor() or platform.machine()}, fp32 CPU"
+        + (f"; reference: {args.reference} (PyTorch attention path)" if reference else "")
+    )
     records = [run(preset, args, reference) for preset in configs]
     if args.json:
         args.json.write_text(json.dumps(records, indent=1))

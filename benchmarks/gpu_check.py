@@ -30,15 +30,15 @@ import time
 from pathlib import Path
 
 import torch
+from transformers import AutoModelForSequenceClassification
 
+# run as a script, the repository root is not on sys.path: the first-party imports below need it first
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from transformers import AutoModelForSequenceClassification
-
-import modeling  # noqa: F401  (registers the models)
-from dnalm_core.registry import MODELS
-from training.flops import train_flops
+import modeling  # noqa: E402, F401  (registers the models; after the sys.path set-up)
+from dnalm_core.registry import MODELS  # noqa: E402
+from training.flops import train_flops  # noqa: E402
 
 # Dense bf16 tensor-core peaks (no sparsity), TFLOP/s, from NVIDIA's data sheets: H100 SXM5 989.4 and PCIe 756
 # (H100 Tensor Core GPU datasheet), H200 989 (same Hopper SM count and clocks as the H100 SXM), A100 312
@@ -69,8 +69,11 @@ def batch(model: str, config, size: int, length: int, device: str) -> dict:
     else:
         nts = torch.tensor(config.nucleotide_token_ids)
         ids = nts[torch.randint(0, len(nts), (size, length), generator=g)]
-    return {"input_ids": ids.to(device), "attention_mask": torch.ones_like(ids).to(device),
-            "labels": torch.randint(0, 2, (size,), generator=g).to(device)}
+    return {
+        "input_ids": ids.to(device),
+        "attention_mask": torch.ones_like(ids).to(device),
+        "labels": torch.randint(0, 2, (size,), generator=g).to(device),
+    }
 
 
 def bf16_check(net, inputs: dict, device: str) -> str:
@@ -89,8 +92,12 @@ def attention_backends(net, inputs: dict, device: str) -> str:
 
     net.eval()
     out = [f"attn_implementation={net.config._attn_implementation}"]
-    for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.CUDNN_ATTENTION,
-                    SDPBackend.MATH):
+    for backend in (
+        SDPBackend.FLASH_ATTENTION,
+        SDPBackend.EFFICIENT_ATTENTION,
+        SDPBackend.CUDNN_ATTENTION,
+        SDPBackend.MATH,
+    ):
         try:
             with sdpa_kernel(backend), torch.no_grad(), torch.autocast(device_type=device, dtype=torch.bfloat16):
                 net(**inputs)
@@ -124,29 +131,67 @@ def throughput(net, config, inputs: dict, device: str, steps: int, peak: float |
     per_step = (time.perf_counter() - t0) / steps
     achieved = flops / per_step / 1e12
     mfu = f"MFU {100 * achieved / peak:.1f}%" if peak else "MFU n/a (no GPU peak)"
-    return (f"{size}x{length}: {size * length / per_step:,.0f} tokens/s, {1e3 * per_step:.1f} ms/step, "
-            f"{flops / 1e9:.4g} GFLOP/step, {achieved:.4g} TFLOP/s, {mfu}")
+    return (
+        f"{size}x{length}: {size * length / per_step:,.0f} tokens/s, {1e3 * per_step:.1f} ms/step, "
+        f"{flops / 1e9:.4g} GFLOP/step, {achieved:.4g} TFLOP/s, {mfu}"
+    )
 
 
 def finetune(model: str, preset: str, device: str, steps: int, workdir: Path) -> str:
     import train
 
     out = workdir / f"{model}-{preset}"
-    argv = ["--model", model, "--preset", preset, "--tokenizer", "char", "--task", "gue/prom_core_tata",
-            "--data_dir", str(ROOT / "data"), "--max_steps", str(steps), "--per_device_train_batch_size", "32",
-            "--per_device_eval_batch_size", "128", "--learning_rate", str(LEARNING_RATES[model]),
-            "--warmup_steps", "0.1", "--eval_strategy", "no", "--save_strategy", "no",
-            "--load_best_model_at_end", "false", "--logging_steps", str(max(1, steps // 4)), "--disable_tqdm", "true",
-            "--report_to", "none", "--dataloader_num_workers", "0", "--output_dir", str(out), "--seed", "1",
-            *(["--bf16", "true"] if device == "cuda" else ["--use_cpu", "true"])]
+    argv = [
+        "--model",
+        model,
+        "--preset",
+        preset,
+        "--tokenizer",
+        "char",
+        "--task",
+        "gue/prom_core_tata",
+        "--data_dir",
+        str(ROOT / "data"),
+        "--max_steps",
+        str(steps),
+        "--per_device_train_batch_size",
+        "32",
+        "--per_device_eval_batch_size",
+        "128",
+        "--learning_rate",
+        str(LEARNING_RATES[model]),
+        "--warmup_steps",
+        "0.1",
+        "--eval_strategy",
+        "no",
+        "--save_strategy",
+        "no",
+        "--load_best_model_at_end",
+        "false",
+        "--logging_steps",
+        str(max(1, steps // 4)),
+        "--disable_tqdm",
+        "true",
+        "--report_to",
+        "none",
+        "--dataloader_num_workers",
+        "0",
+        "--output_dir",
+        str(out),
+        "--seed",
+        "1",
+        *(["--bf16", "true"] if device == "cuda" else ["--use_cpu", "true"]),
+    ]
     t0 = time.perf_counter()
     rc = train.main(argv)
     if rc != 0:
         return f"train.py exited {rc}"
     rec = json.loads((out / "results.json").read_text())
     mcc = rec["metrics"]["test"]["mcc"]
-    return (f"{rec['cost']['global_steps']} steps: test MCC {mcc:.3f}, train {rec['cost']['train_seconds']:.1f} s, "
-            f"whole run {time.perf_counter() - t0:.1f} s")
+    return (
+        f"{rec['cost']['global_steps']} steps: test MCC {mcc:.3f}, train {rec['cost']['train_seconds']:.1f} s, "
+        f"whole run {time.perf_counter() - t0:.1f} s"
+    )
 
 
 def run_checks(args) -> tuple[str, list[tuple[str, str, str]]]:
@@ -167,8 +212,13 @@ def run_checks(args) -> tuple[str, list[tuple[str, str, str]]]:
             del net
             if args.device == "cuda":
                 torch.cuda.empty_cache()
-            rows.append((label, f"fine-tune {args.steps} steps, prom_core_tata",
-                         finetune(model, preset, args.device, args.steps, Path(tmp))))
+            rows.append(
+                (
+                    label,
+                    f"fine-tune {args.steps} steps, prom_core_tata",
+                    finetune(model, preset, args.device, args.steps, Path(tmp)),
+                )
+            )
     return name, rows
 
 
@@ -189,8 +239,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="also write the table (markdown) here")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("gpu_check: error: no CUDA device here (torch.cuda.is_available() is False); this check is for a GPU "
-              "machine. Its dry path runs anywhere: --device cpu --steps 2 --tiny", file=sys.stderr)
+        print(
+            "gpu_check: error: no CUDA device here (torch.cuda.is_available() is False); this check is for a GPU "
+            "machine. Its dry path runs anywhere: --device cpu --steps 2 --tiny",
+            file=sys.stderr,
+        )
         return 2
     if args.steps < 1 or not math.isfinite(args.steps):
         ap.error("--steps must be at least 1")

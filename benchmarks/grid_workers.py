@@ -29,12 +29,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def spec_for(runs_dir: Path, args) -> dict:
     return {
-        "name": "bench", "runs_dir": str(runs_dir), "launcher": "inprocess",
-        "seeds": list(range(1, args.runs + 1)), "tasks": ["gue/prom_core_tata"],
-        "common": {"model": args.model, "preset": args.preset, "tokenizer": "char",
-                   "max_train_samples": args.train_samples, "max_eval_samples": 400, "num_train_epochs": args.epochs,
-                   "per_device_train_batch_size": 16, "eval_strategy": "epoch", "save_strategy": "epoch",
-                   "disable_tqdm": True, "learning_rate": 1e-3},
+        "name": "bench",
+        "runs_dir": str(runs_dir),
+        "launcher": "inprocess",
+        "seeds": list(range(1, args.runs + 1)),
+        "tasks": ["gue/prom_core_tata"],
+        "common": {
+            "model": args.model,
+            "preset": args.preset,
+            "tokenizer": "char",
+            "max_train_samples": args.train_samples,
+            "max_eval_samples": 400,
+            "num_train_epochs": args.epochs,
+            "per_device_train_batch_size": 16,
+            "eval_strategy": "epoch",
+            "save_strategy": "epoch",
+            "disable_tqdm": True,
+            "learning_rate": 1e-3,
+        },
         "arms": {"a": {}},
     }
 
@@ -67,11 +79,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         single = timed_grid(Path(tmp) / "single", args, 1)
         multi = timed_grid(Path(tmp) / "multi", args, args.workers)
-    out = {"runs": args.runs, "cpu_count": os.cpu_count(), "model": f"{args.model} ({args.preset})",
-           "single_seconds": round(single, 1), f"workers{args.workers}_seconds": round(multi, 1),
-           "single_runs_per_hour": round(3600 * args.runs / single, 1),
-           f"workers{args.workers}_runs_per_hour": round(3600 * args.runs / multi, 1),
-           "ratio_workers_over_single": round(single / multi, 3)}
+    out = {
+        "runs": args.runs,
+        "cpu_count": os.cpu_count(),
+        "model": f"{args.model} ({args.preset})",
+        "single_seconds": round(single, 1),
+        f"workers{args.workers}_seconds": round(multi, 1),
+        "single_runs_per_hour": round(3600 * args.runs / single, 1),
+        f"workers{args.workers}_runs_per_hour": round(3600 * args.runs / multi, 1),
+        "ratio_workers_over_single": round(single / multi, 3),
+    }
     print(json.dumps(out, indent=2))
 
 

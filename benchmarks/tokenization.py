@@ -123,15 +123,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
         time_family(tok, batches[:2], args.padded, raw)  # warm-up (first-call set-up)
         runs = [time_family(tok, batches, args.padded, raw) for _ in range(max(1, args.repeats))]
         wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
-        row = {"family": family, "mbp": bp / 1e6, "seconds": wall, "mbp_per_s": bp / 1e6 / wall,
-               "cpu_seconds": cpu, "mbp_per_cpu_s": bp / 1e6 / max(cpu, 1e-9)}
+        row = {
+            "family": family,
+            "mbp": bp / 1e6,
+            "seconds": wall,
+            "mbp_per_s": bp / 1e6 / wall,
+            "cpu_seconds": cpu,
+            "mbp_per_cpu_s": bp / 1e6 / max(cpu, 1e-9),
+        }
         rows.append(row)
         ratio = ""
         if family in baseline:
             row["x_baseline"] = row["mbp_per_cpu_s"] / baseline[family]["mbp_per_cpu_s"]
             ratio = f"{row['x_baseline']:>12.2f}"
-        print(f"{family:<24}{row['mbp']:>8.2f}{wall:>10.3f}{row['mbp_per_s']:>9.2f}{cpu:>9.3f}"
-              f"{row['mbp_per_cpu_s']:>11.2f}{ratio}", flush=True)
+        print(
+            f"{family:<24}{row['mbp']:>8.2f}{wall:>10.3f}{row['mbp_per_s']:>9.2f}{cpu:>9.3f}"
+            f"{row['mbp_per_cpu_s']:>11.2f}{ratio}",
+            flush=True,
+        )
     if args.save:
         args.save.write_text(json.dumps(rows, indent=1))
     return rows

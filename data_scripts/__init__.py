@@ -21,6 +21,5 @@ checks, the seeded validation split and the deterministic, atomic writer; `card`
 `hub_cards/dataset_card.md`; `build` is the command line. See docs/datasets.md.
 """
 
-
 from . import corpora  # noqa: F401  (registers the corpora)
 from .common import BuildError  # noqa: F401

@@ -11,9 +11,10 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -32,8 +33,15 @@ EVAL_SPLITS = ("validation", "test")
 # Fixed writer options: together with rows in source order and a fixed schema they make a rebuild
 # byte-identical (parquet stores no timestamps; `created_by` names the pyarrow version, so files
 # written by another pyarrow release may differ in those bytes only).
-PARQUET_OPTIONS = dict(compression="zstd", compression_level=9, use_dictionary=True, write_statistics=True,
-                       row_group_size=50_000, data_page_version="1.0", version="2.6")
+PARQUET_OPTIONS = dict(
+    compression="zstd",
+    compression_level=9,
+    use_dictionary=True,
+    write_statistics=True,
+    row_group_size=50_000,
+    data_page_version="1.0",
+    version="2.6",
+)
 
 
 class BuildError(ValueError):
@@ -81,12 +89,14 @@ class Rows:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def take(self, index) -> "Rows":
+    def take(self, index) -> Rows:
         return Rows(*([col[i] for i in index] for col in (self.ids, self.sequences, self.labels, self.origins)))
 
-    def extend(self, other: "Rows") -> None:
-        for mine, theirs in zip((self.ids, self.sequences, self.labels, self.origins),
-                                (other.ids, other.sequences, other.labels, other.origins)):
+    def extend(self, other: Rows) -> None:
+        for mine, theirs in zip(
+            (self.ids, self.sequences, self.labels, self.origins),
+            (other.ids, other.sequences, other.labels, other.origins),
+        ):
             mine += theirs
 
 
@@ -99,9 +109,14 @@ class PolicyReport:
     dropped: list[tuple[str, str, str]] = field(default_factory=list)  # (id, reason, origin) of rows removed
 
     def as_dict(self) -> dict:
-        return {"rows_in": self.rows_in, "uppercased": self.uppercased, "iupac_to_n": self.iupac_to_n,
-                "stripped": self.stripped, "dropped": len(self.dropped),
-                "dropped_listed": [list(d) for d in self.dropped]}
+        return {
+            "rows_in": self.rows_in,
+            "uppercased": self.uppercased,
+            "iupac_to_n": self.iupac_to_n,
+            "stripped": self.stripped,
+            "dropped": len(self.dropped),
+            "dropped_listed": [list(d) for d in self.dropped],
+        }
 
 
 @dataclass
@@ -142,8 +157,9 @@ class Builder(Protocol):
 
     CITATION: str
 
-    def build_tasks(self, source: Path, entries: list[TaskEntry], options: BuildOptions
-                    ) -> tuple[list[TaskBuild], list[str]]:
+    def build_tasks(
+        self, source: Path, entries: list[TaskEntry], options: BuildOptions
+    ) -> tuple[list[TaskBuild], list[str]]:
         """The builds of `entries` found under `source`, and the names skipped (with options.skip_missing)."""
         ...
 
@@ -161,8 +177,10 @@ def check_labels(entry: TaskEntry, split: str, rows: Rows, where: str) -> None:
     for rid, lab in zip(rows.ids, rows.labels):
         if isinstance(lab, bool) or not isinstance(lab, (int, np.integer)) or not 0 <= lab < entry.num_labels:
             raise BuildError(
-                f"{entry.name}: label {lab!r} of row {rid!r} ({split}, {where}) is not one of 0..{entry.num_labels - 1} "
-                f"({', '.join(entry.label_names)}); check that the source folder holds this task")
+                f"{entry.name}: label {lab!r} of row {rid!r} ({split}, {where}) "
+                f"is not one of 0..{entry.num_labels - 1} "
+                f"({', '.join(entry.label_names)}); check that the source folder holds this task"
+            )
 
 
 def apply_policy(rows: Rows) -> tuple[Rows, PolicyReport]:
@@ -250,8 +268,16 @@ def dropped_lines(entry: TaskEntry, split: str, report: PolicyReport) -> list[st
     return [f"{entry.name} {split}: dropped row {rid!r} ({origin}): {reason}" for rid, reason, origin in report.dropped]
 
 
-def finish_task(entry: TaskEntry, raw: dict[str, Rows], *, sources: list[SourceFile], source_layout: str,
-                where: dict[str, str], options: BuildOptions, extra_notes=()) -> TaskBuild:
+def finish_task(
+    entry: TaskEntry,
+    raw: dict[str, Rows],
+    *,
+    sources: list[SourceFile],
+    source_layout: str,
+    where: dict[str, str],
+    options: BuildOptions,
+    extra_notes=(),
+) -> TaskBuild:
     """Labels checked, input policy applied, validation carved when the source has none, checks run.
 
     A row the policy drops from a validation or test split fails the build unless
@@ -265,32 +291,48 @@ def finish_task(entry: TaskEntry, raw: dict[str, Rows], *, sources: list[SourceF
         clean[split], policy[split] = apply_policy(rows)
     eval_drops = [line for s in EVAL_SPLITS if s in policy for line in dropped_lines(entry, s, policy[s])]
     if eval_drops and not options.allow_dropped_eval_rows:
-        raise BuildError(f"{entry.name}: {len(eval_drops)} row(s) of an evaluation split break the input policy:\n  "
-                         + "\n  ".join(eval_drops) + "\nfix them in the source, or pass --allow-dropped-eval-rows to "
-                         "build without them (the card then lists them)")
+        raise BuildError(
+            f"{entry.name}: {len(eval_drops)} row(s) of an evaluation split break the input policy:\n  "
+            + "\n  ".join(eval_drops)
+            + "\nfix them in the source, or pass --allow-dropped-eval-rows to "
+            "build without them (the card then lists them)"
+        )
     if "validation" in clean:
         note = f"the source's own validation split (`{Path(where.get('validation', 'source')).name}`)"
     else:
         clean["train"], clean["validation"] = carve_validation(clean["train"], fraction, seed)
         policy["validation"] = PolicyReport()  # its rows were counted under train
-        note = (f"a seeded, stratified {fraction:.0%} of the source's train split (seed {seed}; per class "
-                f"round({fraction} x n) rows drawn with numpy's PCG64; train and validation keep source order)")
+        note = (
+            f"a seeded, stratified {fraction:.0%} of the source's train split (seed {seed}; per class "
+            f"round({fraction} x n) rows drawn with numpy's PCG64; train and validation keep source order)"
+        )
     for split in SPLITS:
         if split not in clean:
             raise BuildError(f"{entry.name}: the source has no {split!r} split")
         if len(clean[split]) == 0:
-            raise BuildError(f"{entry.name}: the {split!r} split is empty after the input policy "
-                             f"({len(policy[split].dropped)} rows dropped)")
+            raise BuildError(
+                f"{entry.name}: the {split!r} split is empty after the input policy "
+                f"({len(policy[split].dropped)} rows dropped)"
+            )
     splits = {s: clean[s] for s in SPLITS}
-    return TaskBuild(entry=entry, splits=splits, policy=policy, validation_note=note, sources=sources,
-                     source_layout=source_layout, duplicates=duplicate_report(splits), extra_notes=list(extra_notes))
+    return TaskBuild(
+        entry=entry,
+        splits=splits,
+        policy=policy,
+        validation_note=note,
+        sources=sources,
+        source_layout=source_layout,
+        duplicates=duplicate_report(splits),
+        extra_notes=list(extra_notes),
+    )
 
 
 def features_for(entry: TaskEntry):
     from datasets import ClassLabel, Features, Value
 
-    return Features({"id": Value("string"), "sequence": Value("string"),
-                     "label": ClassLabel(names=list(entry.label_names))})
+    return Features(
+        {"id": Value("string"), "sequence": Value("string"), "label": ClassLabel(names=list(entry.label_names))}
+    )
 
 
 def write_parquet(path: Path, rows: Rows, features) -> None:
@@ -299,8 +341,10 @@ def write_parquet(path: Path, rows: Rows, features) -> None:
 
     # The schema carries the `datasets` features (ClassLabel names) in its metadata, so
     # `load_dataset` gives `label` as a ClassLabel without reading the card.
-    table = pa.Table.from_pydict({"id": rows.ids, "sequence": rows.sequences,
-                                  "label": [int(x) for x in rows.labels]}, schema=features.arrow_schema)
+    table = pa.Table.from_pydict(
+        {"id": rows.ids, "sequence": rows.sequences, "label": [int(x) for x in rows.labels]},
+        schema=features.arrow_schema,
+    )
     pq.write_table(table, path, **PARQUET_OPTIONS)
 
 
@@ -313,20 +357,34 @@ def task_summary(b: TaskBuild) -> dict:
     """The numbers of one task that go into the manifest and the card."""
     e = b.entry
     return {
-        "task": e.name, "config": e.config_name, "group": e.group, "source_path": e.source_path,
-        "num_labels": e.num_labels, "label_names": list(e.label_names), "problem_type": e.problem_type,
-        "metric": e.metric, "also_report": list(e.also_report), "seq_len": e.seq_len,
+        "task": e.name,
+        "config": e.config_name,
+        "group": e.group,
+        "source_path": e.source_path,
+        "num_labels": e.num_labels,
+        "label_names": list(e.label_names),
+        "problem_type": e.problem_type,
+        "metric": e.metric,
+        "also_report": list(e.also_report),
+        "seq_len": e.seq_len,
         "rows": {s: len(b.splits[s]) for s in SPLITS},
         "label_counts": {s: label_counts(b.splits[s], e.num_labels) for s in SPLITS},
-        "length_range": {s: ([min(map(len, b.splits[s].sequences)), max(map(len, b.splits[s].sequences))]
-                             if len(b.splits[s]) else [0, 0]) for s in SPLITS},
+        "length_range": {
+            s: (
+                [min(map(len, b.splits[s].sequences)), max(map(len, b.splits[s].sequences))]
+                if len(b.splits[s])
+                else [0, 0]
+            )
+            for s in SPLITS
+        },
         "policy": {s: b.policy[s].as_dict() for s in SPLITS},
         "duplicates": b.duplicates,
         "validation": b.validation_note,
         "source_layout": b.source_layout,
         "sources": [{"file": f.what, "sha256": f.sha256, "rows": f.rows} for f in b.sources],
         "notes": b.extra_notes,
-        "published": dict(e.published), "published_source": e.published_source,
+        "published": dict(e.published),
+        "published_source": e.published_source,
     }
 
 
@@ -338,8 +396,10 @@ def read_manifest(folder: Path) -> dict | None:
     try:
         manifest = json.loads(f.read_text())
     except ValueError as err:
-        raise BuildError(f"{f} is not valid JSON ({err}); the folder was changed by hand: rebuild it with "
-                         "--overwrite, or choose another --out") from None
+        raise BuildError(
+            f"{f} is not valid JSON ({err}); the folder was changed by hand: rebuild it with "
+            "--overwrite, or choose another --out"
+        ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("tasks"), list):
         raise BuildError(f"{f} has no task list; rebuild the folder with --overwrite, or choose another --out")
     return manifest
@@ -359,18 +419,26 @@ def previous_build(out: Path, benchmark: str, options: BuildOptions, overwrite: 
         return None
     manifest = read_manifest(out)
     if manifest is None:
-        raise BuildError(f"--out {out} is not empty and was not written by data_scripts.build (no {MANIFEST}); "
-                         "choose an empty or new folder, or pass --overwrite to replace it")
+        raise BuildError(
+            f"--out {out} is not empty and was not written by data_scripts.build (no {MANIFEST}); "
+            "choose an empty or new folder, or pass --overwrite to replace it"
+        )
     if manifest.get("benchmark") != benchmark:
-        raise BuildError(f"--out {out} holds a {manifest.get('benchmark')!r} build and one folder holds one "
-                         f"benchmark; choose another folder for {benchmark}, or pass --overwrite to replace it")
+        raise BuildError(
+            f"--out {out} holds a {manifest.get('benchmark')!r} build and one folder holds one "
+            f"benchmark; choose another folder for {benchmark}, or pass --overwrite to replace it"
+        )
     if manifest.get("builder_version") != BUILDER_VERSION:
-        raise BuildError(f"--out {out} was written by builder version {manifest.get('builder_version')} (this is "
-                         f"{BUILDER_VERSION}); rebuild all its tasks with --overwrite")
+        raise BuildError(
+            f"--out {out} was written by builder version {manifest.get('builder_version')} (this is "
+            f"{BUILDER_VERSION}); rebuild all its tasks with --overwrite"
+        )
     for key, value in (("seed", options.seed), ("validation_fraction", options.validation_fraction)):
         if manifest.get(key) != value:
-            raise BuildError(f"--out {out} was built with {key} {manifest.get(key)}, this build uses {value}; use "
-                             f"the same --{key.replace('_', '-')}, or pass --overwrite to rebuild the folder whole")
+            raise BuildError(
+                f"--out {out} was built with {key} {manifest.get(key)}, this build uses {value}; use "
+                f"the same --{key.replace('_', '-')}, or pass --overwrite to rebuild the folder whole"
+            )
     return manifest
 
 
@@ -382,8 +450,15 @@ def merged_configs(previous: dict | None, builds: list[TaskBuild]) -> list[str]:
     return old + [c for c in new if c not in old]
 
 
-def write_repo(out: Path, benchmark: str, builds: list[TaskBuild], render_card, manifest_extra: dict,
-               options: BuildOptions, overwrite: bool = False) -> Path:
+def write_repo(
+    out: Path,
+    benchmark: str,
+    builds: list[TaskBuild],
+    render_card,
+    manifest_extra: dict,
+    options: BuildOptions,
+    overwrite: bool = False,
+) -> Path:
     """Write the Hub-shaped folder `out` atomically, keeping the tasks of an earlier build of the same
     benchmark that this build does not rebuild (see `previous_build`).
 
@@ -398,8 +473,10 @@ def write_repo(out: Path, benchmark: str, builds: list[TaskBuild], render_card, 
     for config in kept:
         missing = [s for s in SPLITS if not (out / config / f"{s}.parquet").is_file()]
         if missing:
-            raise BuildError(f"--out {out}: the earlier task {config!r} lacks {', '.join(missing)}.parquet; rebuild "
-                             f"it too (--tasks ... {config}), or pass --overwrite")
+            raise BuildError(
+                f"--out {out}: the earlier task {config!r} lacks {', '.join(missing)}.parquet; rebuild "
+                f"it too (--tasks ... {config}), or pass --overwrite"
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
@@ -416,8 +493,7 @@ def write_repo(out: Path, benchmark: str, builds: list[TaskBuild], render_card, 
             for split in SPLITS:
                 write_parquet(d / f"{split}.parquet", b.splits[split], feats)
             summaries.append(task_summary(b))
-        manifest = {"benchmark": benchmark, "builder_version": BUILDER_VERSION, **manifest_extra,
-                    "tasks": summaries}
+        manifest = {"benchmark": benchmark, "builder_version": BUILDER_VERSION, **manifest_extra, "tasks": summaries}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         (tmp / "README.md").write_text(render_card(manifest))
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; the published folder is an ordinary one

@@ -59,9 +59,9 @@ import os
 import re
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -71,7 +71,7 @@ from dnalm_core.registry import CORPORA, TASKS, CorpusEntry
 from .common import normalize_located
 from .fasta import content_hash, read_fasta
 from .gue import read_task_csv
-from .leakage import CUT_LONGER_THAN, K, EvalKmers, KmerSet, filter_sequences
+from .leakage import CUT_LONGER_THAN, EvalKmers, K, KmerSet, filter_sequences
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_FRACTION = 0.05  # of each source's material, set aside for held-out windows
@@ -89,15 +89,18 @@ BOUNDARY_RULE = (
     "per species, the pieces (N-free, leakage-filtered stretches) of one side are laid end to end in a seeded order "
     "with nothing between them, and the stream is cut into consecutive windows from a random offset; windows are "
     "picked without replacement and each further pass draws a new order; windows never mix species or hold N; a "
-    "window holding an evaluated k-mer across a junction is dropped and replaced")
+    "window holding an evaluated k-mer across a junction is dropped and replaced"
+)
 HELDOUT_RULE = (
     "per source, a piece of at least length/eval_fraction bp gives a contiguous block of eval_fraction of its length "
     "at a seeded position to held-out (its flanks stay in training); shorter pieces go whole to held-out in a seeded "
-    "order until eval_fraction of their bp; held-out and training material share no base")
+    "order until eval_fraction of their bp; held-out and training material share no base"
+)
 LEAKAGE_RULE = (
     f"a corpus sequence sharing an exact k-mer with an evaluated dev/test sequence on either strand leaks; sequences "
     f"of at most {CUT_LONGER_THAN} bp are removed whole, longer ones have every base covered by a matching k-mer cut "
-    "out (flanks kept as separate pieces); k-mers with N are skipped")
+    "out (flanks kept as separate pieces); k-mers with N are skipped"
+)
 
 
 def default_shared_data() -> Path:
@@ -150,7 +153,7 @@ class Corpus:
             for i, s in enumerate(self.sequences):
                 fh.write(f">{self.piece_label(i)} species={self.sources[self.piece_source[i]].species}\n")
                 for a in range(0, len(s), width):
-                    fh.write(s[a:a + width] + "\n")
+                    fh.write(s[a : a + width] + "\n")
         return path
 
 
@@ -168,8 +171,9 @@ def _read_csv(path: Path) -> list[str]:
 
 def _normalized_split(sequences, label: str) -> list[str]:
     """The sequences of a loaded task split under the input policy; errors name the task, split and row."""
-    return normalize_located(list(sequences), lambda i, pos: f"{label}, row {i}"
-                             + ("" if pos is None else f", position {pos}"))
+    return normalize_located(
+        list(sequences), lambda i, pos: f"{label}, row {i}" + ("" if pos is None else f", position {pos}")
+    )
 
 
 def _gue_folder(gue_dir: Path, entry, files: Sequence[str]) -> Path | None:
@@ -227,7 +231,9 @@ def evaluated_sequences(evaluate=None, shared_data=None, data_dir=None) -> dict[
             continue
         name = str(item)
         entry = None if Path(name).is_dir() else _task_entry(name)  # a task folder is read as such
-        folder = _gue_folder(shared / "gue", entry, ["dev.csv", "test.csv"]) if entry and entry.benchmark == "gue" else None
+        folder = (
+            _gue_folder(shared / "gue", entry, ["dev.csv", "test.csv"]) if entry and entry.benchmark == "gue" else None
+        )
         if folder is not None:
             out[f"{entry.name}:dev"] = _read_csv(folder / "dev.csv")
             out[f"{entry.name}:test"] = _read_csv(folder / "test.csv")
@@ -247,8 +253,11 @@ def eval_kmers(evaluate=None, shared_data=None, data_dir=None, k: int = K) -> Ev
         return evaluate
     seqs = evaluated_sequences(evaluate, shared_data, data_dir)
     if not seqs and evaluate is None:
-        warnings.warn(f"no GUE task found under {Path(shared_data or default_shared_data()) / 'gue'}: the corpus is not "
-                      "filtered against any dev/test set; pass `evaluate` (the tasks the experiment evaluates)")
+        warnings.warn(
+            f"no GUE task found under {Path(shared_data or default_shared_data()) / 'gue'}: the corpus is not "
+            "filtered against any dev/test set; pass `evaluate` (the tasks the experiment evaluates)",
+            stacklevel=2,
+        )
     return EvalKmers(seqs, k=k) if seqs else None
 
 
@@ -277,9 +286,15 @@ def _prepare(sources: list[Source], kset: KmerSet | None):
                     p_src.append(si), p_rec.append(ri), p_start.append(a + m.start())
                     got += m.end() - m.start()
                 n_bp += (b - a) - got
-        account[src.name] = {"species": src.species, "records": len(src.seqs), "bp_in": stats.bp,
-                             "bp_leakage_removed": stats.removed_bp, "bp_N_removed": n_bp,
-                             "bp_available": int(sum(map(len, pieces[first:]))), "pieces": len(pieces) - first}
+        account[src.name] = {
+            "species": src.species,
+            "records": len(src.seqs),
+            "bp_in": stats.bp,
+            "bp_leakage_removed": stats.removed_bp,
+            "bp_N_removed": n_bp,
+            "bp_available": int(sum(map(len, pieces[first:]))),
+            "pieces": len(pieces) - first,
+        }
         account[src.name]["_leakage"] = stats.as_dict()
     return pieces, np.array(p_src, np.int32), np.array(p_rec, np.int64), np.array(p_start, np.int64), account
 
@@ -287,13 +302,30 @@ def _prepare(sources: list[Source], kset: KmerSet | None):
 def _leakage_record(kset: KmerSet | None, account: dict, seconds: float) -> dict:
     removed = {name: a.pop("_leakage") for name, a in account.items()}
     if kset is None:
-        return {"filtered": False, "note": "no evaluated tasks given: the corpus was NOT filtered against any dev/test set",
-                "removed": removed}
-    desc = kset.describe() if isinstance(kset, EvalKmers) else {"k": kset.k, "both_strands": kset.both_strands,
-                                                                 "distinct_kmers": len(kset), "evaluated": "given k-mer set"}
-    return {"filtered": True, "rule": LEAKAGE_RULE, **desc, "removed": removed,
-            "removed_sequences": int(sum(r["removed_sequences"] for r in removed.values())),
-            "removed_bp": int(sum(r["removed_bp"] for r in removed.values())), "seconds": round(seconds, 3)}
+        return {
+            "filtered": False,
+            "note": "no evaluated tasks given: the corpus was NOT filtered against any dev/test set",
+            "removed": removed,
+        }
+    desc = (
+        kset.describe()
+        if isinstance(kset, EvalKmers)
+        else {
+            "k": kset.k,
+            "both_strands": kset.both_strands,
+            "distinct_kmers": len(kset),
+            "evaluated": "given k-mer set",
+        }
+    )
+    return {
+        "filtered": True,
+        "rule": LEAKAGE_RULE,
+        **desc,
+        "removed": removed,
+        "removed_sequences": int(sum(r["removed_sequences"] for r in removed.values())),
+        "removed_bp": int(sum(r["removed_bp"] for r in removed.values())),
+        "seconds": round(seconds, 3),
+    }
 
 
 def _corpus(name: str, scale: str, sources: list[Source], kset) -> Corpus:
@@ -362,8 +394,14 @@ def _fasta_sources(fasta, species: str | None) -> list[Source]:
     return out
 
 
-def build_human(scale: str = "cpu", shared_data: str | os.PathLike | None = None, fasta=None, seed: int = 0,
-                evaluate=None, data_dir=None) -> Corpus:
+def build_human(
+    scale: str = "cpu",
+    shared_data: str | os.PathLike | None = None,
+    fasta=None,
+    seed: int = 0,
+    evaluate=None,
+    data_dir=None,
+) -> Corpus:
     """Human DNA only: GUE human train splits + GRCh38 fragments (cpu), or the hg38 FASTA (paper).
 
     `seed` is unused (nothing is subsampled) and kept for the registry's common signature.
@@ -377,19 +415,32 @@ def build_human(scale: str = "cpu", shared_data: str | os.PathLike | None = None
     return _corpus("human", "cpu", _gue_sources(shared, "human") + _genome(shared, "human"), kset)
 
 
-def build_multispecies(scale: str = "cpu", shared_data: str | os.PathLike | None = None, fasta=None, seed: int = 0,
-                       evaluate=None, data_dir=None) -> Corpus:
+def build_multispecies(
+    scale: str = "cpu",
+    shared_data: str | os.PathLike | None = None,
+    fasta=None,
+    seed: int = 0,
+    evaluate=None,
+    data_dir=None,
+) -> Corpus:
     """Human + mouse + bacterium + plant of the same total size as `human` (cpu), or one FASTA per genome (paper)."""
     kset = eval_kmers(evaluate, shared_data, data_dir)
     if scale == "paper":
         if not fasta:
-            raise ValueError("the paper-scale corpus 'multispecies' needs corpus_fasta: one FASTA per genome "
-                             "(see data_scripts/corpora.py)")
+            raise ValueError(
+                "the paper-scale corpus 'multispecies' needs corpus_fasta: one FASTA per genome "
+                "(see data_scripts/corpora.py)"
+            )
         return _corpus("multispecies", "paper", _fasta_sources(fasta, None), kset)
     shared = Path(shared_data or default_shared_data())
     gue = gue_train_splits(shared / "gue")
-    sources = (_gue_sources(shared, "human", gue) + _genome(shared, "human") + _gue_sources(shared, "mouse", gue)
-               + _genome(shared, "bacterium") + _genome(shared, "plant"))
+    sources = (
+        _gue_sources(shared, "human", gue)
+        + _genome(shared, "human")
+        + _gue_sources(shared, "mouse", gue)
+        + _genome(shared, "bacterium")
+        + _genome(shared, "plant")
+    )
     # the budgets come from the filtered material: run the filter once, water-fill, then subsample
     full = _corpus("multispecies", "cpu", sources, kset)
     available = dict(full.record["species"])
@@ -424,33 +475,49 @@ def _subsample(full: Corpus, alloc: Mapping[str, int], seed: int) -> Corpus:
     p_src = full.piece_source[sel]
     record = dict(full.record)
     material = {k: dict(v) for k, v in record["material"].items()}
-    taken = np.bincount(p_src, weights=np.fromiter(map(len, pieces), np.int64, len(pieces)), minlength=len(full.sources))
+    taken = np.bincount(
+        p_src, weights=np.fromiter(map(len, pieces), np.int64, len(pieces)), minlength=len(full.sources)
+    )
     species: dict[str, int] = {}
     for si, src in enumerate(full.sources):
         material[src.name]["bp_taken"] = int(taken[si])
         species[src.species] = species.get(src.species, 0) + int(taken[si])
     record.pop("sha256")
-    record.update({"bp": int(taken.sum()), "pieces": len(pieces), "species": {sp: species[sp] for sp in sorted(species)},
-                   "material": material,
-                   "species_available": {sp: int(lens[species_of == sp].sum()) for sp in sorted(alloc)},
-                   "species_allocated": {sp: int(alloc[sp]) for sp in sorted(alloc)},
-                   "subsampling": "water-filling: equal shares of the human corpus size, capped by what a species has; "
-                                  "a subsampled species gives whole pieces in a seeded order, the last cut to fit"})
+    record.update(
+        {
+            "bp": int(taken.sum()),
+            "pieces": len(pieces),
+            "species": {sp: species[sp] for sp in sorted(species)},
+            "material": material,
+            "species_available": {sp: int(lens[species_of == sp].sum()) for sp in sorted(alloc)},
+            "species_allocated": {sp: int(alloc[sp]) for sp in sorted(alloc)},
+            "subsampling": "water-filling: equal shares of the human corpus size, capped by what a species has; "
+            "a subsampled species gives whole pieces in a seeded order, the last cut to fit",
+        }
+    )
     record["sha256"] = content_hash(pieces)
-    return Corpus(full.name, pieces, record, full.sources, p_src, full.piece_record[sel], full.piece_start[sel],
-                  full.eval_kmers)
+    return Corpus(
+        full.name, pieces, record, full.sources, p_src, full.piece_record[sel], full.piece_start[sel], full.eval_kmers
+    )
 
 
-def corpus_from_fasta(fasta, name: str | None = None, species: str | None = None, evaluate=None,
-                      shared_data=None, data_dir=None) -> Corpus:
+def corpus_from_fasta(
+    fasta, name: str | None = None, species: str | None = None, evaluate=None, shared_data=None, data_dir=None
+) -> Corpus:
     """A corpus of FASTA files (train.py's `pretrain_fasta`): each file one species (its name) unless `species`."""
     kset = eval_kmers(evaluate, shared_data, data_dir)
     paths = _fasta_paths(fasta)
     return _corpus(name or "+".join(Path(p).name for p in paths), "fasta", _fasta_sources(paths, species), kset)
 
 
-def corpus_from_task(task: str, sequences: Sequence[str] | None = None, name: str | None = None, evaluate=None,
-                     shared_data=None, data_dir=None) -> Corpus:
+def corpus_from_task(
+    task: str,
+    sequences: Sequence[str] | None = None,
+    name: str | None = None,
+    evaluate=None,
+    shared_data=None,
+    data_dir=None,
+) -> Corpus:
     """A corpus of a task's train split (train.py's `pretrain_task`), filtered against the evaluated tasks
     and always against the task's own dev and test splits.
 
@@ -482,10 +549,16 @@ def corpus_from_task(task: str, sequences: Sequence[str] | None = None, name: st
 
 
 if __name__ != "__main__":  # `python -m data_scripts.corpora` imports the package (which registers) first
-    CORPORA.register("human", CorpusEntry("human", build_human, "human DNA only (GUE human train splits + GRCh38 at CPU "
-                                                                 "scale; hg38 at paper scale)"))
-    CORPORA.register("multispecies", CorpusEntry("multispecies", build_multispecies, "human + mouse + bacterium + plant, "
-                                                                                     "same total size as human"))
+    CORPORA.register(
+        "human",
+        CorpusEntry(
+            "human", build_human, "human DNA only (GUE human train splits + GRCh38 at CPU scale; hg38 at paper scale)"
+        ),
+    )
+    CORPORA.register(
+        "multispecies",
+        CorpusEntry("multispecies", build_multispecies, "human + mouse + bacterium + plant, same total size as human"),
+    )
 
 
 def water_fill(available: dict[str, int], total: int) -> dict[str, int]:
@@ -514,8 +587,9 @@ class WindowDraw:
     eval_spans: np.ndarray
 
 
-def split_heldout(corpus: Corpus, length: int, eval_fraction: float = EVAL_FRACTION, seed: int = 0
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def split_heldout(
+    corpus: Corpus, length: int, eval_fraction: float = EVAL_FRACTION, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(training units, held-out units), each rows of (piece, start, end), by `HELDOUT_RULE`."""
     if not 0 <= eval_fraction < 1:
         raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
@@ -541,7 +615,7 @@ def split_heldout(corpus: Corpus, length: int, eval_fraction: float = EVAL_FRACT
             a = int(rng.integers(0, n - hb + 1))
             held.append(np.array([[p, a, a + hb]], np.int64))
             train.append(np.array([[p, 0, a], [p, a + hb, n]], np.int64))
-    cat = lambda parts: (np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 3), np.int64))  # noqa: E731
+    cat = lambda parts: np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 3), np.int64)  # noqa: E731
     train_u, held_u = cat(train), cat(held)
     return train_u[train_u[:, 2] > train_u[:, 1]], held_u[held_u[:, 2] > held_u[:, 1]]
 
@@ -576,8 +650,10 @@ def _draw_side(corpus: Corpus, units: np.ndarray, length: int, n: int, rng, what
     bp_sp = {sp: int(unit_len[unit_species == sp].sum()) for sp in species}
     eligible = {sp: bp for sp, bp in bp_sp.items() if bp >= length}
     if n > 0 and not eligible:
-        raise ValueError(f"{what}: {sum(bp_sp.values()):,} bp of material, less than one {length} bp window per species; "
-                         "use shorter windows, a larger eval_fraction or more material")
+        raise ValueError(
+            f"{what}: {sum(bp_sp.values()):,} bp of material, less than one {length} bp window per species; "
+            "use shorter windows, a larger eval_fraction or more material"
+        )
     alloc = _largest_remainder(n, eligible) if n > 0 else {}
     windows, spans, dropped, passes_by_sp = [], [], 0, {}
     for sp in species:
@@ -604,7 +680,7 @@ def _draw_side(corpus: Corpus, units: np.ndarray, length: int, n: int, rng, what
                 while left:
                     p, a0 = int(uo[i, 0]), int(uo[i, 1])
                     seg = min(int(ulen[i]) - pos, left)
-                    parts.append(seqs[p][a0 + pos:a0 + pos + seg])
+                    parts.append(seqs[p][a0 + pos : a0 + pos + seg])
                     sp_rows.append((p, a0 + pos, a0 + pos + seg))
                     left -= seg
                     i, pos = i + 1, 0
@@ -612,7 +688,11 @@ def _draw_side(corpus: Corpus, units: np.ndarray, length: int, n: int, rng, what
                 cand_spans.append(sp_rows)
             if corpus.eval_kmers is not None:
                 multi = [w for w, s in enumerate(cand_spans) if len(s) > 1]  # a window inside one piece is clean
-                bad = set(np.asarray(multi)[corpus.eval_kmers.any_hit([cand[w] for w in multi])].tolist()) if multi else set()
+                bad = (
+                    set(np.asarray(multi)[corpus.eval_kmers.any_hit([cand[w] for w in multi])].tolist())
+                    if multi
+                    else set()
+                )
             else:
                 bad = set()
             for w in range(len(cand)):
@@ -662,8 +742,9 @@ def _draw_side(corpus: Corpus, units: np.ndarray, length: int, n: int, rng, what
     return windows, span_arr, rec, (gp + span_arr[:, 2], gp + span_arr[:, 3])
 
 
-def plan_windows(corpus: Corpus, length: int, n_train: int, n_eval: int, seed: int = 0,
-                 eval_fraction: float = EVAL_FRACTION) -> WindowDraw:
+def plan_windows(
+    corpus: Corpus, length: int, n_train: int, n_eval: int, seed: int = 0, eval_fraction: float = EVAL_FRACTION
+) -> WindowDraw:
     """`draw_windows` with each window's spans (for checks): see the module docstring for the rules."""
     if length < 1:
         raise ValueError(f"window length must be positive, got {length}")
@@ -673,18 +754,30 @@ def plan_windows(corpus: Corpus, length: int, n_train: int, n_eval: int, seed: i
     rng = np.random.default_rng([seed, 0xD7A3])
     tw, ts, trec, tiv = _draw_side(corpus, train_u, length, n_train, rng, "training windows")
     ew, es, erec, eiv = _draw_side(corpus, held_u, length, n_eval, rng, "held-out windows")
-    overlap = (_union_bp(*tiv) + _union_bp(*eiv)
-               - _union_bp(np.concatenate([tiv[0], eiv[0]]), np.concatenate([tiv[1], eiv[1]])))
-    record = {"corpus": corpus.record.get("name", corpus.name), "corpus_sha256": corpus.record.get("sha256"),
-              "window_length": length, "seed": seed, "eval_fraction": eval_fraction,
-              "boundary_rule": BOUNDARY_RULE, "heldout_rule": HELDOUT_RULE,
-              "train": trec, "eval": erec, "train_eval_shared_bp": int(overlap),
-              "leakage_screened": corpus.eval_kmers is not None}
+    overlap = (
+        _union_bp(*tiv)
+        + _union_bp(*eiv)
+        - _union_bp(np.concatenate([tiv[0], eiv[0]]), np.concatenate([tiv[1], eiv[1]]))
+    )
+    record = {
+        "corpus": corpus.record.get("name", corpus.name),
+        "corpus_sha256": corpus.record.get("sha256"),
+        "window_length": length,
+        "seed": seed,
+        "eval_fraction": eval_fraction,
+        "boundary_rule": BOUNDARY_RULE,
+        "heldout_rule": HELDOUT_RULE,
+        "train": trec,
+        "eval": erec,
+        "train_eval_shared_bp": int(overlap),
+        "leakage_screened": corpus.eval_kmers is not None,
+    }
     return WindowDraw(tw, ew, record, ts, es)
 
 
-def draw_windows(corpus: Corpus, length: int, n_train: int, n_eval: int, seed: int = 0,
-                 eval_fraction: float = EVAL_FRACTION) -> tuple[list[str], list[str], dict]:
+def draw_windows(
+    corpus: Corpus, length: int, n_train: int, n_eval: int, seed: int = 0, eval_fraction: float = EVAL_FRACTION
+) -> tuple[list[str], list[str], dict]:
     """(training windows, held-out windows, record): the one call a pretraining run makes.
 
     Held-out windows come from material set aside before drawing (`HELDOUT_RULE`, `eval_fraction` of
@@ -705,23 +798,31 @@ def _summary(c: Corpus) -> str:
     lines = [f"{c.name:13s} {r['bp']:>11,} bp  {r['pieces']:,} pieces  sha256 {r['sha256'][:16]}  [{mix}]"]
     leak = r["leakage"]
     if leak.get("filtered"):
-        lines.append(f"{'':13s} leakage filter ({leak['k']}-mers, both strands, {len(leak['evaluated'])} dev/test splits, "
-                     f"{leak['distinct_kmers']:,} k-mers, {leak['seconds']:.1f} s): removed "
-                     f"{leak['removed_sequences']:,} sequences / {leak['removed_bp']:,} bp")
+        lines.append(
+            f"{'':13s} leakage filter ({leak['k']}-mers, both strands, {len(leak['evaluated'])} dev/test splits, "
+            f"{leak['distinct_kmers']:,} k-mers, {leak['seconds']:.1f} s): removed "
+            f"{leak['removed_sequences']:,} sequences / {leak['removed_bp']:,} bp"
+        )
     else:
         lines.append(f"{'':13s} leakage filter OFF: {leak['note']}")
     for src, m in r["material"].items():
         lr = leak["removed"][src]
-        lines.append(f"{'':13s}   {src:45s} {m['species']:9s} in {m['bp_in']:>10,} bp, leak -{lr['removed_bp']:>8,} bp "
-                     f"({lr['removed_sequences']:,} seqs removed, {lr['cut_sequences']} cut), taken {m['bp_taken']:>10,} bp")
+        lines.append(
+            f"{'':13s}   {src:45s} {m['species']:9s} in {m['bp_in']:>10,} bp, leak -{lr['removed_bp']:>8,} bp "
+            f"({lr['removed_sequences']:,} seqs removed, {lr['cut_sequences']} cut), taken {m['bp_taken']:>10,} bp"
+        )
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Print (and optionally write) each CPU-scale pretraining corpus.")
     ap.add_argument("--shared-data", default=None, help="the shared real data folder (default ../shared/data)")
-    ap.add_argument("--evaluate", nargs="*", default=None,
-                    help="tasks whose dev/test sets are filtered out (default: every GUE task under <shared-data>/gue)")
+    ap.add_argument(
+        "--evaluate",
+        nargs="*",
+        default=None,
+        help="tasks whose dev/test sets are filtered out (default: every GUE task under <shared-data>/gue)",
+    )
     ap.add_argument("--write", metavar="DIR", default=None, help="write DIR/<corpus>.fa and DIR/<corpus>.json")
     ap.add_argument("--windows", type=int, default=0, help="also draw this many training windows and print the record")
     ap.add_argument("--eval-windows", type=int, default=512)
@@ -739,8 +840,10 @@ def main(argv=None) -> int:
             for side in ("train", "eval"):
                 w = wrec[side]
                 mix = ", ".join(f"{sp} {v:.1%}" for sp, v in w["species_share"].items())
-                print(f"{'':13s} {side:5s} {w['windows']:,} x {args.length} bp: distinct {w['distinct_bp']:,} of "
-                      f"{w['material_bp']:,} bp, passes {w['passes']:.3f}, [{mix}]")
+                print(
+                    f"{'':13s} {side:5s} {w['windows']:,} x {args.length} bp: distinct {w['distinct_bp']:,} of "
+                    f"{w['material_bp']:,} bp, passes {w['passes']:.3f}, [{mix}]"
+                )
         if args.write:
             d = Path(args.write)
             c.write_fasta(d / f"{name}.fa")

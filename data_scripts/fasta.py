@@ -14,8 +14,8 @@ import gzip
 import hashlib
 import os
 import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -37,8 +37,10 @@ def text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
         with open(path, "rb") as fh:
             magic = fh.read(2)
         if magic != b"\x1f\x8b":
-            raise SourceFileError(f"{path} is named .gz but is not gzip-compressed (it starts with {magic!r}); "
-                                  "compress it with gzip, or drop .gz from its name")
+            raise SourceFileError(
+                f"{path} is named .gz but is not gzip-compressed (it starts with {magic!r}); "
+                "compress it with gzip, or drop .gz from its name"
+            )
         opener = gzip.open
     line_no = 0
     try:
@@ -47,15 +49,20 @@ def text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
                 if line_no == 1 and line.startswith("\ufeff"):
                     raise SourceFileError(
                         f"{path}, line 1: the file starts with a UTF-8 byte-order mark (BOM), which FASTA does not "
-                        "allow; save it without one (e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`)")
+                        "allow; save it without one (e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`)"
+                    )
                 yield line_no, line.rstrip("\r\n")
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
-        raise SourceFileError(f"{path}: the gzip data is cut short or damaged after line {line_no} "
-                              f"({type(err).__name__}: {err}); the file is truncated or corrupt: copy or download "
-                              "it again and compare its size or checksum") from None
+        raise SourceFileError(
+            f"{path}: the gzip data is cut short or damaged after line {line_no} "
+            f"({type(err).__name__}: {err}); the file is truncated or corrupt: copy or download "
+            "it again and compare its size or checksum"
+        ) from None
     except UnicodeDecodeError as err:
-        raise SourceFileError(f"{path}, after line {line_no}: bytes that are not UTF-8 text ({err.reason}); a "
-                              "FASTA file is plain ASCII text: check that this is the intended file") from None
+        raise SourceFileError(
+            f"{path}, after line {line_no}: bytes that are not UTF-8 text ({err.reason}); a "
+            "FASTA file is plain ASCII text: check that this is the intended file"
+        ) from None
 
 
 def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
@@ -78,14 +85,18 @@ def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
             name = line[1:].split()[0] if len(line) > 1 else f"record{line_no}"
             header_line, chunks, starts = line_no, [], []
         elif name is None:
-            raise SourceFileError(f"{path}, line {line_no}: sequence before the first '>' header; a FASTA file "
-                                  "starts with a `>name` line: check that this is a FASTA file")
+            raise SourceFileError(
+                f"{path}, line {line_no}: sequence before the first '>' header; a FASTA file "
+                "starts with a `>name` line: check that this is a FASTA file"
+            )
         else:
             chunks.append(line)
             starts.append((line_no, len(raw) - len(raw.lstrip())))
     if name is None:
-        raise SourceFileError(f"{path} holds no FASTA record (it is empty or blank); remove it from the list of "
-                              "files, or replace it with the intended FASTA")
+        raise SourceFileError(
+            f"{path} holds no FASTA record (it is empty or blank); remove it from the list of "
+            "files, or replace it with the intended FASTA"
+        )
     yield name, _clean(path, name, header_line, chunks, starts)
 
 

@@ -31,9 +31,11 @@ from dnalm_core.registry import TaskEntry
 from .common import BuildError, BuildOptions, Rows, SourceFile, SourceFileError, TaskBuild, finish_task, sha256_file
 from .fasta import text_lines
 
-CITATION = """@article{grevsova2023genomic,
+CITATION = (
+    """@article{grevsova2023genomic,
   title={Genomic benchmarks: a collection of datasets for genomic sequence classification},
-  author={Gre{\\v{s}}ov{\\'a}, Katar{\\'\\i}na and Martinek, Vlastimil and {\\v{C}}ech{\\'a}k, David and {\\v{S}}ime{\\v{c}}ek, Petr and Alexiou, Panagiotis},
+  author={Gre{\\v{s}}ov{\\'a}, Katar{\\'\\i}na and Martinek, Vlastimil and {\\v{C}}ech{\\'a}k, David and """
+    """{\\v{S}}ime{\\v{c}}ek, Petr and Alexiou, Panagiotis},
   journal={BMC Genomic Data},
   volume={24},
   number={1},
@@ -41,11 +43,12 @@ CITATION = """@article{grevsova2023genomic,
   year={2023},
   publisher={Springer}
 }"""
+)
 
 # Reference of each dataset as its metadata.yaml gives it (genomic_benchmarks @ 605d853).
 REFERENCES = {
     "demo_coding_vs_intergenomic_seqs": "coding_seqs: Ensembl 97 GRCh38 cDNA (Homo_sapiens.GRCh38.cdna.all.fa.gz); "
-                                        "intergenomic_seqs: Ensembl 97 GRCh38 genome (Homo_sapiens.GRCh38.dna.toplevel.fa.gz)",
+    "intergenomic_seqs: Ensembl 97 GRCh38 genome (Homo_sapiens.GRCh38.dna.toplevel.fa.gz)",
     "demo_human_or_worm": "human: Ensembl 97 GRCh38 genome; worm: Ensembl 104 C. elegans WBcel235 genome",
     "drosophila_enhancers_stark": "Ensembl 100 D. melanogaster BDGP6.28 genome (= dm6)",
     "dummy_mouse_enhancers_ensembl": "Ensembl 100 mouse GRCm38 genome (= mm10)",
@@ -103,8 +106,9 @@ def parse_genome_args(genomes: list[str]) -> list[tuple[str | None, Path]]:
             out.append((None, Path(g)))
     for _, p in out:
         if not p.is_file():
-            raise BuildError(f"--genome {p}: no such file (give a FASTA, plain or .gz; CLASS=FASTA to restrict it "
-                             "to one class)")
+            raise BuildError(
+                f"--genome {p}: no such file (give a FASTA, plain or .gz; CLASS=FASTA to restrict it to one class)"
+            )
     return out
 
 
@@ -122,8 +126,9 @@ def _fasta_records(path: Path, wanted):
         elif keep:
             lines.append(line.strip())
         elif rid is None and line.strip():
-            raise SourceFileError(f"{path}, line {line_no}: text before the first `>` header; check that this is a "
-                                  "FASTA file")
+            raise SourceFileError(
+                f"{path}, line {line_no}: text before the first `>` header; check that this is a FASTA file"
+            )
     if rid is None:
         raise SourceFileError(f"{path} holds no FASTA record (it is empty or blank); pass the intended reference")
     yield rid, ("".join(lines) if keep else None)
@@ -132,8 +137,10 @@ def _fasta_records(path: Path, wanted):
 def extract(intervals: list[Interval], genomes: list[tuple[str | None, Path]]) -> dict[tuple[str, str, int], str]:
     """Sequence of every interval, keyed by (dataset, split, row)."""
     if not genomes:
-        raise BuildError("Genomic Benchmarks needs the reference genome(s): pass --genome FASTA (e.g. hg38 / "
-                         "Homo_sapiens.GRCh38.dna.toplevel.fa.gz; see the card for each dataset's reference)")
+        raise BuildError(
+            "Genomic Benchmarks needs the reference genome(s): pass --genome FASTA (e.g. hg38 / "
+            "Homo_sapiens.GRCh38.dna.toplevel.fa.gz; see the card for each dataset's reference)"
+        )
     by_region: dict[str, list[Interval]] = {}
     for iv in intervals:
         by_region.setdefault(iv.region, []).append(iv)
@@ -144,7 +151,7 @@ def extract(intervals: list[Interval], genomes: list[tuple[str | None, Path]]) -
         relevant = {r: [iv for iv in ivs if cls_only in (None, iv.cls)] for r, ivs in by_region.items()}
         relevant = {r: ivs for r, ivs in relevant.items() if ivs}
 
-        def wanted(rid: str) -> bool:
+        def wanted(rid: str, *, relevant: dict = relevant) -> bool:  # bound now: `relevant` changes per genome
             return rid in relevant or any(v in relevant for v in name_variants(rid))
 
         for rid, seq in _fasta_records(path, wanted):
@@ -161,16 +168,18 @@ def extract(intervals: list[Interval], genomes: list[tuple[str | None, Path]]) -
                             raise BuildError(
                                 f"{iv.where}: region {iv.region!r} (class {iv.cls}) matches two FASTA records, "
                                 f"{prev[1]!r} in {prev[2]} and {rid!r} in {path}; give each FASTA only the classes "
-                                "it serves with --genome CLASS=FASTA")
+                                "it serves with --genome CLASS=FASTA"
+                            )
                     served[key] = (exact, rid, str(path))
                     errors.pop(key, None)
                     if not 0 <= iv.start < iv.end <= len(seq):
                         errors[key] = (
                             f"{iv.where}: interval {iv.region}:{iv.start}-{iv.end} lies outside the record {rid!r} "
                             f"({len(seq)} bp) of {path}: the FASTA is probably another assembly than the dataset's "
-                            f"({REFERENCES.get(iv.dataset, 'see the card')})")
+                            f"({REFERENCES.get(iv.dataset, 'see the card')})"
+                        )
                         continue
-                    piece = seq[iv.start:iv.end]  # 0-based, end exclusive (BED / Python slice)
+                    piece = seq[iv.start : iv.end]  # 0-based, end exclusive (BED / Python slice)
                     result[key] = reverse_complement(piece) if iv.strand == "-" else piece
     if errors:
         first = sorted(errors)[0]
@@ -179,7 +188,8 @@ def extract(intervals: list[Interval], genomes: list[tuple[str | None, Path]]) -
     if missing:
         raise BuildError(
             f"{len(missing)} region(s) are in no --genome FASTA, e.g. {', '.join(missing[:6])}; pass the "
-            "reference(s) the datasets were made from (see the card / REFERENCES) with --genome")
+            "reference(s) the datasets were made from (see the card / REFERENCES) with --genome"
+        )
     return result
 
 
@@ -226,7 +236,9 @@ def read_dataset(source: Path, entry: TaskEntry):
         r = rows[split]
         if strand not in ("+", "-", "", "."):
             raise BuildError(f"{where}: strand {strand!r} is not '+', '-' or empty")
-        intervals.append(Interval(name, split, cls, len(r), region, _int(start, where), _int(end, where), strand, where))
+        intervals.append(
+            Interval(name, split, cls, len(r), region, _int(start, where), _int(end, where), strand, where)
+        )
         # id = split/class/original id: the original ids restart in every class file
         r.ids.append(f"{split}/{cls}/{rid}")
         r.sequences.append("")
@@ -240,8 +252,9 @@ def read_dataset(source: Path, entry: TaskEntry):
         layout = "original (<dataset>/{train,test}/<class>.csv.gz)"
         found = sorted({p.name.split(".")[0] for p in class_files})
         if found != sorted(classes):
-            raise BuildError(f"{entry.name}: class files {found} under {d} do not match the dataset's classes "
-                             f"{classes}")
+            raise BuildError(
+                f"{entry.name}: class files {found} under {d} do not match the dataset's classes {classes}"
+            )
         for split in ("train", "test"):
             for label, cls in enumerate(classes):  # classes in label order, rows in file order
                 files = [p for p in class_files if p.parent.name == split and p.name.split(".")[0] == cls]
@@ -274,8 +287,10 @@ def read_dataset(source: Path, entry: TaskEntry):
         elif lab.isdigit() and int(lab) < len(classes):
             label = int(lab)
         else:
-            raise BuildError(f"{where}: label {lab!r} is not a class of {entry.name} ({', '.join(classes)}) "
-                             f"nor an index 0..{len(classes) - 1}")
+            raise BuildError(
+                f"{where}: label {lab!r} is not a class of {entry.name} ({', '.join(classes)}) "
+                f"nor an index 0..{len(classes) - 1}"
+            )
         if rec.split not in rows:
             raise BuildError(f"{where}: split {rec.split!r} is not train or test")
         add(rec.split, classes[label], label, rec.id, rec.region, rec.start, rec.end, rec.strand, where)
@@ -291,9 +306,11 @@ def build_tasks(source: Path, entries: list[TaskEntry], options: BuildOptions) -
             if options.skip_missing:
                 skipped.append(f"{e.name} (no coordinate files)")
                 continue
-            raise BuildError(f"{e.name}: no coordinate files under {source} (looked for {e.config_name}/train/*.csv.gz, "
-                             f"{e.config_name}/test/*.csv.gz, {e.config_name}.csv[.gz], {e.config_name}/coordinates.csv[.gz]); "
-                             "pass --skip-missing to build the datasets that are there")
+            raise BuildError(
+                f"{e.name}: no coordinate files under {source} (looked for {e.config_name}/train/*.csv.gz, "
+                f"{e.config_name}/test/*.csv.gz, {e.config_name}.csv[.gz], {e.config_name}/coordinates.csv[.gz]); "
+                "pass --skip-missing to build the datasets that are there"
+            )
         read[e.name] = (e, got)
     all_intervals = [iv for _, (_, ivs, _, _) in read.values() for iv in ivs]
     seqs = extract(all_intervals, parse_genome_args(list(options.genomes))) if all_intervals else {}
@@ -302,9 +319,19 @@ def build_tasks(source: Path, entries: list[TaskEntry], options: BuildOptions) -
         for split, r in rows.items():
             r.sequences = [seqs[(e.config_name, split, i)] for i in range(len(r))]
         n_minus = sum(1 for iv in ivs if iv.strand == "-")
-        notes = [f"reference: {REFERENCES.get(e.config_name, 'see the source metadata.yaml')}",
-                 f"{n_minus} of {len(ivs)} intervals are on the '-' strand (reverse-complemented)"]
-        builds.append(finish_task(e, rows, sources=sources, source_layout=layout,
-                                  where={s: "coordinates" for s in rows}, options=options,
-                                  extra_notes=notes))
+        notes = [
+            f"reference: {REFERENCES.get(e.config_name, 'see the source metadata.yaml')}",
+            f"{n_minus} of {len(ivs)} intervals are on the '-' strand (reverse-complemented)",
+        ]
+        builds.append(
+            finish_task(
+                e,
+                rows,
+                sources=sources,
+                source_layout=layout,
+                where={s: "coordinates" for s in rows},
+                options=options,
+                extra_notes=notes,
+            )
+        )
     return builds, skipped

@@ -14,8 +14,8 @@ naming the file and the line, wherever it is read.
 from __future__ import annotations
 
 import csv
-import sys
 import io
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +83,10 @@ def read_task_csv(path: Path) -> TaskCsv:
     if header is None:
         raise SourceFileError(f"{path} is empty; expected a header line `sequence,label` and one row per example")
     if header != HEADER:
-        raise SourceFileError(f"{path}, line 1: the columns are {header}; a GUE task file has the header "
-                              "`sequence,label` (pair tasks with 3 columns are not part of GUE's 28 tasks)")
+        raise SourceFileError(
+            f"{path}, line 1: the columns are {header}; a GUE task file has the header "
+            "`sequence,label` (pair tasks with 3 columns are not part of GUE's 28 tasks)"
+        )
     out = TaskCsv(path, [], [], [], [])
     for row in reader:
         if not row:
@@ -96,8 +98,9 @@ def read_task_csv(path: Path) -> TaskCsv:
         try:
             out.labels.append(int(label))
         except ValueError:
-            raise SourceFileError(f"{path}, line {line}: label {label!r} is not an integer; labels are the class "
-                                  "indices 0..k-1") from None
+            raise SourceFileError(
+                f"{path}, line {line}: label {label!r} is not an integer; labels are the class indices 0..k-1"
+            ) from None
         out.sequences.append(seq)
         out.lines.append(line)
         out.quoted.append(raw_lines[line - 1].startswith('"'))
@@ -108,8 +111,12 @@ def read_task_csv(path: Path) -> TaskCsv:
 
 def candidate_dirs(source: Path, entry: TaskEntry) -> list[Path]:
     # official nested path first, then flat names: the registry's (`tf_2`) and the path joined (`EMP_H3`)
-    return [source / entry.source_path, source / "GUE" / entry.source_path, source / entry.config_name,
-            source / entry.source_path.replace("/", "_")]
+    return [
+        source / entry.source_path,
+        source / "GUE" / entry.source_path,
+        source / entry.config_name,
+        source / entry.source_path.replace("/", "_"),
+    ]
 
 
 def find_task_dir(source: Path, entry: TaskEntry) -> Path | None:
@@ -123,8 +130,12 @@ def read_split(path: Path, split: str, rel: str) -> Rows:
     table = read_task_csv(path)
     src = "dev" if split == "validation" else split
     # id = original split file and 0-based data row, so every row can be traced back to the CSV
-    return Rows(ids=[f"{src}_{i}" for i in range(len(table.sequences))], sequences=table.sequences,
-                labels=table.labels, origins=[f"{rel} line {n}" for n in table.lines])
+    return Rows(
+        ids=[f"{src}_{i}" for i in range(len(table.sequences))],
+        sequences=table.sequences,
+        labels=table.labels,
+        origins=[f"{rel} line {n}" for n in table.lines],
+    )
 
 
 def build_task(source: Path, entry: TaskEntry, options: BuildOptions) -> TaskBuild:
@@ -136,8 +147,7 @@ def build_task(source: Path, entry: TaskEntry, options: BuildOptions) -> TaskBui
     for split, fname in SPLIT_FILES.items():
         f = d / fname
         if not f.is_file():
-            raise BuildError(f"{entry.name}: {f} is missing; a GUE task folder holds "
-                             f"{', '.join(SPLIT_FILES.values())}")
+            raise BuildError(f"{entry.name}: {f} is missing; a GUE task folder holds {', '.join(SPLIT_FILES.values())}")
         rel = f.relative_to(source).as_posix()
         raw[split] = read_split(f, split, rel)
         sources.append(SourceFile(rel, sha256_file(f), len(raw[split])))

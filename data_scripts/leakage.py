@@ -29,8 +29,8 @@ for genome-sized input. numpy only; this module never imports torch.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -56,15 +56,17 @@ def encode(seqs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     codes = _LUT.take(raw)
     if codes.size and codes.max() > 4:
         bad = chr(raw[int(np.argmax(codes > 4))])
-        raise ValueError(f"leakage filter: character {bad!r} is not A C G T N; apply the input policy first "
-                         "(dnalm_core.policy.normalize_sequence)")
+        raise ValueError(
+            f"leakage filter: character {bad!r} is not A C G T N; apply the input policy first "
+            "(dnalm_core.policy.normalize_sequence)"
+        )
     return codes, starts
 
 
 def _compose(fa, ra, a, fb, rb, b, n):
     """(a+b)-mer codes from a-mer and b-mer codes: forward = A[i] B[i+a]; reverse complement = rc(B[i+a]) rc(A[i])."""
-    f = (fa[:n] << np.uint64(2 * b)) | fb[a:a + n]
-    r = (rb[a:a + n] << np.uint64(2 * a)) | ra[:n]
+    f = (fa[:n] << np.uint64(2 * b)) | fb[a : a + n]
+    r = (rb[a : a + n] << np.uint64(2 * a)) | ra[:n]
     return f, r
 
 
@@ -174,8 +176,13 @@ class EvalKmers(KmerSet):
         self.seconds = time.perf_counter() - t0
 
     def describe(self) -> dict:
-        return {"k": self.k, "both_strands": self.both_strands, "distinct_kmers": len(self),
-                "evaluated": self.sources, "kmer_set_seconds": round(self.seconds, 3)}
+        return {
+            "k": self.k,
+            "both_strands": self.both_strands,
+            "distinct_kmers": len(self),
+            "evaluated": self.sources,
+            "kmer_set_seconds": round(self.seconds, 3),
+        }
 
 
 def _blocks(seqs: Sequence[str], bp: int = BLOCK) -> Iterable[list[str]]:
@@ -198,7 +205,7 @@ def _scan(seqs: Sequence[str], kset: KmerSet) -> tuple[np.ndarray, np.ndarray]:
     for group in _blocks(seqs):
         codes, starts = encode(group)
         for a in range(0, max(len(codes) - k + 1, 0), BLOCK):
-            f, r, valid = kmer_codes(codes[a:a + BLOCK + k - 1], k)
+            f, r, valid = kmer_codes(codes[a : a + BLOCK + k - 1], k)
             hit = np.flatnonzero(kset.contains(kset.query_codes(f, r)) & valid)
             if hit.size:
                 pos = hit + a
@@ -231,8 +238,9 @@ class FilterStats:
         return {**d, **self.extra}
 
 
-def filter_sequences(seqs: Sequence[str], kset: KmerSet | None, cut_longer_than: int = CUT_LONGER_THAN
-                     ) -> tuple[list[list[tuple[int, int]]], FilterStats]:
+def filter_sequences(
+    seqs: Sequence[str], kset: KmerSet | None, cut_longer_than: int = CUT_LONGER_THAN
+) -> tuple[list[list[tuple[int, int]]], FilterStats]:
     """Apply the rule (module docstring) to `seqs`: per sequence, the (start, end) intervals kept.
 
     An untouched sequence keeps [(0, len)], a removed one [], a cut one its flanks around the hits.

@@ -25,9 +25,13 @@ from .fasta import text_lines
 TABLE_RE = re.compile(r"^(train|test)(?:[-_.][^/]*)?\.(parquet|csv|tsv)(\.gz)?$")
 FASTA_EXT = (".fna", ".fa", ".fasta", ".fna.gz", ".fa.gz", ".fasta.gz")
 TABLE_EXT = (".parquet", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
-CITATION = """@article{dallatorre2024nucleotide,
+CITATION = (
+    """@article{dallatorre2024nucleotide,
   title={Nucleotide Transformer: building and evaluating robust foundation models for human genomics},
-  author={Dalla-Torre, Hugo and Gonzalez, Liam and Mendoza-Revilla, Javier and Lopez Carranza, Nicolas and Grzywaczewski, Adam Henryk and Oteri, Francesco and Dallago, Christian and Trop, Evan and de Almeida, Bernardo P. and Sirelkhatim, Hassan and Richard, Guillaume and Skwark, Marcin and Beguir, Karim and Lopez, Marie and Pierrot, Thomas},
+  author={Dalla-Torre, Hugo and Gonzalez, Liam and Mendoza-Revilla, Javier and Lopez Carranza, Nicolas and """
+    """Grzywaczewski, Adam Henryk and Oteri, Francesco and Dallago, Christian and Trop, Evan and """
+    """de Almeida, Bernardo P. and Sirelkhatim, Hassan and Richard, Guillaume and Skwark, Marcin and """
+    """Beguir, Karim and Lopez, Marie and Pierrot, Thomas},
   journal={Nature Methods},
   volume={22},
   number={2},
@@ -35,6 +39,7 @@ CITATION = """@article{dallatorre2024nucleotide,
   year={2025},
   doi={10.1038/s41592-024-02523-z}
 }"""
+)
 
 
 def read_table(path: Path):
@@ -78,15 +83,18 @@ def read_fasta_task_file(path: Path, rel: str) -> Rows:
             header = line[1:].strip()
             _, sep, lab = header.rpartition("|")
             if not sep:
-                raise SourceFileError(f"{path}, line {lineno}: header {header!r} has no `|<label>` suffix "
-                                      "(the NT task files use `>name|label`)")
+                raise SourceFileError(
+                    f"{path}, line {lineno}: header {header!r} has no `|<label>` suffix "
+                    "(the NT task files use `>name|label`)"
+                )
             rows.ids.append(header)
             rows.labels.extend(_labels([lab], f"{path}, line {lineno}"))
             rows.origins.append(f"{rel} line {lineno}")
         elif line:
             if not rows.ids:
-                raise SourceFileError(f"{path}, line {lineno}: sequence before the first `>` header; check that "
-                                      "this is a FASTA file")
+                raise SourceFileError(
+                    f"{path}, line {lineno}: sequence before the first `>` header; check that this is a FASTA file"
+                )
             chunks.append(line)
     flush()
     return rows
@@ -151,16 +159,21 @@ def build_tasks(source: Path, entries: list[TaskEntry], options: BuildOptions) -
         rel = p.relative_to(source).as_posix()
         missing = {"sequence", "label", "task"} - set(df.columns)
         if missing:
-            raise BuildError(f"{p} lacks the column(s) {sorted(missing)} (has {list(df.columns)}); a split table "
-                             "of the NT tasks needs sequence, label and task")
+            raise BuildError(
+                f"{p} lacks the column(s) {sorted(missing)} (has {list(df.columns)}); a split table "
+                "of the NT tasks needs sequence, label and task"
+            )
         tasks_here = df["task"].astype(str)
         digest = sha256_file(p)
         for task in sorted(set(tasks_here) & wanted):
             sub = df[tasks_here == task]
-            ids = (sub["name"].astype(str).tolist() if "name" in sub.columns
-                   else [f"{rel}:{i}" for i in sub.index])
-            rows = Rows(ids, sub["sequence"].astype(str).tolist(), _labels(sub["label"].tolist(), rel),
-                        table_origins(p, rel, sub.index))
+            ids = sub["name"].astype(str).tolist() if "name" in sub.columns else [f"{rel}:{i}" for i in sub.index]
+            rows = Rows(
+                ids,
+                sub["sequence"].astype(str).tolist(),
+                _labels(sub["label"].tolist(), rel),
+                table_origins(p, rel, sub.index),
+            )
             raw.setdefault(task, {}).setdefault(split, Rows()).extend(rows)
             files_of.setdefault(task, []).append(SourceFile(rel, digest, len(rows)))
             layout_of[task] = "split tables with a `task` column"
@@ -168,13 +181,17 @@ def build_tasks(source: Path, entries: list[TaskEntry], options: BuildOptions) -
 
     for task, splits in per_task.items():
         if task in raw:
-            raise BuildError(f"nt/{task} is in both a split table and a per-task folder under {source}; "
-                             "point --source at one copy of the data")
+            raise BuildError(
+                f"nt/{task} is in both a split table and a per-task folder under {source}; "
+                "point --source at one copy of the data"
+            )
         for split, items in sorted(splits.items()):
             kinds = {k for _, k in items}
             if len(kinds) > 1:
-                raise BuildError(f"nt/{task}: {split} data both as FASTA and as tables ({[str(p) for p, _ in items]}); "
-                                 "keep one format")
+                raise BuildError(
+                    f"nt/{task}: {split} data both as FASTA and as tables ({[str(p) for p, _ in items]}); "
+                    "keep one format"
+                )
             rows = Rows()
             for p, kind in items:  # shards in sorted path order
                 rel = p.relative_to(source).as_posix()
@@ -184,10 +201,17 @@ def build_tasks(source: Path, entries: list[TaskEntry], options: BuildOptions) -
                     df = read_table(p)
                     if {"sequence", "label"} - set(df.columns):
                         raise BuildError(f"{p} needs the columns sequence and label (has {list(df.columns)})")
-                    ids = (df["name"].astype(str).tolist() if "name" in df.columns
-                           else [f"{rel}:{i}" for i in range(len(df))])
-                    part = Rows(ids, df["sequence"].astype(str).tolist(), _labels(df["label"].tolist(), rel),
-                                table_origins(p, rel, range(len(df))))
+                    ids = (
+                        df["name"].astype(str).tolist()
+                        if "name" in df.columns
+                        else [f"{rel}:{i}" for i in range(len(df))]
+                    )
+                    part = Rows(
+                        ids,
+                        df["sequence"].astype(str).tolist(),
+                        _labels(df["label"].tolist(), rel),
+                        table_origins(p, rel, range(len(df))),
+                    )
                 rows.extend(part)
                 files_of.setdefault(task, []).append(SourceFile(rel, sha256_file(p), len(part)))
                 where_of.setdefault(task, {})[split] = rel
@@ -202,10 +226,19 @@ def build_tasks(source: Path, entries: list[TaskEntry], options: BuildOptions) -
             if options.skip_missing:
                 skipped.append(f"{e.name} (no {', '.join(missing)} rows)")
                 continue
-            raise BuildError(f"{e.name}: no {' or '.join(missing)} rows found under {source} (looked for split "
-                             f"tables train.*/test.* with a `task` column and for {e.config_name}/train.*, "
-                             f"{e.config_name}/test.*); pass --skip-missing to build the tasks that are there")
-        builds.append(finish_task(e, {"train": splits["train"], "test": splits["test"]},
-                                  sources=files_of[e.config_name], source_layout=layout_of[e.config_name],
-                                  where=where_of[e.config_name], options=options))
+            raise BuildError(
+                f"{e.name}: no {' or '.join(missing)} rows found under {source} (looked for split "
+                f"tables train.*/test.* with a `task` column and for {e.config_name}/train.*, "
+                f"{e.config_name}/test.*); pass --skip-missing to build the tasks that are there"
+            )
+        builds.append(
+            finish_task(
+                e,
+                {"train": splits["train"], "test": splits["test"]},
+                sources=files_of[e.config_name],
+                source_layout=layout_of[e.config_name],
+                where=where_of[e.config_name],
+                options=options,
+            )
+        )
     return builds, skipped

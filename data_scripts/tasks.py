@@ -65,8 +65,9 @@ def _find_local(entry: TaskEntry, data_dir) -> tuple[Path | None, list[Path]]:
     return None, looked
 
 
-def load_task(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-              config: str | None = None) -> "DatasetDict":
+def load_task(
+    name_or_path: str | os.PathLike, data_dir: str | os.PathLike | None = None, config: str | None = None
+) -> DatasetDict:
     """Load a task as a DatasetDict with splits train / validation / test and columns sequence, label.
 
     `name_or_path` is one of:
@@ -89,7 +90,8 @@ def load_task(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | Non
     if name not in TASKS:
         raise TaskDataError(
             f"{name!r} is neither an existing folder nor a registered task; registered tasks: "
-            f"{', '.join(TASKS.names())}")
+            f"{', '.join(TASKS.names())}"
+        )
     entry = TASKS.get(name)
     folder, looked = _find_local(entry, data_dir)
     if folder is not None:
@@ -97,7 +99,7 @@ def load_task(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | Non
     return _load_from_hub(entry, looked)
 
 
-def _load_folder(path: Path, config: str | None) -> "DatasetDict":
+def _load_folder(path: Path, config: str | None) -> DatasetDict:
     if (path / "train.parquet").is_file() or (path / "validation.parquet").is_file():
         entry = _entry_for_folder(path)
         ds = _load_parquet_splits(path)
@@ -123,7 +125,8 @@ def _load_folder(path: Path, config: str | None) -> "DatasetDict":
         return _load_folder(path / config, None)
     raise TaskDataError(
         f"{path} holds no task data: expected {{train,validation,test}}.parquet, the GUE CSV trio "
-        "train.csv/dev.csv/test.csv, or a folder built by `python -m data_scripts.build`")
+        "train.csv/dev.csv/test.csv, or a folder built by `python -m data_scripts.build`"
+    )
 
 
 def _entry_for_folder(path: Path) -> TaskEntry | None:
@@ -133,22 +136,24 @@ def _entry_for_folder(path: Path) -> TaskEntry | None:
     return TASKS.get(name) if benchmark and name in TASKS else None
 
 
-def _load_parquet_splits(folder: Path) -> "DatasetDict":
+def _load_parquet_splits(folder: Path) -> DatasetDict:
     from datasets import load_dataset
 
     files = {}
     for split in SPLITS:
         f = folder / f"{split}.parquet"
         if not f.is_file():
-            raise TaskDataError(f"split {split!r} is missing: no {f.name} in {folder} (expected "
-                                f"{', '.join(s + '.parquet' for s in SPLITS)})")
+            raise TaskDataError(
+                f"split {split!r} is missing: no {f.name} in {folder} (expected "
+                f"{', '.join(s + '.parquet' for s in SPLITS)})"
+            )
         files[split] = str(f)
     ds = load_dataset("parquet", data_files=files)
     _check_columns(ds, folder)
     return ds
 
 
-def _load_gue_csv(folder: Path) -> "DatasetDict":
+def _load_gue_csv(folder: Path) -> DatasetDict:
     """A GUE-layout folder (train.csv, dev.csv, test.csv with header sequence,label), read with the one
     GUE CSV reader (`data_scripts.gue.read_task_csv`).
 
@@ -161,8 +166,10 @@ def _load_gue_csv(folder: Path) -> "DatasetDict":
     for split, fname in (("train", "train.csv"), ("validation", "dev.csv"), ("test", "test.csv")):
         f = folder / fname
         if not f.is_file():
-            raise TaskDataError(f"split {split!r} is missing: no {fname} in {folder} (a GUE task folder "
-                                "holds train.csv, dev.csv and test.csv)")
+            raise TaskDataError(
+                f"split {split!r} is missing: no {fname} in {folder} (a GUE task folder "
+                "holds train.csv, dev.csv and test.csv)"
+            )
         tables[split] = read_task_csv(f)
         empty = [i for i, s in enumerate(tables[split].sequences) if not s.strip()]
         if empty:
@@ -172,15 +179,23 @@ def _load_gue_csv(folder: Path) -> "DatasetDict":
     k = max(train.labels) + 1
     missing = sorted(set(range(k)) - set(train.labels))
     if missing:
-        raise TaskDataError(f"{train.path}: the labels are not 0..{k - 1}: class(es) {missing} never "
-                            "occur in the train split; renumber the classes as 0..k-1")
+        raise TaskDataError(
+            f"{train.path}: the labels are not 0..{k - 1}: class(es) {missing} never "
+            "occur in the train split; renumber the classes as 0..k-1"
+        )
     feats = Features({"id": Value("string"), "sequence": Value("string"), "label": ClassLabel(num_classes=k)})
     ds = DatasetDict()
     for split, table in tables.items():
         src = {"validation": "dev"}.get(split, split)
         _bad_label(table, k, f"the train split has the classes 0..{k - 1}")
-        ds[split] = Dataset.from_dict({"id": [f"{src}_{i}" for i in range(len(table.labels))],
-                                       "sequence": table.sequences, "label": table.labels}, features=feats)
+        ds[split] = Dataset.from_dict(
+            {
+                "id": [f"{src}_{i}" for i in range(len(table.labels))],
+                "sequence": table.sequences,
+                "label": table.labels,
+            },
+            features=feats,
+        )
     return ds
 
 
@@ -188,19 +203,22 @@ def _bad_label(table: TaskCsv, k: int, why: str) -> None:
     """Raise for the first label of `table` outside 0..k-1 (k = 0: any negative label)."""
     bad = [i for i, lab in enumerate(table.labels) if lab < 0 or (k and lab >= k)]
     if bad:
-        raise TaskDataError(f"{table.where(bad[0])} (row {bad[0]}): label {table.labels[bad[0]]} is not a class of "
-                            f"this task ({why}); {len(bad)} row(s) are affected: fix or drop them")
+        raise TaskDataError(
+            f"{table.where(bad[0])} (row {bad[0]}): label {table.labels[bad[0]]} is not a class of "
+            f"this task ({why}); {len(bad)} row(s) are affected: fix or drop them"
+        )
 
 
-def _check_columns(ds: "DatasetDict", where: Path) -> None:
+def _check_columns(ds: DatasetDict, where: Path) -> None:
     for split, d in ds.items():
         missing = {"sequence", "label"} - set(d.column_names)
         if missing:
-            raise TaskDataError(f"split {split!r} in {where} lacks the column(s) {sorted(missing)}; "
-                                f"it has {d.column_names}")
+            raise TaskDataError(
+                f"split {split!r} in {where} lacks the column(s) {sorted(missing)}; it has {d.column_names}"
+            )
 
 
-def _check_labels(ds: "DatasetDict", num_labels: int | None, names, where) -> "DatasetDict":
+def _check_labels(ds: DatasetDict, num_labels: int | None, names, where) -> DatasetDict:
     import numpy as np
 
     for split, d in ds.items():
@@ -224,34 +242,43 @@ def _check_labels(ds: "DatasetDict", num_labels: int | None, names, where) -> "D
             raise TaskDataError(
                 f"split {split!r} in {where}: label {int(labels[row])} at row {row} is out of range for this "
                 f"task (valid {valid}" + (f": {', '.join(names)}" if names else "") + "); "
-                f"{int(bad.sum())} row(s) are affected: the data and the task do not match")
+                f"{int(bad.sum())} row(s) are affected: the data and the task do not match"
+            )
     return ds
 
 
-def _load_from_hub(entry: TaskEntry, looked: list[Path]) -> "DatasetDict":
+def _load_from_hub(entry: TaskEntry, looked: list[Path]) -> DatasetDict:
     repo = HUB_REPOS[entry.benchmark]
     where = "\n  ".join(str(p) for p in looked)
-    hint = (f"Build it locally with\n  {build_command(entry.benchmark, entry.config_name, f'data/{entry.benchmark}')}\n"
-            f"(or pass data_dir=..., or set ${DATA_ENV} to a folder holding {entry.benchmark}/{entry.config_name}/).")
+    hint = (
+        f"Build it locally with\n  {build_command(entry.benchmark, entry.config_name, f'data/{entry.benchmark}')}\n"
+        f"(or pass data_dir=..., or set ${DATA_ENV} to a folder holding {entry.benchmark}/{entry.config_name}/)."
+    )
     from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE:
-        raise TaskDataError(f"task {entry.name!r} is not built locally (looked in:\n  {where}\n) and the Hub "
-                            f"dataset {repo!r} cannot be fetched: HF_HUB_OFFLINE is set. {hint}")
+        raise TaskDataError(
+            f"task {entry.name!r} is not built locally (looked in:\n  {where}\n) and the Hub "
+            f"dataset {repo!r} cannot be fetched: HF_HUB_OFFLINE is set. {hint}"
+        )
     # Probe the endpoint first: a Hub call without network retries for ~20 s before failing.
     try:
         check_hub_reachable()
     except HubUnreachableError as err:
-        raise TaskDataError(f"task {entry.name!r} is not built locally (looked in:\n  {where}\n) and the Hub "
-                            f"dataset {repo!r} is unreachable ({err}). {hint}") from None
+        raise TaskDataError(
+            f"task {entry.name!r} is not built locally (looked in:\n  {where}\n) and the Hub "
+            f"dataset {repo!r} is unreachable ({err}). {hint}"
+        ) from None
     from datasets import load_dataset
 
     try:
         ds = load_dataset(repo, entry.config_name)
     except Exception as err:
-        raise TaskDataError(f"task {entry.name!r} is not built locally (looked in:\n  {where}\n) and loading "
-                            f"the Hub dataset {repo!r} (config {entry.config_name!r}) failed: "
-                            f"{type(err).__name__}: {err}. {hint}") from err
+        raise TaskDataError(
+            f"task {entry.name!r} is not built locally (looked in:\n  {where}\n) and loading "
+            f"the Hub dataset {repo!r} (config {entry.config_name!r}) failed: "
+            f"{type(err).__name__}: {err}. {hint}"
+        ) from err
     missing = [s for s in SPLITS if s not in ds]
     if missing:
         raise TaskDataError(f"the Hub dataset {repo!r} config {entry.config_name!r} lacks the split(s) {missing}")

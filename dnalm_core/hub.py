@@ -40,8 +40,14 @@ def check_hub_reachable(timeout: float = 3.0) -> None:
         raise HubUnreachableError(f"{host}:{port} is unreachable ({err.__class__.__name__}: {err})") from None
 
 
-def push_folder(folder: str | os.PathLike, repo_id: str, repo_type: str = "model", private: bool = False,
-                commit_message: str = "Upload with dnalm-assess", token: str | None = None) -> str:
+def push_folder(
+    folder: str | os.PathLike,
+    repo_id: str,
+    repo_type: str = "model",
+    private: bool = False,
+    commit_message: str = "Upload with dnalm-assess",
+    token: str | None = None,
+) -> str:
     """Create `repo_id` if needed and upload `folder` to it; returns the commit URL.
 
     `token` (e.g. `--hub_token`) is used in memory only; without it huggingface_hub's own login applies."""
@@ -57,8 +63,9 @@ def push_folder(folder: str | os.PathLike, repo_id: str, repo_type: str = "model
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
-        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
-                                 commit_message=commit_message)
+        info = api.upload_folder(
+            folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, commit_message=commit_message
+        )
     except Exception as err:  # auth, permissions, network drop: same advice, with the cause
         raise HubUnreachableError(_offline_help(folder, repo_id, repo_type, f"{type(err).__name__}: {err}")) from err
     return str(info)

@@ -13,7 +13,8 @@ A model folder loaded with `trust_remote_code` carries a copy of this file as `d
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,17 +63,21 @@ def _raise_bad_char(char: str, pos: int) -> None:
     if char in "Uu":
         raise SequenceError(
             f"RNA base {char!r} at position {pos}: these are DNA models; convert U to T first "
-            "(e.g. seq.replace('U', 'T').replace('u', 't'))", pos
+            "(e.g. seq.replace('U', 'T').replace('u', 't'))",
+            pos,
         )
     shown = repr(char) if char.isascii() else f"{char!r} (U+{ord(char):04X})"
     hint = ""
     if char in "[]":
-        hint = (" (the tokenizers read their special tokens [CLS] [SEP] [PAD] [MASK] [UNK] inside a sequence "
-                "only when spelled exactly so, with no whitespace around them)")
+        hint = (
+            " (the tokenizers read their special tokens [CLS] [SEP] [PAD] [MASK] [UNK] inside a sequence "
+            "only when spelled exactly so, with no whitespace around them)"
+        )
     raise SequenceError(
         f"invalid character {shown} at position {pos} in a DNA sequence; allowed are A C G T N, the IUPAC "
         f"codes {' '.join(IUPAC_AMBIGUITY)} (read as N), lowercase of these, and whitespace around the "
-        f"sequence (not inside it): remove or replace the character{hint}", pos
+        f"sequence (not inside it): remove or replace the character{hint}",
+        pos,
     )
 
 
@@ -140,8 +145,19 @@ class PreparedBatch:
     - `found`: the special tokens in the text, in order, as (sequence, start in the stripped sequence, token).
     """
 
-    __slots__ = ("originals", "stripped", "lengths", "raw", "found", "codes", "run_lengths", "run_seq",
-                 "run_starts", "_pattern", "_batched")
+    __slots__ = (
+        "originals",
+        "stripped",
+        "lengths",
+        "raw",
+        "found",
+        "codes",
+        "run_lengths",
+        "run_seq",
+        "run_starts",
+        "_pattern",
+        "_batched",
+    )
 
     def __init__(self, seqs: Sequence[Any], batched: bool = True, specials: Sequence[str] = ()):
         if not all(isinstance(s, str) for s in seqs):
@@ -163,8 +179,9 @@ class PreparedBatch:
         joined = "".join(self.stripped)
         if specials and any(token[0] in joined for token in specials):  # a cheap test first: usually absent
             self._pattern = re.compile("|".join(re.escape(t) for t in sorted(specials, key=len, reverse=True)))
-            self.found = [(i, m.start(), m.group()) for i, s in enumerate(self.stripped)
-                          for m in self._pattern.finditer(s)]
+            self.found = [
+                (i, m.start(), m.group()) for i, s in enumerate(self.stripped) for m in self._pattern.finditer(s)
+            ]
             if self.found:
                 joined = "".join(map(self._hide, self.stripped))
         try:

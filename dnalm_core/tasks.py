@@ -33,12 +33,17 @@ from .registry import TASKS, TaskEntry
 
 HUB_ORG = os.environ.get("DNALM_HUB_ORG", "dnalm-assess")
 # One Hub dataset repo per benchmark, one config per task (the folder `data_scripts.build` writes).
-HUB_REPOS = {"gue": f"{HUB_ORG}/gue", "nt": f"{HUB_ORG}/nucleotide-transformer-tasks-revised",
-             "gb": f"{HUB_ORG}/genomic-benchmarks"}
+HUB_REPOS = {
+    "gue": f"{HUB_ORG}/gue",
+    "nt": f"{HUB_ORG}/nucleotide-transformer-tasks-revised",
+    "gb": f"{HUB_ORG}/genomic-benchmarks",
+}
 SPLITS = ("train", "validation", "test")
-BENCHMARKS = {"gue": "GUE (Genome Understanding Evaluation)",
-              "nt": "Nucleotide Transformer downstream tasks (revised)",
-              "gb": "Genomic Benchmarks"}
+BENCHMARKS = {
+    "gue": "GUE (Genome Understanding Evaluation)",
+    "nt": "Nucleotide Transformer downstream tasks (revised)",
+    "gb": "Genomic Benchmarks",
+}
 
 # Binary tasks: the sources store 0/1 only; 1 is the positive class of the task's definition (promoter,
 # TF-bound, mark present, enhancer, splice site), which is how the papers describe them.
@@ -64,12 +69,18 @@ def _max_tokens(seq_len: int, bpe: int | None = None) -> dict[str, int]:
 # --------------------------------------------------------------------------------------------------
 # GUE: 28 tasks. (registry task name, official path under GUE/, group, labels, seq_len, bpe max length)
 _GUE = [
-    *[(m, f"EMP/{m}", "EMP (yeast histone marks)", BINARY, 500, 128)
-      for m in ("H3", "H3K14ac", "H3K36me3", "H3K4me1", "H3K4me2", "H3K4me3", "H3K79me3", "H3K9ac", "H4", "H4ac")],
-    *[(f"prom_300_{v}", f"prom/prom_300_{v}", "prom_300 (human promoter, 300 bp)", BINARY, 300, 70)
-      for v in ("all", "notata", "tata")],
-    *[(f"prom_core_{v}", f"prom/prom_core_{v}", "prom_core (human core promoter, 70 bp)", BINARY, 70, 20)
-      for v in ("all", "notata", "tata")],
+    *[
+        (m, f"EMP/{m}", "EMP (yeast histone marks)", BINARY, 500, 128)
+        for m in ("H3", "H3K14ac", "H3K36me3", "H3K4me1", "H3K4me2", "H3K4me3", "H3K79me3", "H3K9ac", "H4", "H4ac")
+    ],
+    *[
+        (f"prom_300_{v}", f"prom/prom_300_{v}", "prom_300 (human promoter, 300 bp)", BINARY, 300, 70)
+        for v in ("all", "notata", "tata")
+    ],
+    *[
+        (f"prom_core_{v}", f"prom/prom_core_{v}", "prom_core (human core promoter, 70 bp)", BINARY, 70, 20)
+        for v in ("all", "notata", "tata")
+    ],
     *[(f"tf_{i}", f"tf/{i}", "tf human (TF binding)", BINARY, 101, 30) for i in range(5)],
     *[(f"mouse_{i}", f"mouse/{i}", "tf mouse (TF binding)", BINARY, 101, 30) for i in range(5)],
     ("covid", "virus/covid", "virus (SARS-CoV-2 variant)", _classes(9), 1000, 256),
@@ -77,8 +88,16 @@ _GUE = [
 ]
 
 # Table 4 of arXiv 2306.15006 v1, keyed by GUE path. Columns: see _GUE_MODELS.
-_GUE_MODELS = ("DNABERT (3-mer)", "DNABERT (6-mer)", "NT-500M-human", "NT-500M-1000g", "NT-2500M-1000g",
-               "NT-2500M-multi", "DNABERT-2", "DNABERT-2 (further pretrained on GUE)")
+_GUE_MODELS = (
+    "DNABERT (3-mer)",
+    "DNABERT (6-mer)",
+    "NT-500M-human",
+    "NT-500M-1000g",
+    "NT-2500M-1000g",
+    "NT-2500M-multi",
+    "DNABERT-2",
+    "DNABERT-2 (further pretrained on GUE)",
+)
 _GUE_TABLE4 = """
 EMP/H3                 74.15 73.10 69.67 72.52 74.61 78.77 78.27 80.17
 EMP/H3K14ac            42.07 40.06 33.55 39.37 44.08 56.20 52.57 57.42
@@ -124,23 +143,48 @@ _GUE_PUBLISHED = _parse_table(_GUE_TABLE4, _GUE_MODELS)
 
 for _name, _path, _group, _labels, _len, _bpe in _GUE:
     _covid = _path == "virus/covid"
-    TASKS.register(f"gue/{_name}", TaskEntry(
-        name=f"gue/{_name}", benchmark="gue", group=_group, config_name=_name, source_path=_path,
-        num_labels=len(_labels), label_names=_labels, problem_type="single_label_classification",
-        # The paper scores every GUE task by MCC except Covid, which it reports as F1 (DNABERT_2 #40, #127).
-        metric="f1_macro" if _covid else "mcc",
-        also_report=("mcc", "accuracy") if _covid else ("f1_macro", "accuracy"),
-        seq_len=_len, max_tokens=_max_tokens(_len, _bpe), published=_GUE_PUBLISHED[_path],
-        published_source="Zhou et al. 2023, arXiv 2306.15006 v1, Table 4 ("
-                         + ("F1" if _covid else "MCC") + " x 100, test split, seed 42)",
-        citation_key="zhou2023dnabert2",
-    ))
+    TASKS.register(
+        f"gue/{_name}",
+        TaskEntry(
+            name=f"gue/{_name}",
+            benchmark="gue",
+            group=_group,
+            config_name=_name,
+            source_path=_path,
+            num_labels=len(_labels),
+            label_names=_labels,
+            problem_type="single_label_classification",
+            # The paper scores every GUE task by MCC except Covid, which it reports as F1 (DNABERT_2 #40, #127).
+            metric="f1_macro" if _covid else "mcc",
+            also_report=("mcc", "accuracy") if _covid else ("f1_macro", "accuracy"),
+            seq_len=_len,
+            max_tokens=_max_tokens(_len, _bpe),
+            published=_GUE_PUBLISHED[_path],
+            published_source="Zhou et al. 2023, arXiv 2306.15006 v1, Table 4 ("
+            + ("F1" if _covid else "MCC")
+            + " x 100, test split, seed 42)",
+            citation_key="zhou2023dnabert2",
+        ),
+    )
 
 # --------------------------------------------------------------------------------------------------
 # Nucleotide Transformer downstream tasks, revised set (18 tasks; names as in the Hub dataset's `task`).
 _NT = [
-    *[(m, "histone marks (K562, ENCODE)", BINARY, 1000) for m in
-      ("H2AFZ", "H3K27ac", "H3K27me3", "H3K36me3", "H3K4me1", "H3K4me2", "H3K4me3", "H3K9ac", "H3K9me3", "H4K20me1")],
+    *[
+        (m, "histone marks (K562, ENCODE)", BINARY, 1000)
+        for m in (
+            "H2AFZ",
+            "H3K27ac",
+            "H3K27me3",
+            "H3K36me3",
+            "H3K4me1",
+            "H3K4me2",
+            "H3K4me3",
+            "H3K9ac",
+            "H3K9me3",
+            "H4K20me1",
+        )
+    ],
     ("enhancers", "enhancers", BINARY, 400),
     ("enhancers_types", "enhancers", _classes(3), 400),
     ("promoter_all", "promoters", BINARY, 300),
@@ -151,15 +195,27 @@ _NT = [
     ("splice_sites_all", "splice sites", _classes(3), 600),
 ]
 for _name, _group, _labels, _len in _NT:
-    TASKS.register(f"nt/{_name}", TaskEntry(
-        name=f"nt/{_name}", benchmark="nt", group=_group, config_name=_name, source_path=_name,
-        num_labels=len(_labels), label_names=_labels, problem_type="single_label_classification",
-        metric="mcc", also_report=("f1_macro", "accuracy"), seq_len=_len, max_tokens=_max_tokens(_len),
-        published={},
-        published_source="none verified for the revised task set (numbers usually quoted are for the "
-                         "original 2023 NT tasks and are not comparable)",
-        citation_key="dallatorre2024nucleotide",
-    ))
+    TASKS.register(
+        f"nt/{_name}",
+        TaskEntry(
+            name=f"nt/{_name}",
+            benchmark="nt",
+            group=_group,
+            config_name=_name,
+            source_path=_name,
+            num_labels=len(_labels),
+            label_names=_labels,
+            problem_type="single_label_classification",
+            metric="mcc",
+            also_report=("f1_macro", "accuracy"),
+            seq_len=_len,
+            max_tokens=_max_tokens(_len),
+            published={},
+            published_source="none verified for the revised task set (numbers usually quoted are for the "
+            "original 2023 NT tasks and are not comparable)",
+            citation_key="dallatorre2024nucleotide",
+        ),
+    )
 
 # --------------------------------------------------------------------------------------------------
 # Genomic Benchmarks: 9 datasets. Labels are the class files' names in sorted order (the order of
@@ -192,17 +248,29 @@ human_ocr_ensembl                 68.0  80.9  79.3
 _GB_PUBLISHED = _parse_table(_GB_TABLE, _GB_MODELS)
 
 for _name, _group, _labels, _len in _GB:
-    TASKS.register(f"gb/{_name}", TaskEntry(
-        name=f"gb/{_name}", benchmark="gb", group=_group, config_name=_name, source_path=f"datasets/{_name}",
-        num_labels=len(_labels), label_names=_labels, problem_type="single_label_classification",
-        # The Genomic Benchmarks paper and its followers report accuracy; MCC is kept alongside so all
-        # three benchmarks can be compared on one scale.
-        metric="accuracy", also_report=("mcc", "f1_macro"), seq_len=_len, max_tokens=_max_tokens(_len),
-        published=_GB_PUBLISHED[_name],
-        published_source="accuracy x 100: CNN/HyenaDNA from ML-Bioinfo-CEITEC/genomic_benchmarks "
-                         "experiments/README.md; ConvNova 5-fold CV as copied in the JanusDNA paper",
-        citation_key="gresova2023genomic",
-    ))
+    TASKS.register(
+        f"gb/{_name}",
+        TaskEntry(
+            name=f"gb/{_name}",
+            benchmark="gb",
+            group=_group,
+            config_name=_name,
+            source_path=f"datasets/{_name}",
+            num_labels=len(_labels),
+            label_names=_labels,
+            problem_type="single_label_classification",
+            # The Genomic Benchmarks paper and its followers report accuracy; MCC is kept alongside so all
+            # three benchmarks can be compared on one scale.
+            metric="accuracy",
+            also_report=("mcc", "f1_macro"),
+            seq_len=_len,
+            max_tokens=_max_tokens(_len),
+            published=_GB_PUBLISHED[_name],
+            published_source="accuracy x 100: CNN/HyenaDNA from ML-Bioinfo-CEITEC/genomic_benchmarks "
+            "experiments/README.md; ConvNova 5-fold CV as copied in the JanusDNA paper",
+            citation_key="gresova2023genomic",
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,18 +8,35 @@ remote code.
 """
 
 from transformers import (
-    AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedConfig,
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedConfig,
 )
 
 from dnalm_core.registry import MODELS, TOKENIZERS, ModelEntry, TokenizerEntry  # noqa: F401
 
-from .tokenization import DNATokenizerFast, bpe_tokenizer, char_tokenizer, kmer_tokenizer
-from .convnova import CONVNOVA_PRESETS, ConvNovaConfig, ConvNovaForMaskedLM, ConvNovaForSequenceClassification, ConvNovaModel
-from .dnabert2 import DNABERT2_PRESETS, DNABert2Config, DNABert2ForMaskedLM, DNABert2ForSequenceClassification, DNABert2Model
-from .unet import UNET_PRESETS, UNetConfig, UNetForMaskedLM, UNetForSequenceClassification, UNetModel
-from .basset import BASSET_PRESETS, BassetConfig, BassetForSequenceClassification, BassetModel
-from .deepsea import DEEPSEA_PRESETS, DeepSEAConfig, DeepSEAForSequenceClassification, DeepSEAModel
 from . import embeddings  # noqa: F401
+from .basset import BASSET_PRESETS, BassetConfig, BassetForSequenceClassification, BassetModel
+from .convnova import (
+    CONVNOVA_PRESETS,
+    ConvNovaConfig,
+    ConvNovaForMaskedLM,
+    ConvNovaForSequenceClassification,
+    ConvNovaModel,
+)
+from .deepsea import DEEPSEA_PRESETS, DeepSEAConfig, DeepSEAForSequenceClassification, DeepSEAModel
+from .dnabert2 import (
+    DNABERT2_PRESETS,
+    DNABert2Config,
+    DNABert2ForMaskedLM,
+    DNABert2ForSequenceClassification,
+    DNABert2Model,
+)
+from .tokenization import DNATokenizerFast, bpe_tokenizer, char_tokenizer, kmer_tokenizer
+from .unet import UNET_PRESETS, UNetConfig, UNetForMaskedLM, UNetForSequenceClassification, UNetModel
 
 
 def _register(entry: ModelEntry, model_class, mlm_class, classifier_class) -> None:
@@ -34,8 +51,12 @@ def _register(entry: ModelEntry, model_class, mlm_class, classifier_class) -> No
     AutoModel.register(entry.config_class, model_class)
     AutoModelForSequenceClassification.register(entry.config_class, classifier_class)
     MODELS.register(entry.name, entry)
-    family = {"AutoConfig": entry.config_class, "AutoModel": model_class, "AutoModelForMaskedLM": mlm_class,
-              "AutoModelForSequenceClassification": classifier_class}
+    family = {
+        "AutoConfig": entry.config_class,
+        "AutoModel": model_class,
+        "AutoModelForMaskedLM": mlm_class,
+        "AutoModelForSequenceClassification": classifier_class,
+    }
     if mlm_class is None:
         del family["AutoModelForMaskedLM"]
     else:
@@ -59,7 +80,9 @@ _register(
         lora_target_modules=("Wqkv", "dense", "gated_layers", "wo"),
         description="DNABERT-2 (Zhou et al. 2023): ALiBi, GEGLU, post-LN BERT; loads the published weights",
     ),
-    DNABert2Model, DNABert2ForMaskedLM, DNABert2ForSequenceClassification,
+    DNABert2Model,
+    DNABert2ForMaskedLM,
+    DNABert2ForSequenceClassification,
 )
 _register(
     ModelEntry(
@@ -78,7 +101,9 @@ _register(
         + ("milinear.0", "milinear.2", "milinear.4", "milinear.6"),
         description="ConvNova (ICLR 2025, arXiv:2502.18538): dilated gated CNN with a complement-strand gate branch",
     ),
-    ConvNovaModel, ConvNovaForMaskedLM, ConvNovaForSequenceClassification,
+    ConvNovaModel,
+    ConvNovaForMaskedLM,
+    ConvNovaForSequenceClassification,
 )
 _register(
     ModelEntry(
@@ -91,7 +116,9 @@ _register(
         lora_target_modules=("conv",),
         description="1D U-Net (Ronneberger et al. 2015) over one-hot or embedded single nucleotides",
     ),
-    UNetModel, UNetForMaskedLM, UNetForSequenceClassification,
+    UNetModel,
+    UNetForMaskedLM,
+    UNetForSequenceClassification,
 )
 # The two classic convolutional baselines: supervised networks with a fixed input window and no masked-LM head,
 # so they are fine-tuned from random init only (train.py refuses --stage pretrain for them).
@@ -108,7 +135,9 @@ _register(
         lora_target_modules=("conv", "dense"),
         description="Basset (Kelley et al. 2016, Genome Research): 3 conv + 2 fully connected layers, batch norm",
     ),
-    BassetModel, None, BassetForSequenceClassification,
+    BassetModel,
+    None,
+    BassetForSequenceClassification,
 )
 _register(
     ModelEntry(
@@ -121,7 +150,9 @@ _register(
         lora_target_modules=("conv", "dense"),  # `convs.i.conv` and `hidden.dense`, as for Basset
         description="DeepSEA (Zhou & Troyanskaya 2015, Nature Methods): 3 conv + 1 fully connected layer",
     ),
-    DeepSEAModel, None, DeepSEAForSequenceClassification,
+    DeepSEAModel,
+    None,
+    DeepSEAForSequenceClassification,
 )
 
 
@@ -149,11 +180,13 @@ AutoTokenizer.register(_DNATokenizerRegistration, tokenizer_class=DNATokenizerFa
 TOKENIZERS.register("char", TokenizerEntry("char", build=char_tokenizer, description="single nucleotide A C G T N"))
 TOKENIZERS.register(
     "kmer",
-    TokenizerEntry("kmer", build=kmer_tokenizer,
-                   description="k-mers, k=1..8, overlapping (stride 1) or not (stride k)"),
+    TokenizerEntry(
+        "kmer", build=kmer_tokenizer, description="k-mers, k=1..8, overlapping (stride 1) or not (stride k)"
+    ),
 )
 TOKENIZERS.register(
     "bpe",
-    TokenizerEntry("bpe", build=bpe_tokenizer,
-                   description="DNABERT-2-style BPE: loaded from path= or trained on sequences="),
+    TokenizerEntry(
+        "bpe", build=bpe_tokenizer, description="DNABERT-2-style BPE: loaded from path= or trained on sequences="
+    ),
 )

@@ -105,8 +105,12 @@ class BassetConfig(ClassicCNNConfig):
 
     def __post_init__(self, **kwargs):
         # None -> the paper's lists; lists are copied so a tuple or a preset's list is not shared or mutated.
-        for field, paper in (("conv_channels", [300, 200, 200]), ("conv_kernel_sizes", [19, 11, 7]),
-                             ("pool_sizes", [3, 4, 4]), ("hidden_sizes", [1000, 1000])):
+        for field, paper in (
+            ("conv_channels", [300, 200, 200]),
+            ("conv_kernel_sizes", [19, 11, 7]),
+            ("pool_sizes", [3, 4, 4]),
+            ("hidden_sizes", [1000, 1000]),
+        ):
             value = getattr(self, field)
             setattr(self, field, list(paper if value is None else value))
         super().__post_init__(**kwargs)
@@ -167,7 +171,8 @@ class BassetModel(NucleotideModel, BassetPreTrainedModel):
         for layer in self.hidden:
             h = layer(h)
         return BaseModelOutputWithPooling(
-            last_hidden_state=hidden_states[-1], pooler_output=h,
+            last_hidden_state=hidden_states[-1],
+            pooler_output=h,
             hidden_states=tuple(hidden_states) if output_hidden_states else None,
         )
 

@@ -26,13 +26,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .common import sequence_classification_loss
-from .nucleotide import (
-    EXCLUDED,
-    NucleotideConfig,
-    NucleotidePreTrainedModel,
-    NucleotideTaskHead,
-    nucleotide_one_hot,
-)
+from .nucleotide import EXCLUDED, NucleotideConfig, NucleotidePreTrainedModel, NucleotideTaskHead, nucleotide_one_hot
 
 NUM_INPUT_CHANNELS = 4  # A C G T: the papers' one-hot input
 N_VALUE = 0.25  # an unknown base reads as a uniform distribution over A C G T
@@ -96,12 +90,16 @@ class ClassicCNNConfig(NucleotideConfig):
             if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
                 raise ValueError(f"{name}.{field} must be a non-empty list of positive integers, got {values!r}")
         if len({len(v) for v in lists.values()}) != 1:
-            raise ValueError(f"{name}: conv_channels, conv_kernel_sizes and pool_sizes need one entry per conv layer, "
-                             f"got {', '.join(f'{f}={v!r}' for f, v in lists.items())}")
+            raise ValueError(
+                f"{name}: conv_channels, conv_kernel_sizes and pool_sizes need one entry per conv layer, "
+                f"got {', '.join(f'{f}={v!r}' for f, v in lists.items())}"
+            )
         if self.sequence_length < self.min_sequence_length:
-            raise ValueError(f"{name}.sequence_length={self.sequence_length} is too short for the conv stack "
-                             f"(nothing is left to flatten): it needs at least {self.min_sequence_length}; raise "
-                             "sequence_length or shrink the kernels and pools")
+            raise ValueError(
+                f"{name}.sequence_length={self.sequence_length} is too short for the conv stack "
+                f"(nothing is left to flatten): it needs at least {self.min_sequence_length}; raise "
+                "sequence_length or shrink the kernels and pools"
+            )
 
 
 class ConvBlock(nn.Module):
@@ -132,8 +130,10 @@ class DenseBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and isinstance(self.norm, nn.BatchNorm1d) and x.shape[0] < 2:
             # torch's own message ("Expected more than 1 value per channel") does not say what to change
-            raise ValueError("batch norm over a fully connected layer needs at least 2 sequences per training batch; "
-                             "raise the batch size or drop the last incomplete batch (dataloader_drop_last)")
+            raise ValueError(
+                "batch norm over a fully connected layer needs at least 2 sequences per training batch; "
+                "raise the batch size or drop the last incomplete batch (dataloader_drop_last)"
+            )
         return self.dropout(self.act(self.norm(self.dense(x))))
 
 

@@ -256,20 +256,37 @@ def main(argv=None):
         "folder that AutoModel / AutoModelForMaskedLM / AutoModelForSequenceClassification load.",
     )
     p.add_argument("checkpoint", type=Path, help="Lightning .ckpt, torch.save'd state dict, or .safetensors")
-    p.add_argument("config", type=Path, help="the official experiment yaml the checkpoint was trained with "
-                   "(its model: section), e.g. configs/experiment/hg38-pretrain/convnova.yaml")
+    p.add_argument(
+        "config",
+        type=Path,
+        help="the official experiment yaml the checkpoint was trained with "
+        "(its model: section), e.g. configs/experiment/hg38-pretrain/convnova.yaml",
+    )
     p.add_argument("output", type=Path, help="folder to write (config.json, model.safetensors, tokenizer files)")
-    p.add_argument("--head", choices=sorted(_HEADS), default=None,
-                   help="model class to build (default: from the checkpoint: out_linear -> mlm, "
-                   "Lightning decoder -> classification, neither -> backbone)")
-    p.add_argument("--num-labels", type=int, default=None,
-                   help="classification: number of labels (default: the decoder's, or 2 without one)")
-    p.add_argument("--allow-pickle", action="store_true",
-                   help="unpickle a checkpoint that holds more than tensors (runs code: trusted files only)")
+    p.add_argument(
+        "--head",
+        choices=sorted(_HEADS),
+        default=None,
+        help="model class to build (default: from the checkpoint: out_linear -> mlm, "
+        "Lightning decoder -> classification, neither -> backbone)",
+    )
+    p.add_argument(
+        "--num-labels",
+        type=int,
+        default=None,
+        help="classification: number of labels (default: the decoder's, or 2 without one)",
+    )
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="unpickle a checkpoint that holds more than tensors (runs code: trusted files only)",
+    )
     a = p.parse_args(argv)
     model, report = convert(a.checkpoint, a.config, a.output, a.head, a.num_labels, a.allow_pickle)
-    print(f"{type(model).__name__}: {len(report['loaded'])} tensors loaded, "
-          f"dropped {report['dropped'] or 'none'}, left at initialization {report['not_loaded'] or 'none'}")
+    print(
+        f"{type(model).__name__}: {len(report['loaded'])} tensors loaded, "
+        f"dropped {report['dropped'] or 'none'}, left at initialization {report['not_loaded'] or 'none'}"
+    )
     print(f"saved to {a.output}")
 
 

@@ -108,8 +108,16 @@ from torch import nn
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 
-from .nucleotide import EXCLUDED, NUM_NUCLEOTIDE_CHANNELS, NucleotideConfig, NucleotideModel, nucleotide_one_hot
-from .nucleotide import NucleotideForMaskedLM, NucleotideForSequenceClassification, NucleotidePreTrainedModel
+from .nucleotide import (
+    EXCLUDED,
+    NUM_NUCLEOTIDE_CHANNELS,
+    NucleotideConfig,
+    NucleotideForMaskedLM,
+    NucleotideForSequenceClassification,
+    NucleotideModel,
+    NucleotidePreTrainedModel,
+    nucleotide_one_hot,
+)
 
 # Complement of each channel at the same position: A<->T, C<->G, N stays N (official: rc = 3 - x, rc[x==4] = 4).
 COMPLEMENT_CHANNEL = (3, 2, 1, 0, 4)
@@ -129,9 +137,7 @@ CONVNOVA_PRESETS: dict[str, dict[str, Any]] = {
         hidden_size=64, kernel_size=5, dilation_base=4, num_conv_blocks=5, num_stacks=1, d_inner=4, ffn=False
     ),
     # ../shared/data/parity/convnova_tiny (meta.json): hg38_pretrain at hidden 32.
-    "tiny": dict(
-        hidden_size=32, kernel_size=9, dilation_base=4, num_conv_blocks=5, num_stacks=1, d_inner=2, ffn=True
-    ),
+    "tiny": dict(hidden_size=32, kernel_size=9, dilation_base=4, num_conv_blocks=5, num_stacks=1, d_inner=2, ffn=True),
 }
 
 
@@ -257,8 +263,17 @@ class _ChannelsLastConv1d(torch.autograd.Function):
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x, _, _ = torch.ops.aten.convolution_backward(
-                _as_nhwc(grad), _as_nhwc(x), weight.unsqueeze(2), None,
-                [1, 1], [0, padding], [1, dilation], False, [0, 0], 1, [True, False, False],
+                _as_nhwc(grad),
+                _as_nhwc(x),
+                weight.unsqueeze(2),
+                None,
+                [1, 1],
+                [0, padding],
+                [1, dilation],
+                False,
+                [0, 0],
+                1,
+                [True, False, False],
             )
             grad_x = grad_x.permute(0, 2, 3, 1).squeeze(1)
         if ctx.needs_input_grad[1]:

@@ -102,8 +102,12 @@ class DeepSEAConfig(ClassicCNNConfig):
 
     def __post_init__(self, **kwargs):
         # None -> the paper's lists; lists are copied so a tuple or a preset's list is not shared or mutated.
-        for field, paper in (("conv_channels", [320, 480, 960]), ("conv_kernel_sizes", [8, 8, 8]),
-                             ("pool_sizes", [4, 4, 1]), ("conv_dropouts", [0.2, 0.2, 0.5])):
+        for field, paper in (
+            ("conv_channels", [320, 480, 960]),
+            ("conv_kernel_sizes", [8, 8, 8]),
+            ("pool_sizes", [4, 4, 1]),
+            ("conv_dropouts", [0.2, 0.2, 0.5]),
+        ):
             value = getattr(self, field)
             setattr(self, field, list(paper if value is None else value))
         super().__post_init__(**kwargs)
@@ -113,8 +117,10 @@ class DeepSEAConfig(ClassicCNNConfig):
         self.require_probabilities("hidden_dropout")
         drops = self.conv_dropouts
         if len(drops) != len(self.conv_channels) or not all(isinstance(p, (int, float)) and 0 <= p < 1 for p in drops):
-            raise ValueError(f"DeepSEAConfig.conv_dropouts must give one probability in [0, 1) per conv layer "
-                             f"({len(self.conv_channels)}), got {drops!r}")
+            raise ValueError(
+                f"DeepSEAConfig.conv_dropouts must give one probability in [0, 1) per conv layer "
+                f"({len(self.conv_channels)}), got {drops!r}"
+            )
 
 
 class DeepSEAPreTrainedModel(ClassicCNNPreTrainedModel):
@@ -157,7 +163,8 @@ class DeepSEAModel(NucleotideModel, DeepSEAPreTrainedModel):
             hidden_states.append(x.transpose(1, 2))
         h = self.hidden(x.flatten(1))  # channel-major, as Torch7's nn.Reshape of a [C, L] map
         return BaseModelOutputWithPooling(
-            last_hidden_state=hidden_states[-1], pooler_output=h,
+            last_hidden_state=hidden_states[-1],
+            pooler_output=h,
             hidden_states=tuple(hidden_states) if output_hidden_states else None,
         )
 

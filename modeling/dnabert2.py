@@ -55,10 +55,7 @@ from collections.abc import Mapping
 import torch
 from huggingface_hub.dataclasses import strict
 from torch import nn
-from transformers import (
-    PreTrainedConfig,
-    PreTrainedModel,
-)
+from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
@@ -609,7 +606,8 @@ class DNABert2Model(DNABert2PreTrainedModel):
         else:
             if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != self.config.hidden_size:
                 raise ValueError(
-                    f"inputs_embeds must be [batch, seq_len, {self.config.hidden_size}], got {tuple(inputs_embeds.shape)}"
+                    f"inputs_embeds must be [batch, seq_len, {self.config.hidden_size}], "
+                    f"got {tuple(inputs_embeds.shape)}"
                 )
             shape = tuple(inputs_embeds.shape[:2])
         if shape[1] == 0:
@@ -746,7 +744,12 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
         sparse = scored is not None and self.config.sparse_prediction and bool(scored.any())
         positions = scored if sparse else None
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, inputs_embeds, last_layer_positions=positions, return_dict=True,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            inputs_embeds,
+            last_layer_positions=positions,
+            return_dict=True,
             **kwargs,
         )
         if sparse and outputs.hidden_states is None and outputs.attentions is None:
@@ -809,7 +812,12 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
             positions = torch.zeros(reference.shape[:2], dtype=torch.bool, device=reference.device)
             positions[:, 0] = True
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, inputs_embeds, last_layer_positions=positions, return_dict=True,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            inputs_embeds,
+            last_layer_positions=positions,
+            return_dict=True,
             **kwargs,
         )
         logits = self.classifier(self.dropout(outputs.pooler_output))
@@ -830,7 +838,9 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
 # Size presets; the suite's model registry (`modeling/__init__.py`) serves them by name.
 DNABERT2_PRESETS = {
     # The published DNABERT-2-117M (zhihan1996/DNABERT-2-117M config.json).
-    "117m": dict(vocab_size=4096, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+    "117m": dict(
+        vocab_size=4096, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072
+    ),
     # A CPU-sized model for the random-init and tokenizer comparisons.
     "small": dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256),
     # The sizes of the parity fixture (../shared/data/parity/dnabert2_tiny).

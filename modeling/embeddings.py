@@ -56,7 +56,9 @@ def spread_to_nucleotides(token_vectors: torch.Tensor, offsets: torch.Tensor, le
     # One (base, token) pair per covered base of each token, built without a Python loop over tokens.
     token_of_pair = torch.repeat_interleave(torch.arange(len(spans), device=spans.device), spans)
     first_pair = torch.cumsum(spans, 0) - spans
-    base_of_pair = starts[token_of_pair] + torch.arange(len(token_of_pair), device=spans.device) - first_pair[token_of_pair]
+    base_of_pair = (
+        starts[token_of_pair] + torch.arange(len(token_of_pair), device=spans.device) - first_pair[token_of_pair]
+    )
     if len(base_of_pair) and int(base_of_pair.max()) >= length:
         raise ValueError(f"a token span ends at {int(base_of_pair.max()) + 1}, beyond the sequence's {length} bases")
     total = torch.zeros(length, token_vectors.shape[1], dtype=token_vectors.dtype, device=token_vectors.device)
@@ -176,7 +178,8 @@ def embed(
                 hidden = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
                 if hidden.dim() != 3 or tuple(hidden.shape[:2]) != tuple(input_ids.shape):
                     raise ValueError(
-                        f"the model returned hidden states of shape {tuple(hidden.shape)} for input {tuple(input_ids.shape)}; "
+                        f"the model returned hidden states of shape {tuple(hidden.shape)} "
+                        f"for input {tuple(input_ids.shape)}; "
                         "embed() needs one vector per input token"
                     )
                 hidden = hidden.float().cpu()

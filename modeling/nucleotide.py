@@ -238,8 +238,11 @@ class NucleotideTaskHead:
 
     @can_return_tuple
     def forward(
-        self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None, **kwargs,
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
     ) -> MaskedLMOutput | SequenceClassifierOutput:
         r"""labels: see the head's `head_output`. kwargs: the backbone's forward arguments (token_type_ids,
         output_hidden_states; inputs_embeds and output_attentions, which generic callers pass as None)."""

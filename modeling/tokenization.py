@@ -43,8 +43,9 @@ import itertools
 import json
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -53,12 +54,15 @@ from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy,
 
 try:  # inside this repository / the installed package
     from dnalm_core.policy import (  # noqa: F401  (normalize_*: part of this module's API)
-        IUPAC_AMBIGUITY, NUCLEOTIDES, PreparedBatch, is_batch, normalize_batch, normalize_sequence,
+        IUPAC_AMBIGUITY,
+        NUCLEOTIDES,
+        PreparedBatch,
+        is_batch,
+        normalize_batch,
+        normalize_sequence,
     )
 except ImportError:  # a model folder loaded with trust_remote_code carries the policy beside this file
-    from .dna_policy import (  # noqa: F401
-        IUPAC_AMBIGUITY, NUCLEOTIDES, PreparedBatch, is_batch, normalize_batch, normalize_sequence,
-    )
+    from .dna_policy import IUPAC_AMBIGUITY, NUCLEOTIDES, PreparedBatch, is_batch, normalize_batch, normalize_sequence  # noqa: F401
 
 # ----------------------------------------------------------------------------------------------------
 # Vocabulary constants
@@ -414,7 +418,9 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
             expected = kmer_vocab(self.dnalm_k)
         else:
             if type(backend.model).__name__ != "BPE":
-                raise ValueError(f"dnalm_family 'bpe' needs a BPE model in tokenizer.json, found {type(backend.model).__name__}")
+                raise ValueError(
+                    f"dnalm_family 'bpe' needs a BPE model in tokenizer.json, found {type(backend.model).__name__}"
+                )
             missing = [b for b in "ACGT" if b not in vocab]
             if missing:
                 raise ValueError(f"this BPE vocabulary lacks the bases {missing}: it is not a DNA BPE")
@@ -423,7 +429,8 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
         if expected is not None and vocab != expected:
             raise ValueError(
                 f"tokenizer.json does not hold the {self._describe()} vocabulary this class expects "
-                f"({len(vocab)} tokens, expected {len(expected)}); rebuild it with the functions in modeling.tokenization"
+                f"({len(vocab)} tokens, expected {len(expected)}); "
+                "rebuild it with the functions in modeling.tokenization"
             )
 
     @classmethod
@@ -478,12 +485,21 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
             )
         batched, first, second = self._apply_policy(text, text_pair, split_special_tokens)
         options = dict(
-            add_special_tokens=add_special_tokens, padding_strategy=padding_strategy,
-            truncation_strategy=truncation_strategy, max_length=max_length, stride=stride,
-            pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side, return_tensors=return_tensors,
-            return_token_type_ids=return_token_type_ids, return_attention_mask=return_attention_mask,
-            return_overflowing_tokens=return_overflowing_tokens, return_special_tokens_mask=return_special_tokens_mask,
-            return_offsets_mapping=return_offsets_mapping, return_length=return_length, verbose=verbose,
+            add_special_tokens=add_special_tokens,
+            padding_strategy=padding_strategy,
+            truncation_strategy=truncation_strategy,
+            max_length=max_length,
+            stride=stride,
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+            return_tensors=return_tensors,
+            return_token_type_ids=return_token_type_ids,
+            return_attention_mask=return_attention_mask,
+            return_overflowing_tokens=return_overflowing_tokens,
+            return_special_tokens_mask=return_special_tokens_mask,
+            return_offsets_mapping=return_offsets_mapping,
+            return_length=return_length,
+            verbose=verbose,
         )
         if second is not None or return_overflowing_tokens or stride:
             return self._encode_with_pipeline(first, second, batched, options)
@@ -542,9 +558,23 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
         return ids[order], np.bincount(seq, minlength=len(batch.lengths)), starts[order], ends[order]
 
     def _encode_single(
-        self, batch, batched, add_special_tokens, padding_strategy, truncation_strategy, max_length, padding_side,
-        pad_to_multiple_of, return_tensors, return_token_type_ids, return_attention_mask, return_special_tokens_mask,
-        return_offsets_mapping, return_length, verbose, **_,
+        self,
+        batch,
+        batched,
+        add_special_tokens,
+        padding_strategy,
+        truncation_strategy,
+        max_length,
+        padding_side,
+        pad_to_multiple_of,
+        return_tensors,
+        return_token_type_ids,
+        return_attention_mask,
+        return_special_tokens_mask,
+        return_offsets_mapping,
+        return_length,
+        verbose,
+        **_,
     ) -> BatchEncoding:
         """Single sequences: our content tokens, cut to max_length, [CLS] seq [SEP], then padded."""
         content = self._content(batch, return_offsets_mapping)
@@ -601,8 +631,16 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
     def _pad_rows(self, data, padding_strategy, max_length, pad_to_multiple_of, padding_side) -> dict:
         """The library's `pad()` pads ids and masks; offsets (which it leaves alone) get (0, 0) likewise."""
         offsets = data.pop("offset_mapping", None)
-        data = dict(self.pad(data, padding=padding_strategy, max_length=max_length, padding_side=padding_side,
-                             pad_to_multiple_of=pad_to_multiple_of, return_attention_mask="attention_mask" in data))
+        data = dict(
+            self.pad(
+                data,
+                padding=padding_strategy,
+                max_length=max_length,
+                padding_side=padding_side,
+                pad_to_multiple_of=pad_to_multiple_of,
+                return_attention_mask="attention_mask" in data,
+            )
+        )
         if offsets is not None:
             left = (padding_side or self.padding_side) == "left"
             pads = [[(0, 0)] * (len(ids) - len(spans)) for ids, spans in zip(data["input_ids"], offsets)]
@@ -643,8 +681,9 @@ class DNATokenizerFast(PreTrainedTokenizerFast):
         except Exception as err:  # `tokenizers` raises a bare Exception, e.g. when a truncation rule cannot be met
             if type(err) is not Exception:
                 raise
-            raise ValueError(f"{err} (truncation={options['truncation_strategy'].value!r}, "
-                             f"max_length={options['max_length']})") from None
+            raise ValueError(
+                f"{err} (truncation={options['truncation_strategy'].value!r}, max_length={options['max_length']})"
+            ) from None
 
     def _words(self, batch: PreparedBatch) -> tuple[list[list[str]], list[list[tuple[int, int]]]]:
         """Per sequence: its tokens as strings, and each token's span in the caller's string."""
@@ -754,7 +793,8 @@ def load_bpe(path: str | os.PathLike, corpus_name: str | None = None) -> DNAToke
     if not file.is_file():
         raise FileNotFoundError(
             f"no tokenizer.json at {path}: pass a folder laid out like the Hub repo {PUBLISHED_DNABERT2} "
-            f"(offline copy: ../shared/data/dnabert2; online: huggingface_hub.snapshot_download('{PUBLISHED_DNABERT2}'))"
+            "(offline copy: ../shared/data/dnabert2; "
+            f"online: huggingface_hub.snapshot_download('{PUBLISHED_DNABERT2}'))"
         )
     raw = Tokenizer.from_file(str(file))
     if type(raw.model).__name__ != "BPE":
@@ -824,7 +864,7 @@ def _training_pieces(sequences: Iterable[str], max_bp: int = BPE_PIECE_BP) -> It
         # Merges are learnt on the A/C/G/T stretches only: N marks unknown sequence, and a token spanning
         # one would be meaningless. N then encodes as [UNK], as in the published DNABERT-2 vocabulary.
         for stretch in clean.split("N"):
-            yield from (stretch[start:start + max_bp] for start in range(0, len(stretch), max_bp))
+            yield from (stretch[start : start + max_bp] for start in range(0, len(stretch), max_bp))
 
 
 def train_bpe(
@@ -908,8 +948,6 @@ def tokenizer_family(tokenizer) -> dict[str, Any]:
         f"cannot tell the family of {type(tokenizer).__name__}: not built by modeling.tokenization "
         "(char_tokenizer, kmer_tokenizer, load_bpe, train_bpe) and not a plain BPE"
     )
-
-
 
 
 def bpe_tokenizer(

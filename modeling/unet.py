@@ -92,9 +92,17 @@ from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput
 
-from .nucleotide import EXCLUDED, N_CHANNEL, NUM_NUCLEOTIDE_CHANNELS, NucleotideConfig, NucleotideModel
-from .nucleotide import NucleotideForMaskedLM, NucleotideForSequenceClassification, NucleotidePreTrainedModel
-from .nucleotide import nucleotide_one_hot
+from .nucleotide import (
+    EXCLUDED,
+    N_CHANNEL,
+    NUM_NUCLEOTIDE_CHANNELS,
+    NucleotideConfig,
+    NucleotideForMaskedLM,
+    NucleotideForSequenceClassification,
+    NucleotideModel,
+    NucleotidePreTrainedModel,
+    nucleotide_one_hot,
+)
 
 NORMALIZATIONS = ("layernorm", "batchnorm", "none")
 INPUT_EMBEDDINGS = ("onehot", "embedding")
@@ -404,10 +412,22 @@ class UNetForSequenceClassification(NucleotideForSequenceClassification, UNetPre
 # load unchanged.
 UNET_PRESETS = {
     # CPU preset: 93,472 backbone parameters, receptive field 184 bp.
-    "small": dict(base_channels=16, depth=3, channel_multipliers=[1, 2, 2, 4], convs_per_level=2, kernel_size=5,
-                  normalization="batchnorm"),
+    "small": dict(
+        base_channels=16,
+        depth=3,
+        channel_multipliers=[1, 2, 2, 4],
+        convs_per_level=2,
+        kernel_size=5,
+        normalization="batchnorm",
+    ),
     # Paper scale: 1,412,928 backbone parameters, receptive field 752 bp; in the range of ConvNova's
     # configurations (378,050 .. 1,772,933; reference-architectures.md section 2.4).
-    "paper": dict(base_channels=32, depth=4, channel_multipliers=[1, 2, 2, 4, 4], convs_per_level=2, kernel_size=9,
-                  normalization="batchnorm"),
+    "paper": dict(
+        base_channels=32,
+        depth=4,
+        channel_multipliers=[1, 2, 2, 4, 4],
+        convs_per_level=2,
+        kernel_size=9,
+        normalization="batchnorm",
+    ),
 }

@@ -55,42 +55,59 @@ def _quiet_gradio_env() -> None:
 
 def header_markdown(board: Board) -> str:
     d = board.describe()
-    benches = "; ".join(f"{escape((e or {}).get('name') or b)} ({len((e or {}).get('tasks') or [])} tasks)"
-                        for b, e in d["benchmarks"].items())
+    benches = "; ".join(
+        f"{escape((e or {}).get('name') or b)} ({len((e or {}).get('tasks') or [])} tasks)"
+        for b, e in d["benchmarks"].items()
+    )
     sub = f" ({d['submitted']} submitted here)" if d["submitted"] else ""
-    return (f"# {TITLE}\n\nLeaderboard folder <code>{escape(d['label'])}</code>: **{d['runs']} runs{sub}, "
-            f"{d['arms']} arms, "
-            f"{d['tasks']} tasks**" + (f"; benchmarks: {benches}" if benches else "") + ".")
+    return (
+        f"# {TITLE}\n\nLeaderboard folder <code>{escape(d['label'])}</code>: **{d['runs']} runs{sub}, "
+        f"{d['arms']} arms, "
+        f"{d['tasks']} tasks**" + (f"; benchmarks: {benches}" if benches else "") + "."
+    )
 
 
 def methods_markdown(board: Board) -> str:
     d = board.describe()
     cells = d["cells"]
-    origin = ", ".join(f"{n} from {'the report' + chr(39) + 's summary.json' if s == 'summary.json' else 'the per-run files'}"
-                       for s, n in sorted(cells.items()))
+    origin = ", ".join(
+        f"{n} from {'the report' + chr(39) + 's summary.json' if s == 'summary.json' else 'the per-run files'}"
+        for s, n in sorted(cells.items())
+    )
     refs = d["references"]
-    ref_text = (f" Published rows (yellow, italic) are reference scores from {escape(refs['source'])}: single "
-                "published "
-                "numbers at those models' own scale and training sets, shown for scale, not as a comparison."
-                if refs else "")
-    return (f"**Cells**: the task's primary test metric x 100 (MCC for GUE), mean over seeds ± the half-width of "
-            f"the {CELL_METHOD}. `(n=k)`: k seeds counted, the others predicted a single class; a cell with more "
-            f"than {d['max_one_class']} such seed{'s' * (d['max_one_class'] != 1)} *did not learn (one-class seeds/"
-            f"seeds)* and is left out of the mean. **mean**: {MEAN_METHOD}; `(k/n tasks)` when it covers fewer tasks than shown. "
-            f"Cell numbers: {origin or 'none yet'}.{ref_text} "
-            "**Sort**: open a column's menu (⋮ on its header) and pick *Sort ascending* or *Sort descending*; "
-            "sorting uses the numbers, not the text: a cell that did not learn sorts by its mean over all seeds "
-            "(MCC 0 for a one-class prediction), an empty cell sorts last; a second column sorted without "
-            "*Clear sort* first is a tie-breaker of the first. "
-            "Green rows were submitted here. Regime *pretrained* without a corpus: the results file does not name "
-            "the pretraining corpus." + (
-                f" **Sweeps**: {d['swept_arms']} arm{'s' * (d['swept_arms'] != 1)} swept a setting ({d['members']} members); per task the member the "
-                "report chose on validation (summary.json) stands for the arm, as in the report; the values chosen are "
-                "under the table, and *Show every sweep member as a row* shows each member's own runs."
-                if d["members"] else ""))
+    ref_text = (
+        f" Published rows (yellow, italic) are reference scores from {escape(refs['source'])}: single "
+        "published "
+        "numbers at those models' own scale and training sets, shown for scale, not as a comparison."
+        if refs
+        else ""
+    )
+    return (
+        f"**Cells**: the task's primary test metric x 100 (MCC for GUE), mean over seeds ± the half-width of "
+        f"the {CELL_METHOD}. `(n=k)`: k seeds counted, the others predicted a single class; a cell with more "
+        f"than {d['max_one_class']} such seed{'s' * (d['max_one_class'] != 1)} *did not learn (one-class seeds/"
+        f"seeds)* and is left out of the mean. **mean**: {MEAN_METHOD}; "
+        "`(k/n tasks)` when it covers fewer tasks than shown. "
+        f"Cell numbers: {origin or 'none yet'}.{ref_text} "
+        "**Sort**: open a column's menu (⋮ on its header) and pick *Sort ascending* or *Sort descending*; "
+        "sorting uses the numbers, not the text: a cell that did not learn sorts by its mean over all seeds "
+        "(MCC 0 for a one-class prediction), an empty cell sorts last; a second column sorted without "
+        "*Clear sort* first is a tie-breaker of the first. "
+        "Green rows were submitted here. Regime *pretrained* without a corpus: the results file does not name "
+        "the pretraining corpus."
+        + (
+            f" **Sweeps**: {d['swept_arms']} arm{'s' * (d['swept_arms'] != 1)} swept a setting "
+            f"({d['members']} members); per task the member the "
+            "report chose on validation (summary.json) stands for the arm, as in the report; the values chosen are "
+            "under the table, and *Show every sweep member as a row* shows each member's own runs."
+            if d["members"]
+            else ""
+        )
+    )
 
 
-SUBMIT_HELP = """Upload **one run** (one arm, one seed) as JSON, in either format:
+SUBMIT_HELP = (
+    """Upload **one run** (one arm, one seed) as JSON, in either format:
 
 - the per-run results file that `python -m assess.leaderboard <grid.yaml> --out DIR` writes
   (`DIR/results/<arm>/<task>__seed<k>.json`: `config` with `model_name`, `model_arch`, `init`, `tokenizer`,
@@ -108,18 +125,33 @@ already shown); an arm name already shown must have the same model, init, tokeni
 arm takes new runs under one of its members' names). An accepted run is saved, then joins its arm (or a new arm)
 and every view is recomputed.
 
-**Names**: """ + NAME_RULE + """. Names are normalised to Unicode NFKC first (full-width letters become plain
+**Names**: """
+    + NAME_RULE
+    + """. Names are normalised to Unicode NFKC first (full-width letters become plain
 ones); control, bidi and zero-width characters are refused, so no two names look alike."""
-for _name, _limit in (("MAX_BYTES", MAX_BYTES), ("MAX_DEPTH", MAX_DEPTH), ("MAX_INT_DIGITS", MAX_INT_DIGITS),
-                      ("MAX_SEED", MAX_SEED)):  # the numbers the checks use
+)
+for _name, _limit in (
+    ("MAX_BYTES", MAX_BYTES),
+    ("MAX_DEPTH", MAX_DEPTH),
+    ("MAX_INT_DIGITS", MAX_INT_DIGITS),
+    ("MAX_SEED", MAX_SEED),
+):  # the numbers the checks use
     SUBMIT_HELP = SUBMIT_HELP.replace(_name, f"{_limit:,}")
 
 
 # ---------------------------------------------------------------------------------------------- the app
 
 
-COLUMN_PX = {"arm": 175, "source": 90, "model": 85, "regime": 105, "tokenizer": 95, "mode": 60, "mean": 200,
-             "seeds": 70}
+COLUMN_PX = {
+    "arm": 175,
+    "source": 90,
+    "model": 85,
+    "regime": 105,
+    "tokenizer": 95,
+    "mode": 60,
+    "mean": 200,
+    "seeds": 70,
+}
 
 
 def widths(headers: list[str]) -> list[str]:
@@ -144,16 +176,21 @@ def plot_frame(board: Board, archs, regimes, groups, x_axis: str):
             missing.append(p["arm"])
             continue
         ci = f"{p['mean']:.2f}" + (f" ± {p['half']:.2f}" if p["half"] is not None else "")
-        rows.append([math.log10(x), round(p["mean"], 4), p["architecture"], p["arm"], p["regime"], fmt_flops(x), ci,
-                     p["tasks"]])
-    note = (f"x: log10 of the training FLOPs per fine-tuned model ({x_axis}); y: mean test score over the shown "
-            "tasks where the arm learned (x 100), with its 95% CI in the tooltip. Colour: architecture (model and "
-            "tokens). Hover a point for its arm, regime, FLOPs and CI.")
+        rows.append(
+            [math.log10(x), round(p["mean"], 4), p["architecture"], p["arm"], p["regime"], fmt_flops(x), ci, p["tasks"]]
+        )
+    note = (
+        f"x: log10 of the training FLOPs per fine-tuned model ({x_axis}); y: mean test score over the shown "
+        "tasks where the arm learned (x 100), with its 95% CI in the tooltip. Colour: architecture (model and "
+        "tokens). Hover a point for its arm, regime, FLOPs and CI."
+    )
     if missing:
-        note += (f"\n\nNot plotted ({len(missing)}): {', '.join(escape(m) for m in missing)}: pretraining FLOPs "
-                 "are not in the leaderboard "
-                 "files (they come from the report's summary.json, or `cost.pretraining_flops` in a results file); "
-                 f"switch to *{X_FINETUNE}* to see them.")
+        note += (
+            f"\n\nNot plotted ({len(missing)}): {', '.join(escape(m) for m in missing)}: pretraining FLOPs "
+            "are not in the leaderboard "
+            "files (they come from the report's summary.json, or `cost.pretraining_flops` in a results file); "
+            f"switch to *{X_FINETUNE}* to see them."
+        )
     return pd.DataFrame(rows, columns=PLOT_COLUMNS), note
 
 
@@ -172,10 +209,12 @@ def submit_message(board: Board, raw: bytes, name: str) -> str:
     cell = board.cell(r.arm, r.task)
     tasks = ", ".join(x.task for x in runs)
     n = len(cell.scores)
-    return (f"### ✅ Added\n{_code(name)}: arm {_code(r.arm)} ({escape(r.model)}, {escape(r.regime)}, "
-            f"{escape(r.tokens)}, {escape(r.mode)}), seed {r.seed}, {escape(tasks)}: {escape(r.metric)} x 100 = "
-            f"{r.score:.2f}. The {escape(r.task)} cell is now {escape(cell.text())} over {n} seed{'s' * (n != 1)}; "
-            f"the table has {len(board.arms())} arms.")
+    return (
+        f"### ✅ Added\n{_code(name)}: arm {_code(r.arm)} ({escape(r.model)}, {escape(r.regime)}, "
+        f"{escape(r.tokens)}, {escape(r.mode)}), seed {r.seed}, {escape(tasks)}: {escape(r.metric)} x 100 = "
+        f"{r.score:.2f}. The {escape(r.task)} cell is now {escape(cell.text())} over {n} seed{'s' * (n != 1)}; "
+        f"the table has {len(board.arms())} arms."
+    )
 
 
 def build_app(board: Board):
@@ -197,23 +236,29 @@ def build_app(board: Board):
 
     def views(archs, regimes, groups, refs, members, x_axis):
         frame, note = plot_frame(board, archs, regimes, groups, x_axis)
-        return (table_update(archs, regimes, groups, refs, members), regime_update(archs, regimes, groups), frame,
-                note, methods_markdown(board), selection_update(archs, regimes, groups))
+        return (
+            table_update(archs, regimes, groups, refs, members),
+            regime_update(archs, regimes, groups),
+            frame,
+            note,
+            methods_markdown(board),
+            selection_update(archs, regimes, groups),
+        )
 
     def filter_choices(archs=None, regimes=None, groups=None):
         """Checkbox groups with the board's current choices; values keep the user's picks plus new choices."""
         out = []
-        for now, prev, known in ((board.architectures(), archs, FILTER_STATE["archs"]),
-                                 (board.regimes(), regimes, FILTER_STATE["regimes"]),
-                                 (list(board.groups()), groups, FILTER_STATE["groups"])):
+        for now, prev, known in (
+            (board.architectures(), archs, FILTER_STATE["archs"]),
+            (board.regimes(), regimes, FILTER_STATE["regimes"]),
+            (list(board.groups()), groups, FILTER_STATE["groups"]),
+        ):
             value = now if prev is None else [c for c in now if c in prev or c not in known]
             out.append(gr.CheckboxGroup(choices=now, value=value))
-        FILTER_STATE.update(archs=set(board.architectures()), regimes=set(board.regimes()),
-                            groups=set(board.groups()))
+        FILTER_STATE.update(archs=set(board.architectures()), regimes=set(board.regimes()), groups=set(board.groups()))
         return out
 
-    FILTER_STATE = {"archs": set(board.architectures()), "regimes": set(board.regimes()),
-                    "groups": set(board.groups())}
+    FILTER_STATE = {"archs": set(board.architectures()), "regimes": set(board.regimes()), "groups": set(board.groups())}
 
     first = board.table()
     first_regime = board.regime_view()
@@ -222,48 +267,87 @@ def build_app(board: Board):
     with gr.Blocks(title=TITLE, fill_width=True) as demo:
         header = gr.Markdown(header_markdown(board), elem_id="header", latex_delimiters=[])
         with gr.Row():
-            f_arch = gr.CheckboxGroup(board.architectures(), value=board.architectures(), label="Architecture",
-                                      elem_id="filter-arch")
-            f_regime = gr.CheckboxGroup(board.regimes(), value=board.regimes(), label="Pretraining regime",
-                                        elem_id="filter-regime")
-            f_group = gr.CheckboxGroup(list(board.groups()), value=list(board.groups()), label="Task group",
-                                       elem_id="filter-group")
+            f_arch = gr.CheckboxGroup(
+                board.architectures(), value=board.architectures(), label="Architecture", elem_id="filter-arch"
+            )
+            f_regime = gr.CheckboxGroup(
+                board.regimes(), value=board.regimes(), label="Pretraining regime", elem_id="filter-regime"
+            )
+            f_group = gr.CheckboxGroup(
+                list(board.groups()), value=list(board.groups()), label="Task group", elem_id="filter-group"
+            )
             with gr.Column(min_width=220):
                 f_refs = gr.Checkbox(value=True, label="Show published reference scores", elem_id="show-refs")
-                f_members = gr.Checkbox(value=False, label="Show every sweep member as a row", elem_id="show-members",
-                                        visible=bool(board.member_of))
+                f_members = gr.Checkbox(
+                    value=False,
+                    label="Show every sweep member as a row",
+                    elem_id="show-members",
+                    visible=bool(board.member_of),
+                )
         with gr.Tabs():
             with gr.Tab("Leaderboard", id="tab-leaderboard"):
-                table = gr.Dataframe(value=first.value(), headers=first.headers, datatype=first.datatypes,
-                                     column_widths=widths(first.headers),
-                                     interactive=False, wrap=True, max_height=3000, elem_id="leaderboard",
-                                     label="Arms x tasks: mean ± 95% CI half-width over seeds (x 100)",
-                                     show_label=True, buttons=["copy", "fullscreen"])
+                table = gr.Dataframe(
+                    value=first.value(),
+                    headers=first.headers,
+                    datatype=first.datatypes,
+                    column_widths=widths(first.headers),
+                    interactive=False,
+                    wrap=True,
+                    max_height=3000,
+                    elem_id="leaderboard",
+                    label="Arms x tasks: mean ± 95% CI half-width over seeds (x 100)",
+                    show_label=True,
+                    buttons=["copy", "fullscreen"],
+                )
                 methods = gr.Markdown(methods_markdown(board), elem_id="methods", latex_delimiters=[])
                 first_sel = board.selection_table()
-                with gr.Accordion("Values chosen on validation (swept arms)", open=False, visible=bool(board.member_of)):
-                    selection = gr.Dataframe(value=first_sel.value(), headers=first_sel.headers,
-                                             datatype=first_sel.datatypes, interactive=False, elem_id="selection",
-                                             show_label=False)
+                with gr.Accordion(
+                    "Values chosen on validation (swept arms)", open=False, visible=bool(board.member_of)
+                ):
+                    selection = gr.Dataframe(
+                        value=first_sel.value(),
+                        headers=first_sel.headers,
+                        datatype=first_sel.datatypes,
+                        interactive=False,
+                        elem_id="selection",
+                        show_label=False,
+                    )
             with gr.Tab("Architecture x regime", id="tab-regime"):
-                gr.Markdown("The report's view: per task group and architecture (model plus tokens), the mean test "
-                            "score over the group's tasks for each pretraining regime, ± the 95% CI half-width "
-                            f"({MEAN_METHOD}). Several arms in one cell are listed by name.")
-                regime_table = gr.Dataframe(value=first_regime.value(), headers=first_regime.headers,
-                                            datatype=first_regime.datatypes, interactive=False, wrap=True,
-                                            max_height=1400, elem_id="regime-view", show_label=False)
+                gr.Markdown(
+                    "The report's view: per task group and architecture (model plus tokens), the mean test "
+                    "score over the group's tasks for each pretraining regime, ± the 95% CI half-width "
+                    f"({MEAN_METHOD}). Several arms in one cell are listed by name."
+                )
+                regime_table = gr.Dataframe(
+                    value=first_regime.value(),
+                    headers=first_regime.headers,
+                    datatype=first_regime.datatypes,
+                    interactive=False,
+                    wrap=True,
+                    max_height=1400,
+                    elem_id="regime-view",
+                    show_label=False,
+                )
             with gr.Tab("Score vs compute", id="tab-compute"):
                 x_axis = gr.Radio([X_TOTAL, X_FINETUNE], value=X_TOTAL, label="x axis", elem_id="x-axis")
-                plot = gr.ScatterPlot(first_plot, x="log10 FLOPs", y="mean score", color="architecture",
-                                      tooltip=["arm", "regime", "FLOPs", "score ± CI", "tasks"],
-                                      x_title="log10 training FLOPs per fine-tuned model",
-                                      y_title="mean test score (x 100)", height=520, elem_id="compute-plot",
-                                      title="Score against compute, by architecture")
+                plot = gr.ScatterPlot(
+                    first_plot,
+                    x="log10 FLOPs",
+                    y="mean score",
+                    color="architecture",
+                    tooltip=["arm", "regime", "FLOPs", "score ± CI", "tasks"],
+                    x_title="log10 training FLOPs per fine-tuned model",
+                    y_title="mean test score (x 100)",
+                    height=520,
+                    elem_id="compute-plot",
+                    title="Score against compute, by architecture",
+                )
                 plot_note = gr.Markdown(first_note, elem_id="compute-note", latex_delimiters=[])
             with gr.Tab("Submit a run", id="tab-submit"):
                 gr.Markdown(SUBMIT_HELP)
-                upload = gr.File(label="Results file (.json)", file_types=[".json"], type="filepath",
-                                 elem_id="submit-file")
+                upload = gr.File(
+                    label="Results file (.json)", file_types=[".json"], type="filepath", elem_id="submit-file"
+                )
                 message = gr.Markdown("", elem_id="submit-msg", latex_delimiters=[])
 
         inputs = [f_arch, f_regime, f_group, f_refs, f_members, x_axis]
@@ -273,12 +357,20 @@ def build_app(board: Board):
 
         def on_upload(path, archs, regimes, groups, refs, members, x):
             if not path:
-                return ("", *views(archs, regimes, groups, refs, members, x), header_markdown(board),
-                        *filter_choices(archs, regimes, groups))
+                return (
+                    "",
+                    *views(archs, regimes, groups, refs, members, x),
+                    header_markdown(board),
+                    *filter_choices(archs, regimes, groups),
+                )
             raw = Path(path).read_bytes()
             name = Path(path).name  # the uploader's file name: user text, like everything in the file
-            return (submit_message(board, raw, name), *views(archs, regimes, groups, refs, members, x),
-                    header_markdown(board), *filter_choices(archs, regimes, groups))
+            return (
+                submit_message(board, raw, name),
+                *views(archs, regimes, groups, refs, members, x),
+                header_markdown(board),
+                *filter_choices(archs, regimes, groups),
+            )
 
         upload.upload(on_upload, [upload, *inputs], [message, *outputs, header, f_arch, f_regime, f_group])
         upload.clear(lambda: "", None, message)
@@ -288,8 +380,12 @@ def build_app(board: Board):
         loaded = gr.HTML("", elem_id="load-marker", padding=False)
 
         def on_load(archs, regimes, groups, refs, members, x):
-            return (*views(archs, regimes, groups, refs, members, x), header_markdown(board),
-                    *filter_choices(archs, regimes, groups), LOADED)
+            return (
+                *views(archs, regimes, groups, refs, members, x),
+                header_markdown(board),
+                *filter_choices(archs, regimes, groups),
+                LOADED,
+            )
 
         demo.load(on_load, inputs, [*outputs, header, f_arch, f_regime, f_group, loaded])
     return demo
@@ -299,17 +395,28 @@ def theme():
     """The default theme with the machine's own fonts: nothing is fetched from a font CDN (works offline)."""
     import gradio as gr
 
-    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
-                             font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
+    return gr.themes.Default(
+        font=["ui-sans-serif", "system-ui", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    )
 
 
 def serve(board: Board, host: str = "127.0.0.1", port: int = DEFAULT_PORT, block: bool = True):
     """Launch the app; with block=False return (demo, url) with the server running in a thread."""
     demo = build_app(board)
     demo.queue(default_concurrency_limit=4)
-    _, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, ssr_mode=False,
-                            quiet=not block, show_error=True, css=CSS, footer_links=[], theme=theme(),
-                            max_file_size=MAX_BYTES)
+    _, url, _ = demo.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        ssr_mode=False,
+        quiet=not block,
+        show_error=True,
+        css=CSS,
+        footer_links=[],
+        theme=theme(),
+        max_file_size=MAX_BYTES,
+    )
     return demo, url
 
 
@@ -325,16 +432,29 @@ def default_results() -> str | None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m space.app", description="Serve the leaderboard Space locally.")
-    ap.add_argument("--results", default=default_results(),
-                    help="leaderboard folder (the --out of `python -m assess.leaderboard`, e.g. reports/cpu/leaderboard) "
-                         "or a Hub dataset repo id (online only); default $DNALM_LEADERBOARD or ./leaderboard")
-    ap.add_argument("--spec", default=None, help="grid spec whose `references:` are the published rows "
-                                                 "(default: references.json/yaml, summary.json or report.md beside the folder)")
-    ap.add_argument("--submissions", default=os.environ.get("DNALM_SUBMISSIONS"),
-                    help="folder where accepted submissions are written (and read back at start); default "
-                         "$DNALM_SUBMISSIONS, else kept in memory")
-    ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                    help="interface to listen on (default 127.0.0.1, this machine only; 0.0.0.0 to serve others)")
+    ap.add_argument(
+        "--results",
+        default=default_results(),
+        help="leaderboard folder (the --out of `python -m assess.leaderboard`, e.g. reports/cpu/leaderboard) "
+        "or a Hub dataset repo id (online only); default $DNALM_LEADERBOARD or ./leaderboard",
+    )
+    ap.add_argument(
+        "--spec",
+        default=None,
+        help="grid spec whose `references:` are the published rows "
+        "(default: references.json/yaml, summary.json or report.md beside the folder)",
+    )
+    ap.add_argument(
+        "--submissions",
+        default=os.environ.get("DNALM_SUBMISSIONS"),
+        help="folder where accepted submissions are written (and read back at start); default "
+        "$DNALM_SUBMISSIONS, else kept in memory",
+    )
+    ap.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="interface to listen on (default 127.0.0.1, this machine only; 0.0.0.0 to serve others)",
+    )
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)))
     ap.add_argument("--check", action="store_true", help="load the folder, build the app, print a summary and exit")
     args = ap.parse_args(argv)
@@ -347,8 +467,11 @@ def main(argv=None) -> int:
         print(f"space: error: {err}", file=sys.stderr)
         return 2
     d = board.describe()
-    print(f"space: {d['runs']} runs, {d['arms']} arms, {d['tasks']} tasks from {folder}; cells: {d['cells']}; "
-          f"references: {len((d['references'] or {}).get('scores') or {})} models", flush=True)
+    print(
+        f"space: {d['runs']} runs, {d['arms']} arms, {d['tasks']} tasks from {folder}; cells: {d['cells']}; "
+        f"references: {len((d['references'] or {}).get('scores') or {})} models",
+        flush=True,
+    )
     try:
         import gradio  # noqa: F401
     except ImportError:

@@ -36,12 +36,23 @@ from assess.stats import T_METHOD
 from .submission import Run, SubmissionError, read_results_file, validate_submission
 
 CELL_METHOD = f"95% {T_METHOD}"
-MEAN_METHOD = ("mean of the shown tasks' means (measured cells), 95% t interval over seeds with tasks fixed "
-               "(Welch-Satterthwaite df)")
+MEAN_METHOD = (
+    "mean of the shown tasks' means (measured cells), 95% t interval over seeds with tasks fixed "
+    "(Welch-Satterthwaite df)"
+)
 NOT_RESULTS = {"summary.json", "references.json"}
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
-HUB_PATTERNS = ["results/**", "datasets/**", "summary.json", "report.md", "references.json", "references.yaml",
-                "*.json", "**/*.json", "**/*.yaml"]
+HUB_PATTERNS = [
+    "results/**",
+    "datasets/**",
+    "summary.json",
+    "report.md",
+    "references.json",
+    "references.yaml",
+    "*.json",
+    "**/*.json",
+    "**/*.yaml",
+]
 ONE_CLASS_LIMIT = re.compile(r"more than (\d+) one-class seed")
 
 
@@ -65,24 +76,33 @@ def resolve_source(source: str, *, timeout: float = 10.0, cache_dir: str | None 
     path = Path(source).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise SourceError(f"{source}: not a folder; pass the leaderboard folder (the --out of "
-                              "`python -m assess.leaderboard`, e.g. reports/cpu/leaderboard)")
+            raise SourceError(
+                f"{source}: not a folder; pass the leaderboard folder (the --out of "
+                "`python -m assess.leaderboard`, e.g. reports/cpu/leaderboard)"
+            )
         return path
     local_hint = "pass a local leaderboard folder instead, e.g. --results reports/cpu/leaderboard"
     if not HUB_ID.match(source):
-        raise SourceError(f"{source!r} is neither an existing folder nor a Hub dataset repo id (owner/name); {local_hint}")
+        raise SourceError(
+            f"{source!r} is neither an existing folder nor a Hub dataset repo id (owner/name); {local_hint}"
+        )
     if hub_offline():
-        raise SourceError(f"{source!r} is not a local folder, and the Hub is offline (HF_HUB_OFFLINE is set), so it "
-                          f"cannot be downloaded as a Hub dataset repo: {local_hint}")
+        raise SourceError(
+            f"{source!r} is not a local folder, and the Hub is offline (HF_HUB_OFFLINE is set), so it "
+            f"cannot be downloaded as a Hub dataset repo: {local_hint}"
+        )
     from huggingface_hub import HfApi, snapshot_download
 
     try:
         HfApi().dataset_info(source, timeout=timeout)  # one request: fails in seconds when the Hub is unreachable
-        got = snapshot_download(source, repo_type="dataset", allow_patterns=HUB_PATTERNS, etag_timeout=timeout,
-                                cache_dir=cache_dir)
+        got = snapshot_download(
+            source, repo_type="dataset", allow_patterns=HUB_PATTERNS, etag_timeout=timeout, cache_dir=cache_dir
+        )
     except Exception as err:  # connection errors, missing or private repos: all end the same way
-        raise SourceError(f"could not download the Hub dataset repo {source!r} ({type(err).__name__}: "
-                          f"{str(err).splitlines()[0] if str(err) else 'no detail'}); {local_hint}") from None
+        raise SourceError(
+            f"could not download the Hub dataset repo {source!r} ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else 'no detail'}); {local_hint}"
+        ) from None
     return Path(got)
 
 
@@ -114,8 +134,10 @@ def _valid_refs(refs, where: str) -> dict | None:
         return None
     if not (isinstance(refs, dict) and isinstance(refs.get("scores"), dict)):
         raise SourceError(f"{where}: references need `source` and `scores: {{model: {{task: score x 100}}}}`")
-    scores = {str(m): {str(t): float(v) for t, v in (by or {}).items() if isinstance(v, (int, float))}
-              for m, by in refs["scores"].items()}
+    scores = {
+        str(m): {str(t): float(v) for t, v in (by or {}).items() if isinstance(v, (int, float))}
+        for m, by in refs["scores"].items()
+    }
     return {"source": str(refs.get("source") or where), "scores": scores, "from": where}
 
 
@@ -174,8 +196,11 @@ def result_files(folder: Path) -> list[Path]:
     """The results files under `folder` (or its results/ subfolder); hidden files and folders (an unfinished
     atomic write's temp file) are not results."""
     root = folder / "results" if (folder / "results").is_dir() else folder
-    return sorted(p for p in root.rglob("*.json")
-                  if p.name not in NOT_RESULTS and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*.json")
+        if p.name not in NOT_RESULTS and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def submission_name(data: bytes, run: Run) -> str:
@@ -246,13 +271,19 @@ class Table:
 
     def value(self) -> dict:
         """The gr.Dataframe value: headers, data, and metadata.display_value / styling."""
-        return {"headers": self.headers, "data": self.data,
-                "metadata": {"display_value": self.display, "styling": self.styling} if self.data else None}
+        return {
+            "headers": self.headers,
+            "data": self.data,
+            "metadata": {"display_value": self.display, "styling": self.styling} if self.data else None,
+        }
 
 
 MISSING = -1000.0  # the sort value of a cell with no runs: below any score x 100, so it sorts last
-ROW_STYLE = {"grid": "", "submitted": "background-color: #e6f4ea;",
-             "published": "background-color: #fdf3d8; font-style: italic;"}
+ROW_STYLE = {
+    "grid": "",
+    "submitted": "background-color: #e6f4ea;",
+    "published": "background-color: #fdf3d8; font-style: italic;",
+}
 
 
 # ------------------------------------------------------------------------------------------------ board
@@ -267,9 +298,17 @@ class Board:
     summary, each member is its own arm (the results files hold test scores only, and test scores must not
     choose)."""
 
-    def __init__(self, runs: list[Run], *, summary: dict | None = None, references: dict | None = None,
-                 benchmarks: dict | None = None, label: str = "", max_one_class: int | None = None,
-                 submissions_dir: Path | None = None):
+    def __init__(
+        self,
+        runs: list[Run],
+        *,
+        summary: dict | None = None,
+        references: dict | None = None,
+        benchmarks: dict | None = None,
+        label: str = "",
+        max_one_class: int | None = None,
+        submissions_dir: Path | None = None,
+    ):
         self.runs = list(runs)
         self.summary = summary
         self.references = references
@@ -289,13 +328,21 @@ class Board:
     # ---- loading
 
     @classmethod
-    def from_folder(cls, folder: str | Path, *, spec: str | Path | None = None, label: str | None = None,
-                    submissions_dir: str | Path | None = None) -> "Board":
+    def from_folder(
+        cls,
+        folder: str | Path,
+        *,
+        spec: str | Path | None = None,
+        label: str | None = None,
+        submissions_dir: str | Path | None = None,
+    ) -> Board:
         folder = Path(folder)
         files = result_files(folder)
         if not files:
-            raise SourceError(f"{folder}: no results files (expected results/<arm>/<task>__seed<k>.json, as "
-                              "`python -m assess.leaderboard <spec> --out DIR` writes)")
+            raise SourceError(
+                f"{folder}: no results files (expected results/<arm>/<task>__seed<k>.json, as "
+                "`python -m assess.leaderboard <spec> --out DIR` writes)"
+            )
         runs = []
         for path in files:
             try:
@@ -303,9 +350,14 @@ class Board:
             except SubmissionError as err:
                 raise SourceError(f"results file refused: {err}") from None
         summary, _ = read_summary(folder)
-        board = cls(runs, summary=summary, references=read_references(folder, summary, spec),
-                    benchmarks=read_benchmarks(folder), label=label or str(folder),
-                    submissions_dir=Path(submissions_dir) if submissions_dir else None)
+        board = cls(
+            runs,
+            summary=summary,
+            references=read_references(folder, summary, spec),
+            benchmarks=read_benchmarks(folder),
+            label=label or str(folder),
+            submissions_dir=Path(submissions_dir) if submissions_dir else None,
+        )
         dups = board._duplicates()
         if dups:
             raise SourceError(f"{folder}: the same arm, task and seed in more than one file: {dups[:3]}")
@@ -367,8 +419,10 @@ class Board:
             for r in runs:
                 if r.arm in swept:
                     members = sorted(m for m, a in self.member_of.items() if a == r.arm)
-                    raise SubmissionError(r.field_name("arm"), f"{r.arm!r} is a swept arm here: its runs belong to "
-                                                               f"one of its members ({', '.join(members)})")
+                    raise SubmissionError(
+                        r.field_name("arm"),
+                        f"{r.arm!r} is a swept arm here: its runs belong to one of its members ({', '.join(members)})",
+                    )
             if persist and self.submissions_dir is not None:
                 self._persist(raw, runs)
             self.runs.extend(runs)
@@ -381,8 +435,11 @@ class Board:
         try:
             atomic_write(path, data)
         except OSError as err:  # a full disk or a read-only folder: the user must hear that nothing was added
-            raise SubmissionError("file", f"was valid but the Space could not save it ({err.strerror or err}); "
-                                          "nothing was added: try again later") from None
+            raise SubmissionError(
+                "file",
+                f"was valid but the Space could not save it ({err.strerror or err}); "
+                "nothing was added: try again later",
+            ) from None
         return path
 
     # ---- what there is
@@ -423,8 +480,11 @@ class Board:
         if not members and (arm, task) in self.selected:
             chosen = self.selected[(arm, task)]["member"]
             return [r for r in runs if r.arm == chosen and r.task == task]
-        return [r for r in runs if r.task == task and self.arm_of(r, members) == arm
-                and (members or r.arm not in self.member_of)]
+        return [
+            r
+            for r in runs
+            if r.task == task and self.arm_of(r, members) == arm and (members or r.arm not in self.member_of)
+        ]
 
     def cell(self, arm: str, task: str, members: bool = False) -> Cell | None:
         runs = self.cell_runs(arm, task, members)
@@ -461,13 +521,18 @@ class Board:
     def _select(self, archs, regimes, groups, members=False) -> tuple[list[str], list[str]]:
         """(rows, tasks) passing the filters; None means no filter."""
         tasks = [t for g, ts in self.groups().items() if groups is None or g in groups for t in ts]
-        arms = [a for a, r in self.arms(members).items()
-                if (archs is None or r.model in archs) and (regimes is None or r.regime in regimes)
-                and any(self.cell(a, t, members) for t in tasks)]
+        arms = [
+            a
+            for a, r in self.arms(members).items()
+            if (archs is None or r.model in archs)
+            and (regimes is None or r.regime in regimes)
+            and any(self.cell(a, t, members) for t in tasks)
+        ]
         return arms, tasks
 
-    def table(self, archs=None, regimes=None, groups=None, show_references: bool = True,
-              members: bool = False) -> Table:
+    def table(
+        self, archs=None, regimes=None, groups=None, show_references: bool = True, members: bool = False
+    ) -> Table:
         """One row per arm (and per published reference model), one column per task plus the mean."""
         arms, tasks = self._select(archs, regimes, groups, members)
         reps = self.arms(members)
@@ -486,13 +551,20 @@ class Board:
             else:
                 half = None if ci.low is None else (ci.high - ci.low) / 2
                 mean = ci.difference
-                mean_text = f"{mean:.2f}" + (f" ± {half:.2f}" if half is not None else " (no CI)") \
+                mean_text = (
+                    f"{mean:.2f}"
+                    + (f" ± {half:.2f}" if half is not None else " (no CI)")
                     + (f" ({k}/{len(tasks)} tasks)" if k < len(tasks) else "")
+                )
             seeds = sorted({len(c.scores) for c in cells if c})
             seeds_text = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
-            rows.append((rep.source, [arm, rep.source, rep.model, rep.regime, rep.tokens, rep.mode, *values, mean,
-                                      seeds_text],
-                         [arm, rep.source, rep.model, rep.regime, rep.tokens, rep.mode, *shown, mean_text, seeds_text]))
+            rows.append(
+                (
+                    rep.source,
+                    [arm, rep.source, rep.model, rep.regime, rep.tokens, rep.mode, *values, mean, seeds_text],
+                    [arm, rep.source, rep.model, rep.regime, rep.tokens, rep.mode, *shown, mean_text, seeds_text],
+                )
+            )
         if show_references and self.references:
             for model, by_task in self.references["scores"].items():
                 vals = [by_task.get(t) for t in tasks]
@@ -504,12 +576,22 @@ class Board:
                 mean = float(np.mean(have))
                 mean_text = f"{mean:.2f}" + (f" ({len(have)}/{len(tasks)} tasks)" if len(have) < len(tasks) else "")
                 name = f"{model} (published)"
-                rows.append(("published",
-                             [name, "published", "-", PUBLISHED, "-", "-", *vals, mean, "-"],
-                             [name, "published", "-", PUBLISHED, "-", "-", *shown, mean_text, "-"]))
+                rows.append(
+                    (
+                        "published",
+                        [name, "published", "-", PUBLISHED, "-", "-", *vals, mean, "-"],
+                        [name, "published", "-", PUBLISHED, "-", "-", *shown, mean_text, "-"],
+                    )
+                )
         rows.sort(key=lambda r: (-r[1][-2], r[1][0]))
-        return Table(headers, types, [r[1] for r in rows], [r[2] for r in rows],
-                     [[ROW_STYLE[r[0]]] * len(headers) for r in rows], [r[0] for r in rows])
+        return Table(
+            headers,
+            types,
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [[ROW_STYLE[r[0]]] * len(headers) for r in rows],
+            [r[0] for r in rows],
+        )
 
     def selection_table(self, archs=None, regimes=None, groups=None) -> Table:
         """Per swept arm and task: the value the report chose on validation (summary.json)."""
@@ -519,8 +601,20 @@ class Board:
         for arm in swept:
             sels = [self.selected.get((arm, t)) for t in tasks]
             fld = next((s.get("field") for s in sels if s and s.get("field")), "?")
-            table.data.append([arm, fld, *[("–" if s is None else f"{s.get('value')}"
-                                            + ("" if s.get("complete", True) else " (incomplete sweep)")) for s in sels]])
+            table.data.append(
+                [
+                    arm,
+                    fld,
+                    *[
+                        (
+                            "–"
+                            if s is None
+                            else f"{s.get('value')}" + ("" if s.get("complete", True) else " (incomplete sweep)")
+                        )
+                        for s in sels
+                    ],
+                ]
+            )
         table.display = [list(r) for r in table.data]
         table.styling = [[""] * len(table.headers) for _ in table.data]
         table.kinds = ["grid"] * len(table.data)
@@ -553,8 +647,10 @@ class Board:
                             parts.append(f"{label}did not learn")
                         else:
                             half = "" if ci.low is None else f" ± {(ci.high - ci.low) / 2:.2f}"
-                            parts.append(f"{label}{ci.difference:.2f}{half}"
-                                         + (f" ({k} of {len(gtasks)} tasks)" if k < len(gtasks) else ""))
+                            parts.append(
+                                f"{label}{ci.difference:.2f}{half}"
+                                + (f" ({k} of {len(gtasks)} tasks)" if k < len(gtasks) else "")
+                            )
                     row.append("; ".join(parts) or "–")
                 if any(c != "–" for c in row):
                     table.data.append([group, arch, *row])
@@ -575,9 +671,20 @@ class Board:
             rep = reps[arm]
             ft, pre = self.finetune_flops(arm, tasks), self.pretraining_flops(arm)
             total = None if ft is None or pre is None else ft + pre
-            out.append({"arm": arm, "architecture": rep.architecture, "regime": rep.regime, "source": rep.source,
-                        "mean": ci.difference, "half": None if ci.low is None else (ci.high - ci.low) / 2,
-                        "tasks": k, "finetune_flops": ft, "pretraining_flops": pre, "total_flops": total})
+            out.append(
+                {
+                    "arm": arm,
+                    "architecture": rep.architecture,
+                    "regime": rep.regime,
+                    "source": rep.source,
+                    "mean": ci.difference,
+                    "half": None if ci.low is None else (ci.high - ci.low) / 2,
+                    "tasks": k,
+                    "finetune_flops": ft,
+                    "pretraining_flops": pre,
+                    "total_flops": total,
+                }
+            )
         return out
 
     def describe(self) -> dict:
@@ -588,8 +695,16 @@ class Board:
                 c = self.cell(arm, t)
                 if c:
                     n_cells[c.source] += 1
-        return {"label": self.label, "runs": len(runs), "arms": len(self.arms()), "tasks": len(self.tasks()),
-                "submitted": sum(r.source == "submitted" for r in runs), "cells": dict(n_cells),
-                "references": self.references, "benchmarks": self.benchmarks,
-                "max_one_class": self.max_one_class, "swept_arms": len(set(self.member_of.values())),
-                "members": len(self.member_of)}
+        return {
+            "label": self.label,
+            "runs": len(runs),
+            "arms": len(self.arms()),
+            "tasks": len(self.tasks()),
+            "submitted": sum(r.source == "submitted" for r in runs),
+            "cells": dict(n_cells),
+            "references": self.references,
+            "benchmarks": self.benchmarks,
+            "max_one_class": self.max_one_class,
+            "swept_arms": len(set(self.member_of.values())),
+            "members": len(self.member_of),
+        }

@@ -48,10 +48,27 @@ def running_app(results: str | Path, *args: str, startup_timeout: float = 120.0,
     Fails (RuntimeError with the app's output) if the server does not answer within `startup_timeout`
     seconds; the process (and its group) is terminated on exit, killed if it does not stop in 10 s."""
     port = free_port()
-    cmd = [sys.executable, "-m", "space.app", "--results", str(results), "--host", "127.0.0.1", "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "space.app",
+        "--results",
+        str(results),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + startup_timeout
@@ -89,8 +106,9 @@ def chromium_browser(executable: str | None = None):
     if executable is None:
         raise RuntimeError("no chromium found: apt-get install -y chromium (or set DNALM_CHROMIUM)")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True,
-                                    args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        browser = p.chromium.launch(
+            executable_path=executable, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
+        )
         try:
             yield browser
         finally:
@@ -121,13 +139,16 @@ def column_texts(page, col: int, table: str = TABLE) -> list[str]:
     """The shown text of column `col`, top to bottom (rows in their on-screen order), once every row is drawn."""
     page.wait_for_function(
         """(table) => { const g = document.querySelector(`${table} [role=grid]`);
-              return g && document.querySelectorAll(`${table} .virtual-row`).length == Number(g.getAttribute('aria-rowcount')) - 1; }""",
-        arg=table)
+              return g && document.querySelectorAll(`${table} .virtual-row`).length"""
+        """ == Number(g.getAttribute('aria-rowcount')) - 1; }""",
+        arg=table,
+    )
     return page.evaluate(
         """([table, col]) => Array.from(document.querySelectorAll(`${table} .virtual-row`))
               .sort((a, b) => Number(a.dataset.index) - Number(b.dataset.index))
               .map(r => { const c = r.querySelector(`[data-col="${col}"]`); return c ? c.innerText.trim() : null; })""",
-        [table, col])
+        [table, col],
+    )
 
 
 def sort_column(page, col: int, direction: str = "descending", table: str = TABLE, clear: bool = True) -> None:

@@ -27,8 +27,14 @@ from space.app import main
 raise SystemExit(main())
 '''
 # single modules the app needs from packages that also hold torch code (the rest of those packages stays out)
-MODULES = ("assess/__init__.py", "assess/results.py", "assess/stats.py", "assess/spec.py", "training/__init__.py",
-           "training/records.py")
+MODULES = (
+    "assess/__init__.py",
+    "assess/results.py",
+    "assess/stats.py",
+    "assess/spec.py",
+    "training/__init__.py",
+    "training/records.py",
+)
 SIDE_FILES = ("summary.json", "report.md", "references.json", "references.yaml")
 
 
@@ -63,7 +69,9 @@ def bundle(out: Path, results: Path | None = None) -> Path:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m space.bundle", description=__doc__.splitlines()[0])
     ap.add_argument("out", help="a new folder")
-    ap.add_argument("--results", default=None, help="leaderboard folder to ship as leaderboard/ (e.g. reports/cpu/leaderboard)")
+    ap.add_argument(
+        "--results", default=None, help="leaderboard folder to ship as leaderboard/ (e.g. reports/cpu/leaderboard)"
+    )
     args = ap.parse_args(argv)
     try:
         out = bundle(Path(args.out), Path(args.results) if args.results else None)

@@ -25,16 +25,33 @@ import unicodedata
 
 NAME_MAX = 100
 NAME_PUNCT = " ._-/+=(),"
-NAME_RULE = (f"a name is 1 to {NAME_MAX} characters (after Unicode NFKC normalisation) of letters, digits and "
-             f"the characters {' '.join(NAME_PUNCT.strip())} and space, starting with a letter or digit, "
-             "with single spaces between words, its letters from one script (or Latin with Chinese, Japanese or "
-             "Korean)")
+NAME_RULE = (
+    f"a name is 1 to {NAME_MAX} characters (after Unicode NFKC normalisation) of letters, digits and "
+    f"the characters {' '.join(NAME_PUNCT.strip())} and space, starting with a letter or digit, "
+    "with single spaces between words, its letters from one script (or Latin with Chinese, Japanese or "
+    "Korean)"
+)
 # Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): drawn as nothing, some of them
 # letters or marks by category (U+3164 HANGUL FILLER is a letter), so the category test alone misses them.
-INVISIBLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
-             (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
-             (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
-             (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+INVISIBLE = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
 
 
 # Unicode TR39's "highly restrictive" level: a name's letters come from one script, or from one of these sets
@@ -55,8 +72,7 @@ def _invisible(c: str) -> bool:
     """Control, format (bidi marks, zero-width joiners), separator other than space, private-use, unassigned,
     surrogate, or default-ignorable."""
     cat = unicodedata.category(c)
-    return (cat[0] == "C" or (cat[0] == "Z" and c != " ")
-            or any(lo <= ord(c) <= hi for lo, hi in INVISIBLE))
+    return cat[0] == "C" or (cat[0] == "Z" and c != " ") or any(lo <= ord(c) <= hi for lo, hi in INVISIBLE)
 
 
 def _script(letter: str) -> str:
@@ -78,8 +94,9 @@ def check_name(value: str) -> str:
             raise NameRuleError(f"holds {_describe(c)}, which names may not hold; {NAME_RULE}")
     scripts = {_script(c) for c in name if unicodedata.category(c)[0] == "L"}
     if len(scripts) > 1 and not any(scripts <= mix for mix in MIXES):
-        raise NameRuleError(f"mixes the scripts {', '.join(sorted(scripts))} (a lookalike of another name); "
-                            f"{NAME_RULE}")
+        raise NameRuleError(
+            f"mixes the scripts {', '.join(sorted(scripts))} (a lookalike of another name); {NAME_RULE}"
+        )
     if not name[0].isalnum():
         raise NameRuleError(f"starts with {_describe(name[0])}; {NAME_RULE}")
     if name != name.strip() or "  " in name:

@@ -1,6 +1,6 @@
 """A screenshot of the running Space (headless Debian chromium; see space/browser.py).
 
-    python -m space.screenshot --results reports/cpu/leaderboard --out reports/space_leaderboard.png
+python -m space.screenshot --results reports/cpu/leaderboard --out reports/space_leaderboard.png
 """
 
 from __future__ import annotations
@@ -12,12 +12,17 @@ from pathlib import Path
 
 from .browser import chromium_browser, running_app, wait_for_table
 
-TABS = {"leaderboard": "Leaderboard", "regime": "Architecture x regime", "compute": "Score vs compute",
-        "submit": "Submit a run"}
+TABS = {
+    "leaderboard": "Leaderboard",
+    "regime": "Architecture x regime",
+    "compute": "Score vs compute",
+    "submit": "Submit a run",
+}
 
 
-def take(results: str, out: Path, tab: str = "leaderboard", width: int = 1680, height: int = 1000,
-         full_page: bool = True) -> Path:
+def take(
+    results: str, out: Path, tab: str = "leaderboard", width: int = 1680, height: int = 1000, full_page: bool = True
+) -> Path:
     with running_app(results) as url, chromium_browser() as browser:
         page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
         page.goto(url)

@@ -37,9 +37,18 @@ MAX_K = 64
 NEAR = 1e-9  # metrics equal within this are the same run (a copy with 1e-15 added is still a copy)
 # Metric ranges by name (prefix match: `mcc_0` of a multi-label task is an MCC); any other metric must be a
 # finite number. `loss`, `mse`, `mae` are non-negative.
-BOUNDED = (("mcc", -1.0, 1.0), ("pearson", -1.0, 1.0), ("spearman", -1.0, 1.0),
-           ("accuracy", 0.0, 1.0), ("f1", 0.0, 1.0), ("precision", 0.0, 1.0), ("recall", 0.0, 1.0),
-           ("auroc", 0.0, 1.0), ("auprc", 0.0, 1.0), ("average_precision", 0.0, 1.0))
+BOUNDED = (
+    ("mcc", -1.0, 1.0),
+    ("pearson", -1.0, 1.0),
+    ("spearman", -1.0, 1.0),
+    ("accuracy", 0.0, 1.0),
+    ("f1", 0.0, 1.0),
+    ("precision", 0.0, 1.0),
+    ("recall", 0.0, 1.0),
+    ("auroc", 0.0, 1.0),
+    ("auprc", 0.0, 1.0),
+    ("average_precision", 0.0, 1.0),
+)
 NON_NEGATIVE = ("loss", "mse", "mae", "rmse")
 FLOPS_FIELDS = ("flops", "train_flops")  # cost.flops (analytic) before cost.train_flops (Trainer estimate)
 
@@ -110,11 +119,13 @@ def _tokenizer(obj: dict, key: str, where: str) -> dict:
     if family == "kmer":
         k = tok.get("k")
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-            raise SubmissionError(f"{where}.k", f"a k-mer tokenizer needs a whole number k >= 1 (at most {MAX_K}), "
-                                                f"got {_short(k)}")
+            raise SubmissionError(
+                f"{where}.k", f"a k-mer tokenizer needs a whole number k >= 1 (at most {MAX_K}), got {_short(k)}"
+            )
         if not isinstance(tok.get("overlapping"), bool):
-            raise SubmissionError(f"{where}.overlapping",
-                                  f"must be true or false, got {_short(tok.get('overlapping'))}")
+            raise SubmissionError(
+                f"{where}.overlapping", f"must be true or false, got {_short(tok.get('overlapping'))}"
+            )
     return tok
 
 
@@ -213,7 +224,7 @@ def runs_from_results(obj: dict, *, origin: str = "", source: str = "grid") -> l
     """An `assess.leaderboard` per-run results file -> one Run per task in `results`."""
     config = _dict(obj, "config", "config")
     name = _str(config, "model_name", "config.model_name")
-    arm = name[len(ARM_PREFIX):] if name.startswith(ARM_PREFIX) and len(name) > len(ARM_PREFIX) else name
+    arm = name[len(ARM_PREFIX) :] if name.startswith(ARM_PREFIX) and len(name) > len(ARM_PREFIX) else name
     model = _str(config, "model_arch", "config.model_arch")
     init = _str(config, "init", "config.init", INITS)
     tokenizer = _tokenizer(config, "tokenizer", "config.tokenizer")
@@ -228,10 +239,27 @@ def runs_from_results(obj: dict, *, origin: str = "", source: str = "grid") -> l
     for task, values in results.items():
         _task(task, f"results.{task}")
         metric, value, metrics = _metrics(values, task, f"results.{task}")
-        runs.append(Run(arm=arm, model=model, init=init, corpus=corpus, tokenizer=tokenizer, mode=mode, seed=seed,
-                        task=task, metric=metric, value=value, metrics=metrics, finetune_flops=ft,
-                        pretrain_flops=0.0 if init == "random" else pre, fmt="results", source=source, origin=origin,
-                        class_counts=_class_counts(values, f"results.{task}.predicted_class_counts")))
+        runs.append(
+            Run(
+                arm=arm,
+                model=model,
+                init=init,
+                corpus=corpus,
+                tokenizer=tokenizer,
+                mode=mode,
+                seed=seed,
+                task=task,
+                metric=metric,
+                value=value,
+                metrics=metrics,
+                finetune_flops=ft,
+                pretrain_flops=0.0 if init == "random" else pre,
+                fmt="results",
+                source=source,
+                origin=origin,
+                class_counts=_class_counts(values, f"results.{task}.predicted_class_counts"),
+            )
+        )
     return runs
 
 
@@ -239,8 +267,11 @@ def runs_from_record(obj: dict, *, origin: str = "", source: str = "submitted") 
     """A `train.py` run record (results.json) -> its one Run."""
     stage = _str(obj, "stage", "stage")
     if stage != "finetune":
-        raise SubmissionError("stage", f"{stage!r}: only fine-tuning records have test scores to rank "
-                                       "(a pretraining record belongs beside the arm that uses it)")
+        raise SubmissionError(
+            "stage",
+            f"{stage!r}: only fine-tuning records have test scores to rank "
+            "(a pretraining record belongs beside the arm that uses it)",
+        )
     task = _task(obj.get("task"), "task")
     arm_key = "arm" if obj.get("arm") is not None else "run_name"
     arm = _str(obj, arm_key, arm_key)
@@ -252,16 +283,36 @@ def runs_from_record(obj: dict, *, origin: str = "", source: str = "submitted") 
     declared = _str(obj, "primary_metric", "primary_metric")
     registered = TASKS.get(task).metric
     if declared != registered:
-        raise SubmissionError("primary_metric", f"{declared!r} is not the registered primary metric of {task} "
-                                                f"({registered!r}); runs on one task must be ranked by one metric")
+        raise SubmissionError(
+            "primary_metric",
+            f"{declared!r} is not the registered primary metric of {task} "
+            f"({registered!r}); runs on one task must be ranked by one metric",
+        )
     metrics = _dict(obj, "metrics", "metrics")
     metric, value, test = _metrics(metrics.get("test"), task, "metrics.test")
     corpus = _corpus(obj.get("corpus"), "corpus") if init == "pretrained" else None
     ft, pre = _cost(obj)
-    return [Run(arm=arm, model=model, init=init, corpus=corpus, tokenizer=tokenizer, mode=mode, seed=seed,
-                task=task, metric=metric, value=value, metrics=test, finetune_flops=ft,
-                pretrain_flops=0.0 if init == "random" else pre, fmt="record", source=source, origin=origin,
-                class_counts=_class_counts(metrics["test"], "metrics.test.predicted_class_counts"))]
+    return [
+        Run(
+            arm=arm,
+            model=model,
+            init=init,
+            corpus=corpus,
+            tokenizer=tokenizer,
+            mode=mode,
+            seed=seed,
+            task=task,
+            metric=metric,
+            value=value,
+            metrics=test,
+            finetune_flops=ft,
+            pretrain_flops=0.0 if init == "random" else pre,
+            fmt="record",
+            source=source,
+            origin=origin,
+            class_counts=_class_counts(metrics["test"], "metrics.test.predicted_class_counts"),
+        )
+    ]
 
 
 def _refuse_constant(name: str):
@@ -271,8 +322,11 @@ def _refuse_constant(name: str):
 def _int(text: str) -> int:
     digits = len(text.lstrip("-"))
     if digits > MAX_INT_DIGITS:
-        raise SubmissionError("file", f"holds an integer of {digits:,} digits; numbers in a results file have at "
-                                      f"most {MAX_INT_DIGITS} (write large values such as FLOPs as 1.2e+20)")
+        raise SubmissionError(
+            "file",
+            f"holds an integer of {digits:,} digits; numbers in a results file have at "
+            f"most {MAX_INT_DIGITS} (write large values such as FLOPs as 1.2e+20)",
+        )
     return int(text)
 
 
@@ -300,12 +354,15 @@ def parse_json(raw: bytes | str, origin: str = "file") -> dict:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise SubmissionError("file", f"is not UTF-8 text ({err.reason} at byte {err.start})") from None
-    too_deep = SubmissionError("file", f"nests objects or arrays more than {MAX_DEPTH} deep; a results file "
-                                       "nests 4 levels, a run record 6")
+    too_deep = SubmissionError(
+        "file", f"nests objects or arrays more than {MAX_DEPTH} deep; a results file nests 4 levels, a run record 6"
+    )
     try:
         obj = json.loads(text, parse_constant=_refuse_constant, parse_int=_int)
     except json.JSONDecodeError as err:
-        raise SubmissionError("file", f"is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+        raise SubmissionError(
+            "file", f"is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+        ) from None
     except RecursionError:  # json's own parser gives up past the interpreter's recursion limit
         raise too_deep from None
     if not isinstance(obj, dict):
@@ -316,14 +373,17 @@ def parse_json(raw: bytes | str, origin: str = "file") -> dict:
 
 
 def detect_format(obj: dict) -> str:
-    """"record" (train.py's results.json: it has `stage`; its `config` holds the run's settings) or "results"."""
+    """ "record" (train.py's results.json: it has `stage`; its `config` holds the run's settings) or "results"."""
     if "stage" in obj or "primary_metric" in obj or ("metrics" in obj and "results" not in obj):
         return "record"
     if "config" in obj or "results" in obj:
         return "results"
-    raise SubmissionError("file", "is neither a leaderboard results file (keys `config`, `results`: "
-                                  "`python -m assess.leaderboard`) nor a run record (`stage`, `metrics`, ...: train.py's "
-                                  f"results.json); its keys are {sorted(obj)[:8]}")
+    raise SubmissionError(
+        "file",
+        "is neither a leaderboard results file (keys `config`, `results`: "
+        "`python -m assess.leaderboard`) nor a run record (`stage`, `metrics`, ...: train.py's "
+        f"results.json); its keys are {sorted(obj)[:8]}",
+    )
 
 
 def parse_submission(raw: bytes | str, origin: str = "file", source: str = "submitted") -> list[Run]:
@@ -380,31 +440,45 @@ def check_new_runs(new: list[Run], existing: list[Run]) -> None:
     for r in new:
         key = (r.arm, r.task, r.seed)
         if key in seen:
-            raise SubmissionError(r.field_name("task"), f"the file lists arm {r.arm!r}, task {r.task}, seed {r.seed} twice")
+            raise SubmissionError(
+                r.field_name("task"), f"the file lists arm {r.arm!r}, task {r.task}, seed {r.seed} twice"
+            )
         seen[key] = r
         if key in by_key:
             old = by_key[key]
-            raise SubmissionError(r.field_name("seed"), f"duplicate run: arm {r.arm!r}, task {r.task}, seed {r.seed} is "
-                                                   f"already on the leaderboard ({_where(old)})")
+            raise SubmissionError(
+                r.field_name("seed"),
+                f"duplicate run: arm {r.arm!r}, task {r.task}, seed {r.seed} is "
+                f"already on the leaderboard ({_where(old)})",
+            )
         old = next((o for o in by_task.get(r.task, []) if near_duplicate(r, o)), None)
         if old is not None:
-            raise SubmissionError(r.field_name("metrics"),
-                                  f"duplicate content: these test metrics equal (within {NEAR:g}) those of arm "
-                                  f"{old.arm!r}, {old.task}, seed {old.seed} ({_where(old)}; content hash "
-                                  f"sha256:{old.content_hash[:12]})")
+            raise SubmissionError(
+                r.field_name("metrics"),
+                f"duplicate content: these test metrics equal (within {NEAR:g}) those of arm "
+                f"{old.arm!r}, {old.task}, seed {old.seed} ({_where(old)}; content hash "
+                f"sha256:{old.content_hash[:12]})",
+            )
         ref = arms.get(r.arm)
         if ref is not None:
-            for what, mine, theirs in (("model", r.model, ref.model), ("init", r.init, ref.init),
-                                       ("corpus", r.corpus, corpora.get(r.arm)), ("tokenizer", r.tokens, ref.tokens),
-                                       ("mode", r.mode, ref.mode)):
+            for what, mine, theirs in (
+                ("model", r.model, ref.model),
+                ("init", r.init, ref.init),
+                ("corpus", r.corpus, corpora.get(r.arm)),
+                ("tokenizer", r.tokens, ref.tokens),
+                ("mode", r.mode, ref.mode),
+            ):
                 if what == "corpus" and (mine is None or theirs is None):
                     continue  # a file that does not name the corpus is compatible with one that does (so, on
                     # a restart that reads saved files in another order, every accepted file is accepted again)
                 if mine != theirs:
-                    raise SubmissionError(r.field_name(what), f"{mine!r} differs from arm {r.arm!r} on the leaderboard "
-                                                         f"({what} {theirs!r}); an arm is one model, init, tokenizer and "
-                                                         f"mode: give a different arm a different "
-                                                         f"{'arm name' if r.fmt == 'record' else 'model_name'}")
+                    raise SubmissionError(
+                        r.field_name(what),
+                        f"{mine!r} differs from arm {r.arm!r} on the leaderboard "
+                        f"({what} {theirs!r}); an arm is one model, init, tokenizer and "
+                        f"mode: give a different arm a different "
+                        f"{'arm name' if r.fmt == 'record' else 'model_name'}",
+                    )
 
 
 def _where(run: Run) -> str:

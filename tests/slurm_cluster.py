@@ -103,18 +103,30 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 
     def _spawn(self, name: str, *args: str) -> None:
         log = open(self.root / f"{name}.stdout", "ab")
-        self.procs.append(subprocess.Popen([_which(name), *args], stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                           start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(
+                [_which(name), *args], stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            )
+        )
 
     def start(self, timeout: float = 60) -> None:
         self._write_conf()
         m = self.root / "munge"
-        self._spawn("munged", "--foreground", "--force", f"--socket={m}/munge.socket", f"--key-file={MUNGE_KEY}",
-                    f"--pid-file={m}/munged.pid", f"--log-file={m}/munged.log", f"--seed-file={m}/munged.seed")
+        self._spawn(
+            "munged",
+            "--foreground",
+            "--force",
+            f"--socket={m}/munge.socket",
+            f"--key-file={MUNGE_KEY}",
+            f"--pid-file={m}/munged.pid",
+            f"--log-file={m}/munged.log",
+            f"--seed-file={m}/munged.seed",
+        )
         self._wait(lambda: (m / "munge.socket").exists(), timeout, "munged")
         self._spawn("slurmctld", "-D", "-i", "-f", str(self.conf))
-        self._wait(lambda: self.scontrol("ping").returncode == 0 and "UP" in self.scontrol("ping").stdout,
-                   timeout, "slurmctld")
+        self._wait(
+            lambda: self.scontrol("ping").returncode == 0 and "UP" in self.scontrol("ping").stdout, timeout, "slurmctld"
+        )
         self._spawn("slurmd", "-D", "-N", "localhost", "-f", str(self.conf))
         self._wait(lambda: "State=IDLE" in self.scontrol("show", "node", "localhost").stdout, timeout, "slurmd")
 
@@ -126,8 +138,10 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
             if ready():
                 return
             time.sleep(0.5)
-        logs = "\n".join(f"--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:])
-                         for p in sorted(self.root.rglob("*.log")) + sorted(self.root.glob("*.stdout")))
+        logs = "\n".join(
+            f"--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:])
+            for p in sorted(self.root.rglob("*.log")) + sorted(self.root.glob("*.stdout"))
+        )
         self.stop()
         raise RuntimeError(f"the test SLURM cluster's {what} did not come up in {timeout:.0f} s; its logs:\n{logs}")
 
@@ -138,8 +152,11 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
         """One dict per finished job (jobcomp/filetxt writes `Key=Value` pairs, one job per line)."""
         if not self.jobcomp.is_file():
             return []
-        return [dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
-                for line in self.jobcomp.read_text().splitlines() if line.strip()]
+        return [
+            dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+            for line in self.jobcomp.read_text().splitlines()
+            if line.strip()
+        ]
 
     def stop(self) -> None:
         for p in reversed(self.procs):

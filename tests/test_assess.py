@@ -1,4 +1,5 @@
-"""The assessment layer: statistics, spec validation, grid runner restarts, report, summary.json and leaderboard files."""
+"""The assessment layer: statistics, spec validation, grid runner restarts, report, summary.json and leaderboard
+files."""
 
 import ast
 import json
@@ -12,7 +13,8 @@ import yaml
 from huggingface_hub import ModelCard, parse_eval_result_entries
 from scipy import stats as sps
 
-from assess import grid, leaderboard, report, results, spec as specmod
+from assess import grid, leaderboard, report, results
+from assess import spec as specmod
 from assess.results import Run
 from assess.stats import holm, paired_ci, paired_t, paired_wilcoxon, t_ci, welch_ci, wilcoxon_min_p
 from training.records import RECORD_FIELDS, RECORD_NAME, iter_records, read_record, record_field, write_record
@@ -59,7 +61,7 @@ def test_welch_and_paired_intervals_match_scipy():
     assert w.difference == pytest.approx(a.mean() - b.mean())
     assert (w.low, w.high) == (pytest.approx(ref.low), pytest.approx(ref.high))
     va, vb = a.var(ddof=1) / 4, b.var(ddof=1) / 5
-    assert w.df == pytest.approx((va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 4))  # Welch-Satterthwaite by hand
+    assert w.df == pytest.approx((va + vb) ** 2 / (va**2 / 3 + vb**2 / 4))  # Welch-Satterthwaite by hand
     p = paired_ci(a, b[:4])
     ref = sps.ttest_rel(a, b[:4]).confidence_interval(0.95)
     assert (p.low, p.high, p.df) == (pytest.approx(ref.low), pytest.approx(ref.high), 3)
@@ -111,19 +113,46 @@ def _metrics(mcc, one_class=False):
     return {"mcc": mcc, "recall_macro": 0.6 + mcc / 4, "precision_macro": 0.6 + mcc / 4, "accuracy": 0.6 + mcc / 4}
 
 
-def _record(task, arm, seed, mcc, *, init="random", pretrained_from=None, out, one_class=False, n_test=300,
-            cap=300, full=None, stage="finetune", cost=None):
+def _record(
+    task,
+    arm,
+    seed,
+    mcc,
+    *,
+    init="random",
+    pretrained_from=None,
+    out,
+    one_class=False,
+    n_test=300,
+    cap=300,
+    full=None,
+    stage="finetune",
+    cost=None,
+):
     rec = {k: None for k in RECORD_FIELDS}
     fp = {"train": {"rows": 800}, "validation": {"rows": 300}, "test": {"rows": n_test}}
-    rec.update({
-        "stage": stage, "task": task, "arm": arm, "seed": seed, "model": "convnova", "preset": "p", "init": init,
-        "pretrained_from": pretrained_from, "tokenizer": {"family": "char"}, "mode": "full",
-        "problem_type": "single_label_classification", "primary_metric": "mcc",
-        "metrics": {"test": _metrics(mcc, one_class), "validation": {"mcc": mcc}},
-        "cost": cost or {"train_flops": 1e12, "train_seconds": 10.0, "eval_seconds": 1.0, "device": "cpu"},
-        "dataset": {"fingerprint": fp, **({"full_rows": {"test": full}} if full else {})},
-        "config": {"run": {"max_eval_samples": cap}}, "output_dir": str(out), "run_name": arm,
-    })
+    rec.update(
+        {
+            "stage": stage,
+            "task": task,
+            "arm": arm,
+            "seed": seed,
+            "model": "convnova",
+            "preset": "p",
+            "init": init,
+            "pretrained_from": pretrained_from,
+            "tokenizer": {"family": "char"},
+            "mode": "full",
+            "problem_type": "single_label_classification",
+            "primary_metric": "mcc",
+            "metrics": {"test": _metrics(mcc, one_class), "validation": {"mcc": mcc}},
+            "cost": cost or {"train_flops": 1e12, "train_seconds": 10.0, "eval_seconds": 1.0, "device": "cpu"},
+            "dataset": {"fingerprint": fp, **({"full_rows": {"test": full}} if full else {})},
+            "config": {"run": {"max_eval_samples": cap}},
+            "output_dir": str(out),
+            "run_name": arm,
+        }
+    )
     return rec
 
 
@@ -135,10 +164,21 @@ def _write(runs, recs):
 
 def _pretrain_record(runs, name, train_flops, steps, corpus="human", **cost):
     d = runs / "pretrain" / name
-    rec = _record(None, name, 0, 0.0, out=d, stage="pretrain",
-                  cost={"train_flops": train_flops, "train_seconds": 100.0, "device": "cpu", "global_steps": steps, **cost})
-    rec["corpus"] = {"name": corpus, "bp": 1000, "species": {"human": 600, "mouse": 400},
-                     "leakage": {"gue/tf_2:test": 3}}
+    rec = _record(
+        None,
+        name,
+        0,
+        0.0,
+        out=d,
+        stage="pretrain",
+        cost={"train_flops": train_flops, "train_seconds": 100.0, "device": "cpu", "global_steps": steps, **cost},
+    )
+    rec["corpus"] = {
+        "name": corpus,
+        "bp": 1000,
+        "species": {"human": 600, "mouse": 400},
+        "leakage": {"gue/tf_2:test": 3},
+    }
     rec["dataset"] = {"windows": {"train": {"species_share": {"human": 0.75, "mouse": 0.25}}}}
     return rec, str(d / "model")
 
@@ -156,15 +196,39 @@ def test_report_numbers_from_known_differences(tmp_path):
         for seed, (nr, npre) in enumerate([(0.0, 0.02), (0.01, -0.01), (-0.01, 0.0)]):
             out = runs / "ft" / task.replace("/", "_")
             recs.append(_record(task, "rnd", seed, 0.5 + nr, out=out / f"rnd{seed}", **extra))
-            recs.append(_record(task, "pre", seed, 0.5 + s + npre, init="pretrained", pretrained_from=pre_model,
-                                out=out / f"pre{seed}", **extra))
-            recs.append(_record(task, "flat", seed, 0.4 + nr, out=out / f"flat{seed}",
-                                one_class=(task == "t/a" and seed < 2), **extra))
+            recs.append(
+                _record(
+                    task,
+                    "pre",
+                    seed,
+                    0.5 + s + npre,
+                    init="pretrained",
+                    pretrained_from=pre_model,
+                    out=out / f"pre{seed}",
+                    **extra,
+                )
+            )
+            recs.append(
+                _record(
+                    task,
+                    "flat",
+                    seed,
+                    0.4 + nr,
+                    out=out / f"flat{seed}",
+                    one_class=(task == "t/a" and seed < 2),
+                    **extra,
+                )
+            )
     _write(runs, recs)
-    spec = {"name": "synthetic", "runs_dir": str(runs), "seeds": [0, 1, 2], "tasks": list(shift),
-            "arms": {"pre": {}, "rnd": {}, "flat": {}},
-            "comparisons": {"pretraining": [["pre", "rnd"]], "architecture": [["flat", "rnd"]]},
-            "references": {"source": "a paper", "scores": {"Big model": {"t/a": 60.0, "t/c": 70.5}}}}
+    spec = {
+        "name": "synthetic",
+        "runs_dir": str(runs),
+        "seeds": [0, 1, 2],
+        "tasks": list(shift),
+        "arms": {"pre": {}, "rnd": {}, "flat": {}},
+        "comparisons": {"pretraining": [["pre", "rnd"]], "architecture": [["flat", "rnd"]]},
+        "references": {"source": "a paper", "scores": {"Big model": {"t/a": 60.0, "t/c": 70.5}}},
+    }
     specmod.validate_spec({k: v for k, v in spec.items() if k != "references"})
     path = report.build_report(spec, tmp_path / "out")
     text = path.read_text()
@@ -172,7 +236,10 @@ def test_report_numbers_from_known_differences(tmp_path):
     # a cell: mean ± sd (n learning / n seeds), t interval by hand
     pre_a = 100 * (0.5 + 0.05 + np.array([0.02, -0.01, 0.0]))
     lo, hi = sps.t.interval(0.95, 2, loc=pre_a.mean(), scale=sps.sem(pre_a))
-    assert f"| t/a | `pre` | mcc | {pre_a.mean():.2f} ± {pre_a.std(ddof=1):.2f} (3/3) | [{lo:.2f}, {hi:.2f}] | measured |" in text
+    assert (
+        f"| t/a | `pre` | mcc | {pre_a.mean():.2f} ± {pre_a.std(ddof=1):.2f} (3/3) | [{lo:.2f}, {hi:.2f}] | measured |"
+        in text
+    )
     # per-task difference: Welch's interval, as scipy computes it
     a, b = 100 * (0.49 + np.array([0.02, -0.01, 0.0])), 100 * (0.5 + np.array([0.0, 0.01, -0.01]))
     ref = sps.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
@@ -183,12 +250,17 @@ def test_report_numbers_from_known_differences(tmp_path):
     flat_diffs = [-10.0] * 5  # flat on t/a did not learn (2 one-class seeds): left out
     w_flat = paired_wilcoxon(flat_diffs)
     p_holm = holm([w.pvalue, w_flat.p_value])
-    assert (f"| `pre` - `rnd` | 6 | 6 | {np.mean(diffs):+.2f} | 5 / 1 | {w.pvalue:.3g} | {p_holm[0]:.3g} | 0.0312 |") in text
+    assert (
+        f"| `pre` - `rnd` | 6 | 6 | {np.mean(diffs):+.2f} | 5 / 1 | {w.pvalue:.3g} | {p_holm[0]:.3g} | 0.0312 |"
+    ) in text
     assert "family of 2 declared comparisons" in text
     assert "| `flat` - `rnd` | t/a | left out: `flat` did not learn | - | - |" in text
     # 5 tasks used by flat - rnd: min attainable p 2/32 = 0.0625 > 0.05 -> the data cannot decide
     assert "| `flat` - `rnd` | 5 | 5 | -10.00 | 0 / 5 |" in text
-    assert "the data cannot decide: with 5 non-zero task differences the smallest attainable two-sided Wilcoxon p is 0.0625" in text
+    assert (
+        "the data cannot decide: with 5 non-zero task differences "
+        "the smallest attainable two-sided Wilcoxon p is 0.0625" in text
+    )
     assert "Only `rnd` learned on t/a" in text
     # one-class runs counted per arm x task; the rule is stated
     assert "2 of 54 fine-tuning runs predict a single class" in text
@@ -209,7 +281,12 @@ def test_report_numbers_from_known_differences(tmp_path):
 
     summ = json.loads((tmp_path / "out" / "summary.json").read_text(), parse_constant=no_nan)
     flat_a = summ["cells"]["flat"]["t/a"]
-    assert (flat_a["status"], flat_a["one_class_runs"], flat_a["mean"], flat_a["n_seeds"]) == ("did not learn", 2, None, 3)
+    assert (flat_a["status"], flat_a["one_class_runs"], flat_a["mean"], flat_a["n_seeds"]) == (
+        "did not learn",
+        2,
+        None,
+        3,
+    )
     cell = summ["cells"]["pre"]["t/a"]
     assert (cell["n_test"], cell["n_seeds"], cell["test_subsampled"], cell["truncated_test"]) == (300, 3, True, None)
     assert (cell["ci"]["low"], cell["ci"]["high"]) == (pytest.approx(lo), pytest.approx(hi))
@@ -228,6 +305,7 @@ def test_report_numbers_from_known_differences(tmp_path):
 def test_comparison_cost_rates_only_a_real_difference_in_compute():
     """Points per PFLOP = the better-funded arm's gain / the FLOPs it added; two corpora pretrained for the same
     steps differ by a sliver of FLOPs, and dividing by it would give a huge, meaningless rate."""
+
     class Res:
         def __init__(self, flops):
             self.flops = flops
@@ -251,12 +329,19 @@ def test_paired_seeds_use_per_seed_differences(tmp_path):
         recs.append(_record("t/a", "a", seed, x, out=runs / f"a{seed}"))
         recs.append(_record("t/a", "b", seed, y, out=runs / f"b{seed}"))
     _write(runs, recs)
-    spec = {"name": "p", "runs_dir": str(runs), "seeds": [0, 1, 2], "tasks": ["t/a"], "arms": {"a": {}, "b": {}},
-            "comparisons": {"architecture": [["a", "b"]]}, "paired_seeds": True}
+    spec = {
+        "name": "p",
+        "runs_dir": str(runs),
+        "seeds": [0, 1, 2],
+        "tasks": ["t/a"],
+        "arms": {"a": {}, "b": {}},
+        "comparisons": {"architecture": [["a", "b"]]},
+        "paired_seeds": True,
+    }
     res = results.Results(*results.load_records(runs))
     c = results.compare(res, "architecture", "a", "b", paired=True)
     ref = sps.ttest_rel([50, 60, 40], [45, 56, 33]).confidence_interval(0.95)
-    (_, ci), = c.rows
+    ((_, ci),) = c.rows
     assert (ci.low, ci.high, ci.method) == (pytest.approx(ref.low), pytest.approx(ref.high), results.PAIRED_METHOD)
     text = report.build_report(spec, tmp_path / "out").read_text()
     assert "paired-by-seed t interval" in text
@@ -279,17 +364,35 @@ def test_compute_curve_table_plot_and_slope(tmp_path):
             out = runs / "ft" / task.replace("/", "_")
             recs.append(_record(task, "conv-random", seed, 0.3 + noise, out=out / f"r{seed}"))
             for arm, (_, _, gain) in budgets.items():
-                recs.append(_record(task, arm, seed, 0.3 + gain / 100 + noise, init="pretrained",
-                                    pretrained_from=models[arm], out=out / f"{arm}{seed}"))
+                recs.append(
+                    _record(
+                        task,
+                        arm,
+                        seed,
+                        0.3 + gain / 100 + noise,
+                        init="pretrained",
+                        pretrained_from=models[arm],
+                        out=out / f"{arm}{seed}",
+                    )
+                )
     _write(runs, recs)
-    spec = {"name": "curve", "runs_dir": str(runs), "seeds": [0, 1, 2], "tasks": ["t/a", "t/b"], "pretrain": pretrain,
-            "arms": arms, "compute_curve": {"convnova": {"random": "conv-random", "pretrained": list(budgets)}}}
+    spec = {
+        "name": "curve",
+        "runs_dir": str(runs),
+        "seeds": [0, 1, 2],
+        "tasks": ["t/a", "t/b"],
+        "pretrain": pretrain,
+        "arms": arms,
+        "compute_curve": {"convnova": {"random": "conv-random", "pretrained": list(budgets)}},
+    }
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(spec))
     spec = specmod.load_spec(path)  # the curve validates
     text = report.build_report(spec, tmp_path / "out").read_text()
     assert "| convnova | `conv-random` | 0 | 0 | +0.00 | n/a (n < 2) | - |" in text
-    row = re.search(r"\| convnova \| `conv-s128` \| 128 \| 2\.00e\+15 \| \+2\.00 \| \[([-+.\d]+), ([-+.\d]+)\] \| \+1 \|", text)
+    row = re.search(
+        r"\| convnova \| `conv-s128` \| 128 \| 2\.00e\+15 \| \+2\.00 \| \[([-+.\d]+), ([-+.\d]+)\] \| \+1 \|", text
+    )
     assert row and float(row[1]) < 2.0 < float(row[2])
     assert "least-squares slope through the random-init point: +1 points per PFLOP" in text
     assert (tmp_path / "out" / "compute_curve.png").stat().st_size > 5000
@@ -360,10 +463,20 @@ def _tiny_spec(tmp_path):
         "runs_dir": str(tmp_path / "runs"),
         "seeds": [1],  # 2 runs: every run costs ~10 s of CPU
         "tasks": ["gue/prom_core_tata"],
-        "common": {"model": "convnova", "preset": "tiny", "tokenizer": "char", "max_train_samples": 64,
-                   "max_eval_samples": 48, "max_steps": 2, "eval_strategy": "steps", "eval_steps": 2,
-                   "save_strategy": "steps", "save_steps": 2, "per_device_train_batch_size": 16,
-                   "disable_tqdm": True},
+        "common": {
+            "model": "convnova",
+            "preset": "tiny",
+            "tokenizer": "char",
+            "max_train_samples": 64,
+            "max_eval_samples": 48,
+            "max_steps": 2,
+            "eval_strategy": "steps",
+            "eval_steps": 2,
+            "save_strategy": "steps",
+            "save_steps": 2,
+            "per_device_train_batch_size": 16,
+            "disable_tqdm": True,
+        },
         "arms": {"conv-a": {"learning_rate": 1e-3}, "conv-b": {"learning_rate": 1e-2}},
         "comparisons": {"architecture": [["conv-a", "conv-b"]]},
     }
@@ -394,8 +507,10 @@ def test_grid_restart_report_and_leaderboard(tmp_path):
     assert "2 fine-tuning runs" in text and "`conv-a` - `conv-b`" in text
     rec = read_record(first.out / RECORD_NAME)
     assert rec["started_at"] <= rec["finished_at"]  # ISO stamps: the run's span, summed into the wall time
-    assert "grid wall time" in text and json.loads((tmp_path / "report" / "summary.json").read_text())[
-        "grid_wall_time"]["estimated_starts"] == 0
+    assert (
+        "grid wall time" in text
+        and json.loads((tmp_path / "report" / "summary.json").read_text())["grid_wall_time"]["estimated_starts"] == 0
+    )
     n = rec["dataset"]["fingerprint"]["test"]["rows"]  # the whole test split (max_eval_samples cuts validation only)
     assert f"| gue/prom_core_tata | mcc | 64 | 48 | {n} | test |" in text
     summ = json.loads((tmp_path / "report" / "summary.json").read_text())
@@ -406,7 +521,9 @@ def test_grid_restart_report_and_leaderboard(tmp_path):
     assert len(written["results"]) == 2 and len(written["eval_yaml"]) == 1
     for r in grid.expand(spec):
         rec = read_record(r.out / RECORD_NAME)
-        entries = parse_eval_result_entries(yaml.safe_load((r.out / "model" / ".eval_results" / "gue.yaml").read_text()))
+        entries = parse_eval_result_entries(
+            yaml.safe_load((r.out / "model" / ".eval_results" / "gue.yaml").read_text())
+        )
         assert entries[0].task_id == "prom_core_tata"
         assert entries[0].value == pytest.approx(100 * rec["metrics"]["test"]["mcc"], abs=1e-4)
         card = ModelCard.load(r.out / "model" / "README.md")
@@ -445,8 +562,11 @@ def test_grid_spec_errors_name_the_problem(tmp_path):
 
 def test_compute_curve_spec_errors(tmp_path):
     pretrain = {f"p{s}": {"model": "convnova", "max_steps": s} for s in (64, 128, 256)}
-    arms = {"rnd": {"model": "convnova"}, **{f"a{s}": {"pretrained": f"@p{s}"} for s in (64, 128, 256)},
-            "stray": {"pretrained": "zhihan1996/DNABERT-2-117M"}}
+    arms = {
+        "rnd": {"model": "convnova"},
+        **{f"a{s}": {"pretrained": f"@p{s}"} for s in (64, 128, 256)},
+        "stray": {"pretrained": "zhihan1996/DNABERT-2-117M"},
+    }
     ok = {"random": "rnd", "pretrained": ["a64", "a128", "a256"]}
     assert specmod.load_spec(_bad(tmp_path, pretrain=pretrain, arms=arms, compute_curve={"convnova": ok}))
     cases = [
@@ -466,8 +586,18 @@ def test_compute_curve_spec_errors(tmp_path):
 
 def test_architecture_labels_keep_tokenizers_apart():
     def rec(model, **tok):
-        return Run(arm="a", model=model, init="random", corpus=None, tokenizer=tok, mode="full", seed=0, task="t",
-                   metric="mcc", value=0.0)
+        return Run(
+            arm="a",
+            model=model,
+            init="random",
+            corpus=None,
+            tokenizer=tok,
+            mode="full",
+            seed=0,
+            task="t",
+            metric="mcc",
+            value=0.0,
+        )
 
     assert rec("convnova", family="char").architecture == "convnova"
     assert rec("dnabert2", family="char").architecture == "dnabert2 (char)"
@@ -501,14 +631,30 @@ def test_report_selects_sweep_member_on_validation(tmp_path):
             for seed in range(3):
                 out = runs / task.replace("/", "_") / m / f"s{seed}"
                 # one run of a member that is not chosen predicts one class: counted, but not in a's cells
-                recs.append(_swept(task, m, seed, val[task][j] + noise[seed], test[task][j] + noise[seed], out,
-                                   one_class=(task, j, seed) == ("t/x", 0, 0)))
+                recs.append(
+                    _swept(
+                        task,
+                        m,
+                        seed,
+                        val[task][j] + noise[seed],
+                        test[task][j] + noise[seed],
+                        out,
+                        one_class=(task, j, seed) == ("t/x", 0, 0),
+                    )
+                )
         for seed in range(3):
-            recs.append(_record(task, "b", seed, 0.35 + noise[seed], out=runs / task.replace("/", "_") / "b" / f"s{seed}"))
+            recs.append(
+                _record(task, "b", seed, 0.35 + noise[seed], out=runs / task.replace("/", "_") / "b" / f"s{seed}")
+            )
     _write(runs, recs)
-    spec = {"name": "sweep", "runs_dir": str(runs), "seeds": [0, 1, 2], "tasks": list(val),
-            "arms": {"a": {"sweep": {"learning_rate": lrs}}, "b": {}},
-            "comparisons": {"architecture": [["a", "b"]]}}
+    spec = {
+        "name": "sweep",
+        "runs_dir": str(runs),
+        "seeds": [0, 1, 2],
+        "tasks": list(val),
+        "arms": {"a": {"sweep": {"learning_rate": lrs}}, "b": {}},
+        "comparisons": {"architecture": [["a", "b"]]},
+    }
     specmod.validate_spec(spec)
     text = report.build_report(spec, tmp_path / "out").read_text()
     summ = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -533,8 +679,10 @@ def test_report_selects_sweep_member_on_validation(tmp_path):
     assert "**0.0003: 50.00 (3)**" in text and "**0.0001: 45.00 (3)**" in text
     assert "| `a` | convnova (p), random, char, full | learning_rate: 0.0001, 0.0003, 0.001 |" in text
     # one-class runs: the scored (chosen) runs, and every sweep member's runs (2 tasks x 3 values x 3 seeds for a)
-    assert ("0 of 12 scored runs (per arm x task x seed, the learning rate chosen on validation) predict a single "
-            "class on the test split (MCC 0); counting every sweep member, 1 of 24 fine-tuning runs do") in text
+    assert (
+        "0 of 12 scored runs (per arm x task x seed, the learning rate chosen on validation) predict a single "
+        "class on the test split (MCC 0); counting every sweep member, 1 of 24 fine-tuning runs do"
+    ) in text
     assert "| `a` | 0/3 | 0/3 | 1/18 |" in text and "| `b` | 0/3 | 0/3 | 0/6 |" in text
     assert summ["one_class_all_runs"] == {"a": {"one_class": 1, "runs": 18}, "b": {"one_class": 0, "runs": 6}}
     assert (summ["n_one_class_runs"], summ["n_scored_runs"]) == (0, 12)
@@ -553,11 +701,19 @@ def test_a_sweep_where_every_value_ties_is_not_an_edge_choice(tmp_path):
     assert (sel.value, sel.all_tie, sel.edge) == (1e-4, False, "lowest")
     # in the report: one tied choice (t/x) and one edge choice (t/y, the highest) out of the other 1
     runs = tmp_path / "runs"
-    recs = [_swept(t, m, 0, v, 0.3, runs / t.replace("/", "_") / m)
-            for t, vals in {"t/x": [0.0, 0.0, 0.0], "t/y": [0.1, 0.2, 0.3]}.items() for m, v in zip(members, vals)]
+    recs = [
+        _swept(t, m, 0, v, 0.3, runs / t.replace("/", "_") / m)
+        for t, vals in {"t/x": [0.0, 0.0, 0.0], "t/y": [0.1, 0.2, 0.3]}.items()
+        for m, v in zip(members, vals)
+    ]
     _write(runs, recs)
-    spec = {"name": "tie", "runs_dir": str(runs), "seeds": [0], "tasks": ["t/x", "t/y"],
-            "arms": {"a": {"sweep": {"learning_rate": lrs}}}}
+    spec = {
+        "name": "tie",
+        "runs_dir": str(runs),
+        "seeds": [0],
+        "tasks": ["t/x", "t/y"],
+        "arms": {"a": {"sweep": {"learning_rate": lrs}}},
+    }
     specmod.validate_spec(spec)
     text = report.build_report(spec, tmp_path / "out").read_text()
     assert "1 of 2 choices had every value score the same on validation (*all values tie*, at 0.00;" in text
@@ -581,9 +737,15 @@ def test_sweep_seeds_run_the_chosen_member_on_later_seeds(tmp_path, monkeypatch,
         return 0
 
     monkeypatch.setattr(grid, "run_one", fake_run)
-    spec = {"name": "ss", "runs_dir": str(tmp_path / "runs"), "seeds": [0, 1, 2], "sweep_seeds": 1,
-            "tasks": ["t/x", "t/y"], "arms": {"a": {"sweep": {"learning_rate": lrs}}, "b": {}},
-            "comparisons": {"architecture": [["a", "b"]]}}
+    spec = {
+        "name": "ss",
+        "runs_dir": str(tmp_path / "runs"),
+        "seeds": [0, 1, 2],
+        "sweep_seeds": 1,
+        "tasks": ["t/x", "t/y"],
+        "arms": {"a": {"sweep": {"learning_rate": lrs}}, "b": {}},
+        "comparisons": {"architecture": [["a", "b"]]},
+    }
     (tmp_path / "g.yaml").write_text(yaml.safe_dump(spec))
     spec = specmod.load_spec(tmp_path / "g.yaml")
     runs = grid.expand(spec)
@@ -639,9 +801,15 @@ def test_two_workers_share_a_grid_without_duplicates(tmp_path, monkeypatch):
         return 0
 
     monkeypatch.setattr(grid, "run_one", fake_run)
-    spec = {"name": "w2", "runs_dir": str(tmp_path / "runs"), "archive": str(tmp_path / "archive"),
-            "seeds": [0, 1, 2], "sweep_seeds": 1, "tasks": list(val),
-            "arms": {"a": {"sweep": {"learning_rate": lrs}}, "b": {}}}
+    spec = {
+        "name": "w2",
+        "runs_dir": str(tmp_path / "runs"),
+        "archive": str(tmp_path / "archive"),
+        "seeds": [0, 1, 2],
+        "sweep_seeds": 1,
+        "tasks": list(val),
+        "arms": {"a": {"sweep": {"learning_rate": lrs}}, "b": {}},
+    }
     errors = []
 
     def worker(tag):
@@ -664,13 +832,15 @@ def test_report_counts_the_commits_that_made_its_records():
     assert results.record_commits(recs) == {"distinct": 2, "dirty": 1, "unknown": 1}
     assert report.record_commits_line(results.record_commits(recs)) == (
         "Code: the records name 2 commits (`versions.dnalm_assess_commit`); 1 records "
-        "ran uncommitted code (`-dirty`), 1 name no commit.")
+        "ran uncommitted code (`-dirty`), 1 name no commit."
+    )
 
 
 def test_grid_wall_time_is_the_union_of_run_spans():
     """Two workers' overlapping runs count once, a gap between sessions not at all; an old record without
     started_at spans its training + evaluation seconds. By hand: [0, 10] u [5, 20] = 20, [100, 110] = 10,
     and the old record [190, 200] = 10: 40 s."""
+
     def stamp(t):
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_800_000_000 + t))
 
@@ -690,8 +860,13 @@ def test_sweep_spec_rules(tmp_path):
     with pytest.raises(ValueError, match="fewer than `min_sweep: 3`"):
         specmod.load_spec(_bad(tmp_path, arms={"a": {"sweep": {"learning_rate": [1, 2]}}}, min_sweep=3))
     with pytest.raises(ValueError, match="names the sweep member 'a-learning_rate=1'; name the arm 'a'"):
-        specmod.load_spec(_bad(tmp_path, arms={"a": {"sweep": {"learning_rate": [1, 2, 3]}}, "b": {}},
-                               comparisons={"pretraining": [["a-learning_rate=1", "b"]]}))
+        specmod.load_spec(
+            _bad(
+                tmp_path,
+                arms={"a": {"sweep": {"learning_rate": [1, 2, 3]}}, "b": {}},
+                comparisons={"pretraining": [["a-learning_rate=1", "b"]]},
+            )
+        )
     with pytest.raises(ValueError, match="sets 'learning_rate' and also sweeps it"):
         specmod.load_spec(_bad(tmp_path, arms={"a": {"learning_rate": 1, "sweep": {"learning_rate": [1, 2, 3]}}}))
     with pytest.raises(ValueError, match="distinct values"):
@@ -718,9 +893,20 @@ def test_shipped_specs_choose_every_learning_rate_on_validation():
         assert "runs" not in archive.relative_to(ROOT).parts  # .gitignore ignores runs/ at any depth
     paper = specmod.load_spec(ROOT / "configs" / "grid_paper.yaml")
     assert len(specmod.expand_tasks(paper["tasks"])) == 28
-    assert set(paper["arms"]) >= {"dnabert2-published", "dnabert2-hg38", "dnabert2-multi", "dnabert2-random",
-                                  "convnova-hg38", "convnova-multi", "convnova-random", "unet-hg38", "unet-multi",
-                                  "unet-random", "dnabert2-char-hg38", "dnabert2-char-random"}
+    assert set(paper["arms"]) >= {
+        "dnabert2-published",
+        "dnabert2-hg38",
+        "dnabert2-multi",
+        "dnabert2-random",
+        "convnova-hg38",
+        "convnova-multi",
+        "convnova-random",
+        "unet-hg38",
+        "unet-multi",
+        "unet-random",
+        "dnabert2-char-hg38",
+        "dnabert2-char-random",
+    }
     cpu = specmod.load_spec(ROOT / "configs" / "grid_cpu.yaml")
     assert len(cpu["tasks"]) >= 8 and len(cpu["seeds"]) >= 3 and len(cpu["compute_curve"]) == 2
     # the CPU grid sweeps on seed 1 only: 12 pretraining runs + 18 arms x 10 tasks x (4 + 2) fine-tuning runs
@@ -749,14 +935,35 @@ def test_archive_commit_and_resume_on_a_new_machine(tmp_path, shared_data, capsy
     (repo / "other.txt").write_text("v2, not for the grid's commits\n")  # modified, unstaged
     (repo / "staged.txt").write_text("s2\n")
     _git(repo, "add", "staged.txt")  # staged by someone else: must stay out of the grid's commits
-    fast = {"max_steps": 2, "eval_strategy": "steps", "eval_steps": 2, "save_strategy": "steps", "save_steps": 2,
-            "per_device_train_batch_size": 8, "disable_tqdm": True}
+    fast = {
+        "max_steps": 2,
+        "eval_strategy": "steps",
+        "eval_steps": 2,
+        "save_strategy": "steps",
+        "save_steps": 2,
+        "per_device_train_batch_size": 8,
+        "disable_tqdm": True,
+    }
     spec = {
-        "name": "arch", "runs_dir": str(tmp_path / "runs"), "archive": str(repo / "records"), "seeds": [1],
-        "tasks": ["gue/prom_core_tata"], "launcher": "inprocess",
-        "pretrain": {"p": {"model": "convnova", "preset": "tiny", "tokenizer": "char", "window_length": 128,
-                           "num_windows": 16, "eval_windows": 4, "leakage_tasks": "@tasks",
-                           "pretrain_fasta": [str(shared_data / "genomes" / "human_GRCh38_fragments_biopython.fa")], **fast}},
+        "name": "arch",
+        "runs_dir": str(tmp_path / "runs"),
+        "archive": str(repo / "records"),
+        "seeds": [1],
+        "tasks": ["gue/prom_core_tata"],
+        "launcher": "inprocess",
+        "pretrain": {
+            "p": {
+                "model": "convnova",
+                "preset": "tiny",
+                "tokenizer": "char",
+                "window_length": 128,
+                "num_windows": 16,
+                "eval_windows": 4,
+                "leakage_tasks": "@tasks",
+                "pretrain_fasta": [str(shared_data / "genomes" / "human_GRCh38_fragments_biopython.fa")],
+                **fast,
+            }
+        },
         "common": {"model": "convnova", "tokenizer": "char", "max_train_samples": 32, "max_eval_samples": 32, **fast},
         "arms": {"pre": {"pretrained": "@p"}, "rnd": {"preset": "tiny"}},
         "comparisons": {"pretraining": [["pre", "rnd"]]},
@@ -770,7 +977,12 @@ def test_archive_commit_and_resume_on_a_new_machine(tmp_path, shared_data, capsy
     printed = capsys.readouterr().out
     assert "[1/3] pretrain p seed 0" in printed and "3/3 done" in printed and "ETA" in printed
     log = _git(repo, "log", "--format=%s").splitlines()
-    assert log == ["arch: rnd gue/prom_core_tata seed 1", "arch: pre gue/prom_core_tata seed 1", "arch: p seed 0", "start"]
+    assert log == [
+        "arch: rnd gue/prom_core_tata seed 1",
+        "arch: pre gue/prom_core_tata seed 1",
+        "arch: p seed 0",
+        "start",
+    ]
     for sha in _git(repo, "log", "--format=%H", "-3").split():
         files = _git(repo, "show", "--name-only", "--format=", sha).split()
         assert files and all(f.startswith("records/") for f in files)

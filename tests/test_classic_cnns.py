@@ -136,15 +136,33 @@ def basset_by_hand(model: BassetForSequenceClassification, x: torch.Tensor) -> t
     for i, pool in enumerate(cfg.pool_sizes):
         p = f"basset.convs.{i}."
         x = F.conv1d(x, sd[p + "conv.weight"], sd[p + "conv.bias"])
-        x = F.batch_norm(x, sd[p + "norm.running_mean"], sd[p + "norm.running_var"], sd[p + "norm.weight"],
-                         sd[p + "norm.bias"], False, 0.0, cfg.batch_norm_eps)
+        x = F.batch_norm(
+            x,
+            sd[p + "norm.running_mean"],
+            sd[p + "norm.running_var"],
+            sd[p + "norm.weight"],
+            sd[p + "norm.bias"],
+            False,
+            0.0,
+            cfg.batch_norm_eps,
+        )
         x = F.max_pool1d(F.relu(x), pool)
     h = x.reshape(x.shape[0], -1)
     for j in range(len(cfg.hidden_sizes)):
         p = f"basset.hidden.{j}."
         h = F.linear(h, sd[p + "dense.weight"], sd[p + "dense.bias"])
-        h = F.relu(F.batch_norm(h, sd[p + "norm.running_mean"], sd[p + "norm.running_var"], sd[p + "norm.weight"],
-                                sd[p + "norm.bias"], False, 0.0, cfg.batch_norm_eps))
+        h = F.relu(
+            F.batch_norm(
+                h,
+                sd[p + "norm.running_mean"],
+                sd[p + "norm.running_var"],
+                sd[p + "norm.weight"],
+                sd[p + "norm.bias"],
+                False,
+                0.0,
+                cfg.batch_norm_eps,
+            )
+        )
     return F.linear(h, sd["classifier.weight"], sd["classifier.bias"])
 
 
@@ -164,8 +182,10 @@ def test_paper_preset_at_its_own_length_matches_the_plain_torch_network(name):
     """The published preset runs at the published length (600 / 1,000 bp), and a 70 bp sequence is the published
     network on the hand-made centred window."""
     torch.manual_seed(0)
-    cls, by_hand = {"basset": (BassetForSequenceClassification, basset_by_hand),
-                    "deepsea": (DeepSEAForSequenceClassification, deepsea_by_hand)}[name]
+    cls, by_hand = {
+        "basset": (BassetForSequenceClassification, basset_by_hand),
+        "deepsea": (DeepSEAForSequenceClassification, deepsea_by_hand),
+    }[name]
     model = cls(MODELS.get(name).config("paper")).eval()
     randomize_batch_norm(model)
     length = model.config.sequence_length
@@ -207,11 +227,13 @@ def test_window_ignores_special_tokens_padding_and_batch(name):
     bare = torch.tensor([[ID[c] for c in seq]])
     with torch.no_grad():
         ref = model(input_ids=bare).logits
-        with_specials = torch.tensor([[CLS] + bare[0].tolist() + [SEP] + [PAD] * 9,
-                                      [PAD] * 5 + [CLS] + bare[0].tolist() + [SEP] + [PAD] * 4])
+        with_specials = torch.tensor(
+            [[CLS] + bare[0].tolist() + [SEP] + [PAD] * 9, [PAD] * 5 + [CLS] + bare[0].tolist() + [SEP] + [PAD] * 4]
+        )
         mask = (with_specials != PAD).long()
-        torch.testing.assert_close(model(input_ids=with_specials, attention_mask=mask).logits, ref.expand(2, -1),
-                                   rtol=0, atol=1e-6)
+        torch.testing.assert_close(
+            model(input_ids=with_specials, attention_mask=mask).logits, ref.expand(2, -1), rtol=0, atol=1e-6
+        )
         as_mask = bare.clone()
         as_mask[0, 8], as_mask[0, 9] = MASK, UNK  # the two N's
         torch.testing.assert_close(model(input_ids=as_mask).logits, ref, rtol=0, atol=0)
@@ -240,13 +262,16 @@ def test_hidden_states_are_the_conv_blocks_channels_last():
     assert out.pooler_output.shape == (1, 250)
 
 
-@pytest.mark.parametrize("bad,message", [
-    (dict(conv_channels=[300, 200]), "one entry per conv layer"),
-    (dict(pool_sizes=[3, 0, 4]), "positive integers"),
-    (dict(sequence_length=167), "too short for the conv stack.*at least 168"),
-    (dict(hidden_sizes=[]), "hidden_sizes"),
-    (dict(hidden_dropout=1.0), "hidden_dropout"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (dict(conv_channels=[300, 200]), "one entry per conv layer"),
+        (dict(pool_sizes=[3, 0, 4]), "positive integers"),
+        (dict(sequence_length=167), "too short for the conv stack.*at least 168"),
+        (dict(hidden_sizes=[]), "hidden_sizes"),
+        (dict(hidden_dropout=1.0), "hidden_dropout"),
+    ],
+)
 def test_bad_basset_configs_raise(bad, message):
     # huggingface_hub's @strict wraps the validator's ValueError; the message is ours
     with pytest.raises((ValueError, StrictDataclassClassValidationError), match=message):
@@ -301,8 +326,7 @@ def test_save_load_round_trip_through_auto_classes(name, tmp_path):
     model.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["model_type"] == name and "AutoModelForMaskedLM" not in saved["auto_map"]
-    assert saved["auto_map"]["AutoModelForSequenceClassification"] == \
-        f"{name}.{type(model).__name__}"
+    assert saved["auto_map"]["AutoModelForSequenceClassification"] == f"{name}.{type(model).__name__}"
     for carried in (f"{name}.py", "classic_cnn.py", "nucleotide.py", "common.py"):
         assert (tmp_path / carried).is_file(), carried
     assert AutoConfig.from_pretrained(tmp_path).model_type == name
@@ -343,8 +367,12 @@ def test_lora_wraps_every_conv_and_dense_layer(name):
     ids = torch.tensor([ids_of(s) for s in random_seqs(2, 80, seed=7)])
     with torch.no_grad():
         before = model(input_ids=ids).logits
-    cfg = peft.LoraConfig(task_type=peft.TaskType.SEQ_CLS, r=2, target_modules=list(entry.lora_target_modules),
-                          modules_to_save=train.head_module_names(model))
+    cfg = peft.LoraConfig(
+        task_type=peft.TaskType.SEQ_CLS,
+        r=2,
+        target_modules=list(entry.lora_target_modules),
+        modules_to_save=train.head_module_names(model),
+    )
     lora = peft.get_peft_model(model, cfg)
     wrapped = {n.split("base_model.model.", 1)[-1] for n, m in lora.named_modules() if hasattr(m, "lora_A")}
     assert wrapped == expected
@@ -364,8 +392,10 @@ def test_embed_refuses_them_clearly():
 
 
 def test_public_names_and_registry():
-    assert modeling.BassetConfig is BassetConfig and modeling.DeepSEAForSequenceClassification is \
-        DeepSEAForSequenceClassification
+    assert (
+        modeling.BassetConfig is BassetConfig
+        and modeling.DeepSEAForSequenceClassification is DeepSEAForSequenceClassification
+    )
     for name in NAMES:
         entry = MODELS.get(name)
         assert entry.tokenizers == ("char",) and not entry.pretrainable and set(entry.presets) == {"paper", "small"}
@@ -377,8 +407,18 @@ def test_public_names_and_registry():
 
 def test_train_py_refuses_to_pretrain_them(tmp_path, capsys):
     for name in NAMES:
-        rc = train.main(["--model", name, "--stage", "pretrain", "--pretrain_task", "gue/prom_core_tata",
-                         "--output_dir", str(tmp_path / name)])
+        rc = train.main(
+            [
+                "--model",
+                name,
+                "--stage",
+                "pretrain",
+                "--pretrain_task",
+                "gue/prom_core_tata",
+                "--output_dir",
+                str(tmp_path / name),
+            ]
+        )
         assert rc == 2
         assert f"model {name!r} has no masked-LM head" in capsys.readouterr().err
         assert not (tmp_path / name).exists()
@@ -389,23 +429,60 @@ def test_train_py_refuses_a_task_longer_than_the_window_before_training(tmp_path
     fixes, before any folder is written."""
     small_window = json.dumps({"sequence_length": 60, "conv_kernel_sizes": [3, 3, 3], "pool_sizes": [1, 1, 1]})
     out = tmp_path / "run"
-    assert train.main(["--model", "basset", "--task", "gue/prom_core_tata", "--model_config", small_window,
-                       "--max_train_samples", "32", "--output_dir", str(out)]) == 2
+    assert (
+        train.main(
+            [
+                "--model",
+                "basset",
+                "--task",
+                "gue/prom_core_tata",
+                "--model_config",
+                small_window,
+                "--max_train_samples",
+                "32",
+                "--output_dir",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "longest sequence has 70 bp, more than basset's fixed input window sequence_length=60" in err
     assert '{"sequence_length": 70}' in err and "--max_length 62" in err
     assert not out.exists()
 
 
-@pytest.mark.parametrize("name,mode", [("basset", "full"), ("deepsea", "full"), ("basset", "lora"),
-                                       ("deepsea", "probe")])
+@pytest.mark.parametrize(
+    "name,mode", [("basset", "full"), ("deepsea", "full"), ("basset", "lora"), ("deepsea", "probe")]
+)
 def test_train_py_fine_tunes_them_and_records_the_analytic_flops(name, mode, tmp_path):
     out = tmp_path / f"{name}-{mode}"
-    fast = ["--max_train_samples", "96", "--max_eval_samples", "64", "--max_steps", "3", "--eval_strategy", "steps",
-            "--eval_steps", "3", "--save_strategy", "steps", "--save_steps", "3", "--logging_steps", "1",
-            "--per_device_train_batch_size", "16", "--disable_tqdm", "true"]
-    assert train.main(["--model", name, "--task", "gue/prom_core_tata", "--mode", mode, *fast,
-                       "--output_dir", str(out)]) == 0
+    fast = [
+        "--max_train_samples",
+        "96",
+        "--max_eval_samples",
+        "64",
+        "--max_steps",
+        "3",
+        "--eval_strategy",
+        "steps",
+        "--eval_steps",
+        "3",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "3",
+        "--logging_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "16",
+        "--disable_tqdm",
+        "true",
+    ]
+    assert (
+        train.main(["--model", name, "--task", "gue/prom_core_tata", "--mode", mode, *fast, "--output_dir", str(out)])
+        == 0
+    )
     rec = json.loads((out / "results.json").read_text())
     assert rec["model"] == name and rec["cost"]["global_steps"] == 3
     cfg = AutoConfig.from_pretrained(out / "model") if mode != "lora" else small(name, num_labels=2)

@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from modeling.tokenization import char_tokenizer, kmer_tokenizer, load_bpe
-from training.collator import (DNAMaskingCollator, center_probability, masked_runs, span_offsets,
-                               spans_from_centers)
+from training.collator import DNAMaskingCollator, center_probability, masked_runs, span_offsets, spans_from_centers
 
 SHARED = Path(os.environ.get("DNALM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -33,17 +32,26 @@ def _old_mask(collator, inputs, special_tokens_mask=None):
     if special_tokens_mask is None:
         special_tokens_mask = torch.tensor(
             [collator.tokenizer.get_special_tokens_mask(r, already_has_special_tokens=True) for r in labels.tolist()],
-            dtype=torch.bool)
+            dtype=torch.bool,
+        )
     special_tokens_mask = special_tokens_mask.bool() | (inputs == collator.tokenizer.pad_token_id)
     prob = torch.full(labels.shape, collator.mlm_probability).masked_fill_(special_tokens_mask, 0.0)
     masked = torch.bernoulli(prob, generator=collator.generator).bool()
     labels[~masked] = -100
-    to_mask = torch.bernoulli(torch.full(labels.shape, collator.mask_replace_prob), generator=collator.generator).bool() & masked
+    to_mask = (
+        torch.bernoulli(torch.full(labels.shape, collator.mask_replace_prob), generator=collator.generator).bool()
+        & masked
+    )
     inputs[to_mask] = collator.tokenizer.mask_token_id
     rest = 1.0 - collator.mask_replace_prob
     if rest > 0 and collator.random_replace_prob > 0:
-        to_random = torch.bernoulli(torch.full(labels.shape, collator.random_replace_prob / rest),
-                                    generator=collator.generator).bool() & masked & ~to_mask
+        to_random = (
+            torch.bernoulli(
+                torch.full(labels.shape, collator.random_replace_prob / rest), generator=collator.generator
+            ).bool()
+            & masked
+            & ~to_mask
+        )
         picks = torch.randint(len(collator.regular_ids), labels.shape, generator=collator.generator)
         inputs[to_random] = collator.regular_ids[picks][to_random]
     return inputs, labels
@@ -99,13 +107,13 @@ def test_spans_clip_to_real_tokens_and_runs_merge():
     assert special[0].tolist() == [True] + [False] * 9 + [True] * 4
     length, k = ids.shape[1], 6
     centers = torch.zeros(1, length + k - 1, dtype=torch.bool)
-    centers[0, 1 + 3] = True   # centre at the first k-mer (position 1): tokens -1 .. 4 -> 1 .. 4 ([CLS] never)
-    centers[0, 8 + 3] = True   # centre at position 8: tokens 6 .. 11 -> 6 .. 9 ([SEP], [PAD] never)
+    centers[0, 1 + 3] = True  # centre at the first k-mer (position 1): tokens -1 .. 4 -> 1 .. 4 ([CLS] never)
+    centers[0, 8 + 3] = True  # centre at position 8: tokens 6 .. 11 -> 6 .. 9 ([SEP], [PAD] never)
     masked = spans_from_centers(centers, k) & ~special
     assert torch.nonzero(masked[0]).flatten().tolist() == [1, 2, 3, 4, 6, 7, 8, 9]
     run_id, n = masked_runs(masked)
     assert n == 2 and run_id[0].tolist() == [-1, 0, 0, 0, 0, -1, 1, 1, 1, 1, -1, -1, -1, -1]
-    centers[0, 5 + 3] = True   # a third centre bridges the gap: one run 1 .. 9
+    centers[0, 5 + 3] = True  # a third centre bridges the gap: one run 1 .. 9
     run_id, n = masked_runs(spans_from_centers(centers, k) & ~special)
     assert n == 1 and run_id[0, 1:10].tolist() == [0] * 9
     # runs never continue across rows
@@ -133,7 +141,7 @@ def test_kmer_spans_hide_a_base_and_keep_bert_rates():
         ids, labels = out["input_ids"], out["labels"]
         orig = torch.full_like(ids, tok.pad_token_id)
         for i, e in enumerate(enc):
-            orig[i, :len(e)] = torch.tensor(e)
+            orig[i, : len(e)] = torch.tensor(e)
         special = col._real_tokens(orig, None)
         masked = labels != -100
         # special tokens and padding: never masked, never changed
@@ -147,7 +155,7 @@ def test_kmer_spans_hide_a_base_and_keep_bert_rates():
             # a run is k tokens or more unless it is clipped at the first or last real token
             assert z - a + 1 >= 6 or a == int(real[0]) or z == int(real[-1])
             # 80/10/10 per run: all [MASK], or no [MASK] at all (random or kept)
-            got = ids[i, a:z + 1]
+            got = ids[i, a : z + 1]
             is_mask = got == tok.mask_token_id
             assert bool(is_mask.all()) or not bool(is_mask.any())
             # the hidden base: some base of the run's k-mers lies in no token left readable (outside the
@@ -158,7 +166,7 @@ def test_kmer_spans_hide_a_base_and_keep_bert_rates():
                 visible = {b for p in readable for b in range(p - 1, p - 1 + 6)}
                 assert run_bases - visible, (i, a, z)
                 n_mask_tok += z - a + 1
-            elif torch.equal(got, orig[i, a:z + 1]):
+            elif torch.equal(got, orig[i, a : z + 1]):
                 n_keep_tok += z - a + 1
             else:
                 n_random_tok += z - a + 1

@@ -82,9 +82,12 @@ def test_converted_folder_layout(converted):
     assert not (dst / "pytorch_model.bin").exists()
     saved = json.loads((dst / "config.json").read_text())
     # no auto_map to the reference's remote code: the one saved names the code this folder carries
-    assert saved["model_type"] == "dnabert2" and saved["auto_map"] == {"AutoConfig": "dnabert2.DNABert2Config", "AutoModel": "dnabert2.DNABert2Model",
+    assert saved["model_type"] == "dnabert2" and saved["auto_map"] == {
+        "AutoConfig": "dnabert2.DNABert2Config",
+        "AutoModel": "dnabert2.DNABert2Model",
         "AutoModelForMaskedLM": "dnabert2.DNABert2ForMaskedLM",
-        "AutoModelForSequenceClassification": "dnabert2.DNABert2ForSequenceClassification"}
+        "AutoModelForSequenceClassification": "dnabert2.DNABert2ForSequenceClassification",
+    }
     assert (dst / "dnabert2.py").is_file() and (dst / "tokenization_dna.py").is_file()
     assert type(AutoConfig.from_pretrained(dst)) is DNABert2Config
     # the tied decoder is stored once, as the word embedding
@@ -122,7 +125,10 @@ def test_classifier_from_converted_folder_reports_only_the_new_head(converted):
     _, dst = converted
     model, info = AutoModelForSequenceClassification.from_pretrained(dst, num_labels=2, output_loading_info=True)
     assert set(info["missing_keys"]) == {
-        "bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias"
+        "bert.pooler.dense.weight",
+        "bert.pooler.dense.bias",
+        "classifier.weight",
+        "classifier.bias",
     }
     assert not info["unexpected_keys"] and not info["mismatched_keys"]
     assert model.classifier.out_features == 2
@@ -132,9 +138,9 @@ def test_fill_mask_pipeline_equals_source(converted):
     src, dst = converted
     text = "ACGTAGCATCGG[MASK]TTGACA"
     from_dst = pipeline("fill-mask", model=str(dst))(text, top_k=5)
-    from_src = pipeline(
-        "fill-mask", model=DNABert2ForMaskedLM.from_pretrained(src), tokenizer=load_tokenizer(src)
-    )(text, top_k=5)
+    from_src = pipeline("fill-mask", model=DNABert2ForMaskedLM.from_pretrained(src), tokenizer=load_tokenizer(src))(
+        text, top_k=5
+    )
     assert [(r["token"], r["score"]) for r in from_dst] == [(r["token"], r["score"]) for r in from_src]
 
 
@@ -146,8 +152,16 @@ def test_model_card(converted):
     # tiny random weights, not the published file: no base model is claimed
     assert card.data.base_model is None
     text = card.text
-    for needle in (str(src), "zhihan1996/DNABERT-2-117M", "arXiv:2306.15006", "Apache-2.0", "import modeling",
-                   "AutoModelForMaskedLM", 'pipeline("fill-mask"', "AutoModelForSequenceClassification"):
+    for needle in (
+        str(src),
+        "zhihan1996/DNABERT-2-117M",
+        "arXiv:2306.15006",
+        "Apache-2.0",
+        "import modeling",
+        "AutoModelForMaskedLM",
+        'pipeline("fill-mask"',
+        "AutoModelForSequenceClassification",
+    ):
         assert needle in text, needle
     assert f'from_pretrained("{dst}")' in text  # the examples load the folder itself when not pushed
 
@@ -173,11 +187,14 @@ def test_refuses_non_empty_destination(parity, shared_data, tmp_path):
     assert (convert(src, empty) / "model.safetensors").is_file()
 
 
-@pytest.mark.parametrize("remove, named", [
-    (("model.safetensors",), "model.safetensors or pytorch_model.bin"),
-    (("tokenizer.json",), "tokenizer.json"),
-    (("config.json",), "config.json"),
-])
+@pytest.mark.parametrize(
+    "remove, named",
+    [
+        (("model.safetensors",), "model.safetensors or pytorch_model.bin"),
+        (("tokenizer.json",), "tokenizer.json"),
+        (("config.json",), "config.json"),
+    ],
+)
 def test_refuses_source_not_in_published_layout(parity, shared_data, tmp_path, remove, named):
     src = published_folder(tmp_path / "src", shared_data, parity)
     for name in remove:

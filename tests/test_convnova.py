@@ -23,12 +23,12 @@ from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
 import modeling
+from dnalm_core.registry import MODELS
 from modeling import ConvNovaConfig, ConvNovaForMaskedLM, ConvNovaForSequenceClassification, ConvNovaModel
 from modeling.convert_convnova import config_from_official_args, load_official_state_dict
 from modeling.convert_convnova import main as convert_main
 from modeling.convnova import _ChannelsLastConv1d
 from modeling.nucleotide import NON_NUCLEOTIDE_LOGIT
-from dnalm_core.registry import MODELS
 
 # The char tokenizer's fixed vocabulary.
 UNK, CLS, SEP, PAD, MASK = 0, 1, 2, 3, 4
@@ -322,7 +322,7 @@ def test_float32_row_alone_equals_row_in_padded_batch():
     short = OFFICIAL_TO_OURS[random_official_ids(gen, 1, 90)[0]]
     long = OFFICIAL_TO_OURS[random_official_ids(gen, 1, 400)[0]]
     ids = torch.full((2, 402), PAD)
-    ids[0, : 92] = torch.cat([torch.tensor([CLS]), short, torch.tensor([SEP])])
+    ids[0, :92] = torch.cat([torch.tensor([CLS]), short, torch.tensor([SEP])])
     ids[1] = torch.cat([torch.tensor([CLS]), long, torch.tensor([SEP])])
     with torch.no_grad():
         batched = model(ids, attention_mask=(ids != PAD).long()).last_hidden_state
@@ -351,8 +351,12 @@ def test_masked_lm_loss_is_the_five_way_cross_entropy():
         hidden = model.convnova(ids).last_hidden_state
     scores = model.out_linear(hidden)  # [B, L, 5] in A C G T N order
     logp = scores.log_softmax(-1)
-    picked = [logp[r, c, NUC_IDS.index(labels[r, c].item())] for r in range(2) for c in range(ids.shape[1])
-              if labels[r, c] != -100]
+    picked = [
+        logp[r, c, NUC_IDS.index(labels[r, c].item())]
+        for r in range(2)
+        for c in range(ids.shape[1])
+        if labels[r, c] != -100
+    ]
     assert len(picked) == 5
     assert abs(out.loss.item() + torch.stack(picked).mean().item()) < 1e-6
     probs = out.logits.softmax(-1)
@@ -573,13 +577,33 @@ def test_config_dilations_receptive_field_and_presets():
 
 def test_from_official_args_reads_the_experiment_yaml():
     # The `model:` section of convnova/configs/experiment/hg38-pretrain/convnova.yaml
-    yaml_model = dict(_name_="convnova", for_representation=False, alphabet_size=5, d_model=128, pretrain=True,
-                      kernel_size=9, final_conv=False, dilation=4, num_conv1d=5, d_inner=2, ffn=True,
-                      args=dict(hidden_dim=128, num_cnn_stacks=1, dropout=0.0))
+    yaml_model = dict(
+        _name_="convnova",
+        for_representation=False,
+        alphabet_size=5,
+        d_model=128,
+        pretrain=True,
+        kernel_size=9,
+        final_conv=False,
+        dilation=4,
+        num_conv1d=5,
+        d_inner=2,
+        ffn=True,
+        args=dict(hidden_dim=128, num_cnn_stacks=1, dropout=0.0),
+    )
     cfg = config_from_official_args(**yaml_model)
     expected = preset("hg38_pretrain")
-    for field in ("hidden_size", "kernel_size", "dilation_base", "num_conv_blocks", "num_stacks", "d_inner", "ffn",
-                  "final_conv", "dropout"):
+    for field in (
+        "hidden_size",
+        "kernel_size",
+        "dilation_base",
+        "num_conv_blocks",
+        "num_stacks",
+        "d_inner",
+        "ffn",
+        "final_conv",
+        "dropout",
+    ):
         assert getattr(cfg, field) == getattr(expected, field), field
     # Direct arguments and the official defaults (dilation 2, kernel 9, 5 blocks, ffn on)
     cfg = config_from_official_args(hidden_dim=32, num_cnn_stacks=2, dropout=0.1, num_labels=3)
@@ -617,8 +641,12 @@ def test_bad_configs_raise(bad, message):
 def test_init_is_pytorch_default_uniform():
     torch.manual_seed(0)
     model = ConvNovaForSequenceClassification(preset("hg38_pretrain"))
-    for name, fan_in in [("convnova.convs.0", 128 * 9), ("convnova.linear", 5 * 9), ("convnova.milinear.2", 256),
-                         ("classifier", 128)]:
+    for name, fan_in in [
+        ("convnova.convs.0", 128 * 9),
+        ("convnova.linear", 5 * 9),
+        ("convnova.milinear.2", 256),
+        ("classifier", 128),
+    ]:
         module = model.get_submodule(name)
         bound = 1 / math.sqrt(fan_in)
         assert module.weight.abs().max() <= bound and module.bias.abs().max() <= bound, name
@@ -643,8 +671,10 @@ def test_save_load_round_trip_through_auto_classes(tmp_path):
         assert torch.equal(model(ids, attention_mask=mask).logits, loaded(ids, attention_mask=mask).logits)
         backbone = AutoModel.from_pretrained(tmp_path).eval()  # the backbone out of the MLM folder
         assert isinstance(backbone, ConvNovaModel)
-        assert torch.equal(backbone(ids, attention_mask=mask).last_hidden_state,
-                           model.convnova(ids, attention_mask=mask).last_hidden_state)
+        assert torch.equal(
+            backbone(ids, attention_mask=mask).last_hidden_state,
+            model.convnova(ids, attention_mask=mask).last_hidden_state,
+        )
         clf = AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=2)
         assert torch.equal(clf.convnova.gates[7].weight, model.convnova.gates[7].weight)
 
@@ -668,8 +698,9 @@ def test_public_names_and_lora_targets():
     with torch.no_grad():
         before = model(ids, attention_mask=mask).logits
     # as train.py builds it (task type SEQ_CLS: PEFT passes inputs_embeds=None etc.)
-    cfg = peft.LoraConfig(target_modules=list(targets), r=2, modules_to_save=["classifier"],
-                          task_type=peft.TaskType.SEQ_CLS)
+    cfg = peft.LoraConfig(
+        target_modules=list(targets), r=2, modules_to_save=["classifier"], task_type=peft.TaskType.SEQ_CLS
+    )
     lora = peft.get_peft_model(model, cfg)
     wrapped = {n.split("convnova.", 1)[-1] for n, m in lora.named_modules() if hasattr(m, "lora_A")}
     assert {"convs.0", "convs.2", "gates.1", "mlpgroup2.4.0", "milinear.4"} <= wrapped
@@ -688,7 +719,11 @@ def test_char_tokenizer_ids_match_the_config():
     cfg = ConvNovaConfig()
     assert enc == [cfg.cls_token_id, *cfg.nucleotide_token_ids, cfg.sep_token_id]
     assert (tok.pad_token_id, tok.mask_token_id, tok.unk_token_id, len(tok)) == (
-        cfg.pad_token_id, cfg.mask_token_id, cfg.unk_token_id, cfg.vocab_size)
+        cfg.pad_token_id,
+        cfg.mask_token_id,
+        cfg.unk_token_id,
+        cfg.vocab_size,
+    )
     # End to end: a padded tokenizer batch gives each sequence the outputs it has alone.
     torch.manual_seed(0)
     model = ConvNovaForSequenceClassification(tiny()).eval()

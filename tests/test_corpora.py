@@ -13,8 +13,18 @@ import pytest
 import torch
 
 import data_scripts  # noqa: F401  (registers the corpora)
-from data_scripts.corpora import (build_human, build_multispecies, corpus_from_fasta, corpus_from_task, draw_windows,
-                                  eval_kmers, main, plan_windows, split_heldout, water_fill)
+from data_scripts.corpora import (
+    build_human,
+    build_multispecies,
+    corpus_from_fasta,
+    corpus_from_task,
+    draw_windows,
+    eval_kmers,
+    main,
+    plan_windows,
+    split_heldout,
+    water_fill,
+)
 from data_scripts.fasta import read_fasta
 
 K = 32
@@ -39,7 +49,7 @@ def evaluated(shared_data):
         for split in ("dev", "test"):
             for s in _rows(shared_data / "gue" / t / f"{split}.csv"):
                 for i in range(len(s) - K + 1):
-                    kmer = s[i:i + K]
+                    kmer = s[i : i + K]
                     out.add(kmer)
                     out.add(kmer.translate(_RC)[::-1])
     return out
@@ -65,16 +75,24 @@ def small_shared(shared_data, tmp_path_factory):
 
 
 def _leaks(seq, kmers):
-    return any(seq[i:i + K] in kmers for i in range(len(seq) - K + 1))
+    return any(seq[i : i + K] in kmers for i in range(len(seq) - K + 1))
 
 
 def test_water_fill_by_hand():
     # total 100 over 4 species: plant has only 10, so the other three share 90 -> 30 each
-    assert water_fill({"human": 500, "mouse": 40, "bacterium": 200, "plant": 10}, 100) == \
-        {"plant": 10, "mouse": 30, "bacterium": 30, "human": 30}
+    assert water_fill({"human": 500, "mouse": 40, "bacterium": 200, "plant": 10}, 100) == {
+        "plant": 10,
+        "mouse": 30,
+        "bacterium": 30,
+        "human": 30,
+    }
     # mouse can give only 20 of its 30: the last two share the rest
-    assert water_fill({"human": 500, "mouse": 20, "bacterium": 200, "plant": 10}, 100) == \
-        {"plant": 10, "mouse": 20, "bacterium": 35, "human": 35}
+    assert water_fill({"human": 500, "mouse": 20, "bacterium": 200, "plant": 10}, 100) == {
+        "plant": 10,
+        "mouse": 20,
+        "bacterium": 35,
+        "human": 35,
+    }
 
 
 def test_human_corpus_sizes_and_leakage(shared_data, corpora, evaluated):
@@ -245,8 +263,23 @@ def test_paper_scale_and_fasta_corpora(tmp_path):
 def test_cli_writes_fasta_and_record(small_shared, tmp_path):
     small = small_shared
     out = tmp_path / "out"
-    assert main(["--shared-data", str(small), "--write", str(out), "--windows", "64", "--eval-windows", "8",
-                 "--length", "256"]) == 0
+    assert (
+        main(
+            [
+                "--shared-data",
+                str(small),
+                "--write",
+                str(out),
+                "--windows",
+                "64",
+                "--eval-windows",
+                "8",
+                "--length",
+                "256",
+            ]
+        )
+        == 0
+    )
     for name in ("human", "multispecies"):
         rec = json.loads((out / f"{name}.json").read_text())
         recs = list(read_fasta(out / f"{name}.fa"))
@@ -260,8 +293,14 @@ def test_onecycle_schedule_shape(tmp_path):
     from training.trainer import DNATrainer
 
     model = torch.nn.Linear(2, 2)
-    args = DNATrainingArguments(output_dir=str(tmp_path), learning_rate=1e-2, warmup_steps=0.25, eval_strategy="no",
-                                save_strategy="no", load_best_model_at_end=False)
+    args = DNATrainingArguments(
+        output_dir=str(tmp_path),
+        learning_rate=1e-2,
+        warmup_steps=0.25,
+        eval_strategy="no",
+        save_strategy="no",
+        load_best_model_at_end=False,
+    )
     trainer = DNATrainer(model=model, args=args, onecycle=True)
     trainer.create_optimizer_and_scheduler(num_training_steps=100)
     lrs = []
@@ -274,4 +313,4 @@ def test_onecycle_schedule_shape(tmp_path):
     assert lrs[0] == pytest.approx(1e-2 / 25)
     peak = max(range(100), key=lrs.__getitem__)
     assert abs(peak - 25) <= 1 and lrs[peak] == pytest.approx(1e-2, rel=1e-3)
-    assert lrs[-1] < 1e-4 and all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))
+    assert lrs[-1] < 1e-4 and all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1 :]))

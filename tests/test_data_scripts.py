@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,8 +22,8 @@ import pytest
 from data_scripts.build import build, main
 from data_scripts.common import BuildError, stratified_holdout
 from data_scripts.genomic_benchmarks import reverse_complement
-from dnalm_core.registry import TASKS
 from data_scripts.tasks import TaskDataError, load_task
+from dnalm_core.registry import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "data" / "gue"
@@ -57,7 +56,12 @@ def test_registry_has_every_task_of_the_three_benchmarks():
     assert sum(e.config_name.startswith("prom_300") for e in gue) == 3
     e = TASKS.get("gue/prom_core_tata")
     assert (e.source_path, e.config_name, e.num_labels, e.metric, e.seq_len) == (
-        "prom/prom_core_tata", "prom_core_tata", 2, "mcc", 70)
+        "prom/prom_core_tata",
+        "prom_core_tata",
+        2,
+        "mcc",
+        70,
+    )
     assert TASKS.get("gue/tf_2").source_path == "tf/2" and TASKS.get("gue/mouse_0").source_path == "mouse/0"
     assert TASKS.get("gue/covid").num_labels == 9 and TASKS.get("gue/covid").metric == "f1_macro"
     assert TASKS.get("gue/splice_reconstructed").num_labels == 3
@@ -108,7 +112,7 @@ def test_nt_registry_matches_the_hub_sample(shared_data):
 def test_stratified_holdout_is_seeded_and_per_class():
     labels = [0] * 50 + [1] * 25 + [2] * 4
     m1 = stratified_holdout(labels, 0.1, 42)
-    assert (m1.tolist() == stratified_holdout(labels, 0.1, 42).tolist())
+    assert m1.tolist() == stratified_holdout(labels, 0.1, 42).tolist()
     assert m1.tolist() != stratified_holdout(labels, 0.1, 7).tolist()
     taken = Counter(lab for lab, m in zip(labels, m1) if m)
     assert taken == {0: 5, 1: 3}  # round(5.0), round(2.5 -> 3), round(0.4 -> 0)
@@ -264,11 +268,19 @@ def _write_csv(path: Path, rows):
 
 def test_input_policy_and_duplicates_are_applied_and_reported(tmp_path):
     src = tmp_path / "src" / "prom_core_tata"
-    _write_csv(src / "train.csv", [
-        ("ACGTACGT", 0), ("acgtACGT", 1),      # lowercase -> uppercased (and a duplicate of row 0)
-        ("ACGRYACG", 0), (" ACGTT ", 1),       # IUPAC -> N ; whitespace stripped
-        ("ACGXACGT", 0), ("ACGUACGU", 1),      # invalid char X, RNA U: dropped
-        ("ACGTACGT", 0), ("TTTT", 1)])        # exact duplicate of row 0
+    _write_csv(
+        src / "train.csv",
+        [
+            ("ACGTACGT", 0),
+            ("acgtACGT", 1),  # lowercase -> uppercased (and a duplicate of row 0)
+            ("ACGRYACG", 0),
+            (" ACGTT ", 1),  # IUPAC -> N ; whitespace stripped
+            ("ACGXACGT", 0),
+            ("ACGUACGU", 1),  # invalid char X, RNA U: dropped
+            ("ACGTACGT", 0),
+            ("TTTT", 1),
+        ],
+    )  # exact duplicate of row 0
     _write_csv(src / "dev.csv", [("GGGG", 0), ("CCCC", 1)])
     _write_csv(src / "test.csv", [("TTTT", 1), ("AAAA", 0), ("AAAA", 1)])
     out = tmp_path / "out"
@@ -346,8 +358,19 @@ def test_push_to_hub_offline_fails_fast_and_keeps_the_folder(tmp_path, monkeypat
     _write_csv(src / "prom_core_tata" / "test.csv", [("ACGT", 1)])
     out = tmp_path / "out"
     t0 = time.monotonic()
-    rc = main(["gue", "--source", str(src), "--out", str(out), "--tasks", "prom_core_tata",
-               "--push-to-hub", "someone/gue-test"])
+    rc = main(
+        [
+            "gue",
+            "--source",
+            str(src),
+            "--out",
+            str(out),
+            "--tasks",
+            "prom_core_tata",
+            "--push-to-hub",
+            "someone/gue-test",
+        ]
+    )
     assert rc == 2 and time.monotonic() - t0 < 30
     err = capsys.readouterr().err
     assert "HF_HUB_OFFLINE" in err and ("intact" in err or "unchanged" in err)
@@ -422,15 +445,21 @@ def test_nt_per_task_fasta_layout(tmp_path):
         (enh / split).mkdir(parents=True)
         for k, seqs in enumerate(shards):
             pd.DataFrame({"sequence": seqs, "label": [j % 2 for j in range(len(seqs))]}).to_parquet(
-                enh / split / f"{k:04d}.parquet")
+                enh / split / f"{k:04d}.parquet"
+            )
     build("nt", tmp_path / "src", tmp_path / "o3", ["promoter_tata", "enhancers"], log=quiet)
     e_tr = pq.read_table(tmp_path / "o3" / "enhancers" / "train.parquet").to_pydict()
     e_va = pq.read_table(tmp_path / "o3" / "enhancers" / "validation.parquet").to_pydict()
     assert sorted(e_tr["sequence"] + e_va["sequence"]) == ["AAAA", "ACGT", "CCCC", "GGGG", "TTTT"]
     # 3 + 2 rows per class: round(10%) is 0 for both, so one row is still held out for validation
     assert (len(e_tr["id"]), len(e_va["id"])) == (4, 1)
-    all_ids = ["enhancers/train/0000.parquet:0", "enhancers/train/0000.parquet:1", "enhancers/train/0000.parquet:2",
-               "enhancers/train/0001.parquet:0", "enhancers/train/0001.parquet:1"]
+    all_ids = [
+        "enhancers/train/0000.parquet:0",
+        "enhancers/train/0000.parquet:1",
+        "enhancers/train/0000.parquet:2",
+        "enhancers/train/0001.parquet:0",
+        "enhancers/train/0001.parquet:1",
+    ]
     assert e_tr["id"] == [i for i in all_ids if i not in e_va["id"]]  # shard order, then row order
 
 
@@ -438,9 +467,11 @@ def test_nt_per_task_fasta_layout(tmp_path):
 # chr1 is written on two lines; positions (0-based):  0 A 1 C 2 G 3 T 4 T 5 G 6 C 7 A 8 A 9 G 10 G 11 C 12 T
 #                                                     13 T 14 A 15 A 16 C 17 C 18 G 19 G 20 A 21 T ...
 CHR1 = "ACGTTGCAAGGCT" + "TAACCGGATCGAT"
-GENOME = (">chr1 test chromosome\nACGTTGCAAGGCT\nTAACCGGATCGAT\n"
-          ">2 dna:chromosome chromosome:GRCh38:2\nGGGAAACCCTTG\n"     # Ensembl name: serves region chr2
-          ">chr3\nacgtRYacgtACGTACGT\n")
+GENOME = (
+    ">chr1 test chromosome\nACGTTGCAAGGCT\nTAACCGGATCGAT\n"
+    ">2 dna:chromosome chromosome:GRCh38:2\nGGGAAACCCTTG\n"  # Ensembl name: serves region chr2
+    ">chr3\nacgtRYacgtACGTACGT\n"
+)
 
 
 def _coords(path: Path, rows):
@@ -469,12 +500,12 @@ def test_genomic_benchmarks_hand_verified_strands(tmp_path):
         t = pq.read_table(out / "human_nontata_promoters" / f"{s}.parquet").to_pydict()
         rows.update({i: (seq, lab) for i, seq, lab in zip(t["id"], t["sequence"], t["label"])})
     # worked out by hand from the FASTA above (0-based, end exclusive; '-' = reverse complement)
-    assert rows["train/positive/p0"] == ("GTTGCA", 1)          # chr1[2:8] (+)
-    assert rows["train/positive/p1"] == ("GGGTTT", 1)          # chr2[3:9] = AAACCC (-) -> GGGTTT
-    assert rows["train/negative/n0"] == ("ACGTNN", 0)          # chr3[0:6] = acgtRY: uppercased, R/Y -> N
-    assert rows["train/negative/n1"] == ("CGGTTA", 0)          # chr1[13:19] = TAACCG (-) -> CGGTTA
-    assert rows["test/positive/0"] == ("GCTT", 1)              # chr1[10:14]
-    assert rows["test/negative/0"] == ("TTG", 0)               # chr2[9:12], empty strand = as is
+    assert rows["train/positive/p0"] == ("GTTGCA", 1)  # chr1[2:8] (+)
+    assert rows["train/positive/p1"] == ("GGGTTT", 1)  # chr2[3:9] = AAACCC (-) -> GGGTTT
+    assert rows["train/negative/n0"] == ("ACGTNN", 0)  # chr3[0:6] = acgtRY: uppercased, R/Y -> N
+    assert rows["train/negative/n1"] == ("CGGTTA", 0)  # chr1[13:19] = TAACCG (-) -> CGGTTA
+    assert rows["test/positive/0"] == ("GCTT", 1)  # chr1[10:14]
+    assert rows["test/negative/0"] == ("TTG", 0)  # chr2[9:12], empty strand = as is
     assert CHR1[13:19] == "TAACCG" and reverse_complement("TAACCG") == "CGGTTA"
     text = (out / "README.md").read_text()
     assert "0-based, end-exclusive" in text and "2 of 6 intervals are on the '-' strand" in text
@@ -494,18 +525,21 @@ def test_genomic_benchmarks_hand_verified_strands(tmp_path):
 
 def test_genomic_benchmarks_single_table_and_per_class_genomes(tmp_path):
     human, worm = tmp_path / "human.fa", tmp_path / "worm.fa"
-    human.write_text(">X\nAAAACCCCGGGG\n")   # Ensembl-style human name; the table says chrX
-    worm.write_text(">X\nTTTTGGGGCCCC\n")    # worm chromosome X, region X in the table
+    human.write_text(">X\nAAAACCCCGGGG\n")  # Ensembl-style human name; the table says chrX
+    worm.write_text(">X\nTTTTGGGGCCCC\n")  # worm chromosome X, region X in the table
     table = tmp_path / "src" / "demo_human_or_worm.csv"
     table.parent.mkdir()
-    table.write_text("id,region,start,end,strand,label,split\n"
-                     + "".join(f"h{i},chrX,{i},{i + 4},+,human,train\n" for i in range(5))
-                     + "".join(f"w{i},X,{i},{i + 4},-,worm,train\n" for i in range(5))
-                     + "t0,chrX,0,4,+,0,test\nt1,X,8,12,+,1,test\n")
+    table.write_text(
+        "id,region,start,end,strand,label,split\n"
+        + "".join(f"h{i},chrX,{i},{i + 4},+,human,train\n" for i in range(5))
+        + "".join(f"w{i},X,{i},{i + 4},-,worm,train\n" for i in range(5))
+        + "t0,chrX,0,4,+,0,test\nt1,X,8,12,+,1,test\n"
+    )
     # both files have a record named X: without saying which class each serves, that is ambiguous
     with pytest.raises(BuildError, match="two FASTA records.*CLASS=FASTA"):
-        build("gb", tmp_path / "src", tmp_path / "o1", ["demo_human_or_worm"], genomes=[str(human), str(worm)],
-              log=quiet)
+        build(
+            "gb", tmp_path / "src", tmp_path / "o1", ["demo_human_or_worm"], genomes=[str(human), str(worm)], log=quiet
+        )
     out = tmp_path / "o2"
     build("gb", tmp_path / "src", out, ["demo_human_or_worm"], genomes=[f"human={human}", f"worm={worm}"], log=quiet)
     from datasets import load_dataset
@@ -513,11 +547,10 @@ def test_genomic_benchmarks_single_table_and_per_class_genomes(tmp_path):
     ds = load_dataset(str(out), "demo_human_or_worm")
     assert ds["train"].features["label"].names == ["human", "worm"]
     assert list(ds["test"]["sequence"]) == ["AAAA", "CCCC"] and list(ds["test"]["label"]) == [0, 1]
-    got = {i: seq for split in ("train", "validation")
-           for i, seq in zip(ds[split]["id"], ds[split]["sequence"])}
-    assert got["train/human/h1"] == "AAAC"                    # human X[1:5]
-    assert got["train/worm/w0"] == "AAAA"                     # worm X[0:4] = TTTT, '-' -> AAAA
-    assert got["train/worm/w2"] == "CCAA"                     # worm X[2:6] = TTGG, '-' -> CCAA
+    got = {i: seq for split in ("train", "validation") for i, seq in zip(ds[split]["id"], ds[split]["sequence"])}
+    assert got["train/human/h1"] == "AAAC"  # human X[1:5]
+    assert got["train/worm/w0"] == "AAAA"  # worm X[0:4] = TTTT, '-' -> AAAA
+    assert got["train/worm/w2"] == "CCAA"  # worm X[2:6] = TTGG, '-' -> CCAA
 
 
 def test_data_layer_never_imports_torch():

@@ -28,6 +28,7 @@ from transformers import (
 )
 
 import modeling  # noqa: F401  (registers the Auto classes)
+from dnalm_core.registry import MODELS
 from modeling.dnabert2 import (
     DNABert2Config,
     DNABert2ForMaskedLM,
@@ -35,7 +36,6 @@ from modeling.dnabert2 import (
     DNABert2Model,
     alibi_slopes,
 )
-from dnalm_core.registry import MODELS
 
 TOL = 1e-5
 TINY = dict(vocab_size=4096, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
@@ -46,7 +46,9 @@ TINY = dict(vocab_size=4096, hidden_size=64, num_hidden_layers=2, num_attention_
 # ------------------------------------------------------------------------------------------------
 
 
-def published_layout(folder: Path, config: dict, weights: dict[str, torch.Tensor], shared_data: Path, fmt="safetensors"):
+def published_layout(
+    folder: Path, config: dict, weights: dict[str, torch.Tensor], shared_data: Path, fmt="safetensors"
+):
     """Write a folder laid out like zhihan1996/DNABERT-2-117M: its config.json (no model_type, remote-code
     auto_map) with the given sizes, and the weights as model.safetensors or pytorch_model.bin."""
     published = json.loads((shared_data / "dnabert2" / "config.json").read_text())
@@ -94,8 +96,20 @@ HAND_SLOPES = {
     4: [2**-2, 2**-4, 2**-6, 2**-8],
     6: [2**-2, 2**-4, 2**-6, 2**-8, 2**-1, 2**-3],
     8: [2**-1, 2**-2, 2**-3, 2**-4, 2**-5, 2**-6, 2**-7, 2**-8],
-    12: [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625,
-         0.70710678, 0.35355339, 0.17677670, 0.08838835],  # reference-architectures.md section 1.4
+    12: [
+        0.5,
+        0.25,
+        0.125,
+        0.0625,
+        0.03125,
+        0.015625,
+        0.0078125,
+        0.00390625,
+        0.70710678,
+        0.35355339,
+        0.17677670,
+        0.08838835,
+    ],  # reference-architectures.md section 1.4
 }
 
 
@@ -113,7 +127,10 @@ def naive_forward(sd, cfg, ids, mask, prefix="bert."):
     def ln(x, name):
         return F.layer_norm(x, (hid,), sd[name + ".weight"], sd[name + ".bias"], eps)
 
-    x = sd[prefix + "embeddings.word_embeddings.weight"][ids] + sd[prefix + "embeddings.token_type_embeddings.weight"][0]
+    x = (
+        sd[prefix + "embeddings.word_embeddings.weight"][ids]
+        + sd[prefix + "embeddings.token_type_embeddings.weight"][0]
+    )
     x = ln(x, prefix + "embeddings.LayerNorm")
     n = ids.shape[1]
     dist = (torch.arange(n)[None, :] - torch.arange(n)[:, None]).abs().double()
@@ -127,8 +144,10 @@ def naive_forward(sd, cfg, ids, mask, prefix="bert."):
         scores = torch.einsum("bihd,bjhd->bhij", q, k) / math.sqrt(d) + bias
         probs = scores.softmax(-1)
         att = torch.einsum("bhij,bjhd->bihd", probs, v).reshape(x.shape)
-        x = ln(att @ sd[p + "attention.output.dense.weight"].T + sd[p + "attention.output.dense.bias"] + x,
-               p + "attention.output.LayerNorm")
+        x = ln(
+            att @ sd[p + "attention.output.dense.weight"].T + sd[p + "attention.output.dense.bias"] + x,
+            p + "attention.output.LayerNorm",
+        )
         g = x @ sd[p + "mlp.gated_layers.weight"].T
         h = F.gelu(g[..., :inter]) * g[..., inter:]
         x = ln(h @ sd[p + "mlp.wo.weight"].T + sd[p + "mlp.wo.bias"] + x, p + "mlp.layernorm")
@@ -189,9 +208,19 @@ def test_registry_entry_and_presets():
     assert entry.config_class is DNABert2Config and entry.default_preset == "small"
     assert set(entry.tokenizers) == {"bpe", "kmer", "char"}
     big = entry.config("117m")
-    assert (big.hidden_size, big.num_hidden_layers, big.num_attention_heads, big.intermediate_size) == (768, 12, 12, 3072)
+    assert (big.hidden_size, big.num_hidden_layers, big.num_attention_heads, big.intermediate_size) == (
+        768,
+        12,
+        12,
+        3072,
+    )
     tiny = entry.config("tiny")
-    assert (tiny.hidden_size, tiny.num_hidden_layers, tiny.num_attention_heads, tiny.intermediate_size) == (64, 2, 4, 128)
+    assert (tiny.hidden_size, tiny.num_hidden_layers, tiny.num_attention_heads, tiny.intermediate_size) == (
+        64,
+        2,
+        4,
+        128,
+    )
     small = entry.config(vocab_size=10, pad_token_id=3)  # what train.py passes for the char tokenizer
     assert (small.vocab_size, small.pad_token_id, small.hidden_size) == (10, 3, 128)
     model = AutoModel.from_config(small)
@@ -214,7 +243,9 @@ def test_auto_classes_from_config_build_ours():
 
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_parity_masked_lm(parity, parity_dirs, attn):
-    model, info = DNABert2ForMaskedLM.from_pretrained(parity_dirs["mlm"], output_loading_info=True, attn_implementation=attn)
+    model, info = DNABert2ForMaskedLM.from_pretrained(
+        parity_dirs["mlm"], output_loading_info=True, attn_implementation=attn
+    )
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     model.eval()
     io = parity["io"]
@@ -291,7 +322,10 @@ def test_mlm_checkpoint_into_classifier_reports_only_new_head(parity_dirs):
         parity_dirs["mlm"], num_labels=3, output_loading_info=True
     )
     assert set(info["missing_keys"]) == {
-        "bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias"
+        "bert.pooler.dense.weight",
+        "bert.pooler.dense.bias",
+        "classifier.weight",
+        "classifier.bias",
     }
     assert not info["unexpected_keys"] and not info["mismatched_keys"]
     assert model.classifier.out_features == 3
@@ -323,19 +357,21 @@ def published_117m_shapes() -> dict[str, tuple[int, ...]]:
     }
     for i in range(12):
         p = f"bert.encoder.layer.{i}."
-        shapes.update({
-            p + "attention.self.Wqkv.weight": (3 * h, h),
-            p + "attention.self.Wqkv.bias": (3 * h,),
-            p + "attention.output.dense.weight": (h, h),
-            p + "attention.output.dense.bias": (h,),
-            p + "attention.output.LayerNorm.weight": (h,),
-            p + "attention.output.LayerNorm.bias": (h,),
-            p + "mlp.gated_layers.weight": (2 * inter, h),
-            p + "mlp.wo.weight": (h, inter),
-            p + "mlp.wo.bias": (h,),
-            p + "mlp.layernorm.weight": (h,),
-            p + "mlp.layernorm.bias": (h,),
-        })
+        shapes.update(
+            {
+                p + "attention.self.Wqkv.weight": (3 * h, h),
+                p + "attention.self.Wqkv.bias": (3 * h,),
+                p + "attention.output.dense.weight": (h, h),
+                p + "attention.output.dense.bias": (h,),
+                p + "attention.output.LayerNorm.weight": (h,),
+                p + "attention.output.LayerNorm.bias": (h,),
+                p + "mlp.gated_layers.weight": (2 * inter, h),
+                p + "mlp.wo.weight": (h, inter),
+                p + "mlp.wo.bias": (h,),
+                p + "mlp.layernorm.weight": (h,),
+                p + "mlp.layernorm.bias": (h,),
+            }
+        )
     return shapes
 
 
@@ -350,7 +386,9 @@ def test_117m_architecture_matches_published_keys_on_meta(shared_data):
     # 117,068,544 for BertModel with pooler.
     assert sum(p.numel() for p in mlm.parameters()) == 117_074_176
     assert sum(p.numel() for p in backbone.parameters()) == 117_068_544
-    result = mlm.load_state_dict({k: torch.empty(s, device="meta") for k, s in expected.items()}, strict=True, assign=True)
+    result = mlm.load_state_dict(
+        {k: torch.empty(s, device="meta") for k, s in expected.items()}, strict=True, assign=True
+    )
     assert not result.missing_keys and not result.unexpected_keys
 
 
@@ -358,7 +396,9 @@ def test_117m_random_checkpoint_loads_with_nothing_unexpected(shared_data, tmp_p
     expected = published_117m_shapes()
     generator = torch.Generator().manual_seed(0)
     # safetensors stores tied tensors once, as the SFconvertbot copy of the checkpoint does
-    weights = {k: torch.randn(s, generator=generator) for k, s in expected.items() if k != "cls.predictions.decoder.weight"}
+    weights = {
+        k: torch.randn(s, generator=generator) for k, s in expected.items() if k != "cls.predictions.decoder.weight"
+    }
     folder = tmp_path / "dnabert2_117m"
     folder.mkdir()
     (folder / "config.json").write_text((shared_data / "dnabert2" / "config.json").read_text())
@@ -367,7 +407,10 @@ def test_117m_random_checkpoint_loads_with_nothing_unexpected(shared_data, tmp_p
     clf, info = DNABert2ForSequenceClassification.from_pretrained(folder, output_loading_info=True)
     assert not info["unexpected_keys"] and not info["mismatched_keys"]
     assert set(info["missing_keys"]) == {
-        "bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias"
+        "bert.pooler.dense.weight",
+        "bert.pooler.dense.bias",
+        "classifier.weight",
+        "classifier.bias",
     }
     key = "bert.encoder.layer.11.mlp.gated_layers.weight"
     assert torch.equal(clf.state_dict()[key], weights[key])
@@ -501,16 +544,17 @@ def test_heads_return_tuples_and_requested_outputs():
 
 def test_inputs_embeds_and_batch_encoding(shared_data):
     model = tiny_model()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(shared_data / "dnabert2" / "tokenizer.json"), pad_token="[PAD]")
-    batch = tokenizer(
-        ["ACGTAGCATCGGATCTATCT", "TTGACA"], padding=True, return_token_type_ids=True, return_tensors="pt"
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_file=str(shared_data / "dnabert2" / "tokenizer.json"), pad_token="[PAD]"
     )
+    batch = tokenizer(["ACGTAGCATCGGATCTATCT", "TTGACA"], padding=True, return_token_type_ids=True, return_tensors="pt")
     assert "token_type_ids" in batch
     with torch.no_grad():
         by_keywords = model(**batch).last_hidden_state
         positional = model(batch).last_hidden_state  # MAGICS-LAB/DNABERT_2#8: this used to fail
-        embeds = model(inputs_embeds=model.embeddings.word_embeddings(batch["input_ids"]),
-                       attention_mask=batch["attention_mask"]).last_hidden_state
+        embeds = model(
+            inputs_embeds=model.embeddings.word_embeddings(batch["input_ids"]), attention_mask=batch["attention_mask"]
+        ).last_hidden_state
     assert torch.equal(by_keywords, positional)
     with torch.no_grad():
         as_tuple = model(**batch, return_dict=False)
@@ -627,9 +671,12 @@ def test_saved_model_reloads_through_auto_classes(tmp_path):
     model = tiny_model(cls=DNABert2ForMaskedLM)
     model.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["model_type"] == "dnabert2" and saved["auto_map"] == {"AutoConfig": "dnabert2.DNABert2Config", "AutoModel": "dnabert2.DNABert2Model",
+    assert saved["model_type"] == "dnabert2" and saved["auto_map"] == {
+        "AutoConfig": "dnabert2.DNABert2Config",
+        "AutoModel": "dnabert2.DNABert2Model",
         "AutoModelForMaskedLM": "dnabert2.DNABert2ForMaskedLM",
-        "AutoModelForSequenceClassification": "dnabert2.DNABert2ForSequenceClassification"}
+        "AutoModelForSequenceClassification": "dnabert2.DNABert2ForSequenceClassification",
+    }
     loaded = AutoModelForMaskedLM.from_pretrained(tmp_path).eval()  # no trust_remote_code: the registered class
     assert type(loaded) is DNABert2ForMaskedLM
     assert loaded.cls.predictions.decoder.weight.data_ptr() == loaded.bert.embeddings.word_embeddings.weight.data_ptr()
@@ -664,15 +711,22 @@ def test_saved_as_remote_code_loads_without_this_project(tmp_path):
     model = tiny_model(cls=DNABert2ForMaskedLM)
     model.save_pretrained(tmp_path)  # `import modeling` registered the classes for the Auto classes' remote code
     assert {"dnabert2.py", "common.py", "config.json", "model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
-    assert json.loads((tmp_path / "config.json").read_text())["auto_map"] == {"AutoConfig": "dnabert2.DNABert2Config", "AutoModel": "dnabert2.DNABert2Model",
+    assert json.loads((tmp_path / "config.json").read_text())["auto_map"] == {
+        "AutoConfig": "dnabert2.DNABert2Config",
+        "AutoModel": "dnabert2.DNABert2Model",
         "AutoModelForMaskedLM": "dnabert2.DNABert2ForMaskedLM",
-        "AutoModelForSequenceClassification": "dnabert2.DNABert2ForSequenceClassification"}
+        "AutoModelForSequenceClassification": "dnabert2.DNABert2ForSequenceClassification",
+    }
     ids = torch.randint(5, 4096, (2, 9), generator=torch.Generator().manual_seed(12))
     with torch.no_grad():
         torch.save((ids, model(input_ids=ids).logits), tmp_path / "expected.pt")
     run = subprocess.run(
-        [sys.executable, "-c", REMOTE_CODE_CHECK, str(tmp_path)], capture_output=True, text=True, timeout=300,
-        cwd=tmp_path, env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")},
+        [sys.executable, "-c", REMOTE_CODE_CHECK, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")},
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().startswith("transformers_modules.") and run.stdout.strip().endswith(".dnabert2")

@@ -12,9 +12,9 @@ from torch import nn
 from transformers import AutoModel, PreTrainedTokenizerFast
 
 import modeling  # noqa: F401
+from dnalm_core.registry import MODELS
 from modeling.dnabert2 import DNABert2Config, DNABert2ForSequenceClassification, DNABert2Model
 from modeling.embeddings import embed, spread_to_nucleotides
-from dnalm_core.registry import MODELS
 from modeling.tokenization import char_tokenizer, kmer_tokenizer, load_bpe
 
 TOL = 1e-5
@@ -35,7 +35,9 @@ def bpe(shared_data):
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    config = DNABert2Config(vocab_size=4096, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+    config = DNABert2Config(
+        vocab_size=4096, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64
+    )
     return DNABert2Model(config).eval()
 
 
@@ -51,8 +53,7 @@ def hand_nucleotide(hidden, enc, length):
     rows = []
     for base in range(length):
         covering = [
-            t for t, (s, e) in enumerate(enc["offset_mapping"])
-            if s <= base < e and not enc["special_tokens_mask"][t]
+            t for t, (s, e) in enumerate(enc["offset_mapping"]) if s <= base < e and not enc["special_tokens_mask"][t]
         ]
         rows.append(hidden[covering].mean(0))
     return torch.stack(rows)
@@ -94,8 +95,14 @@ def test_padding_never_changes_an_embedding(model, bpe):
 
 def test_task_model_uses_its_encoder_and_keeps_its_mode(bpe):
     torch.manual_seed(1)
-    config = DNABert2Config(vocab_size=4096, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                            intermediate_size=64, hidden_dropout_prob=0.5)
+    config = DNABert2Config(
+        vocab_size=4096,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        hidden_dropout_prob=0.5,
+    )
     clf = DNABert2ForSequenceClassification(config).train()
     first = embed(clf, bpe, SEQS[:2], "mean")
     assert clf.training  # restored
@@ -105,7 +112,9 @@ def test_task_model_uses_its_encoder_and_keeps_its_mode(bpe):
 
 def test_input_policy_applies(model, bpe):
     np.testing.assert_allclose(
-        embed(model, bpe, ["  acgtRYacgt "], "nucleotide")[0], embed(model, bpe, ["ACGTNNACGT"], "nucleotide")[0], atol=TOL
+        embed(model, bpe, ["  acgtRYacgt "], "nucleotide")[0],
+        embed(model, bpe, ["ACGTNNACGT"], "nucleotide")[0],
+        atol=TOL,
     )
     with pytest.raises(ValueError, match="RNA"):
         embed(model, bpe, ["ACGU"])
@@ -114,8 +123,14 @@ def test_input_policy_applies(model, bpe):
 def test_overlapping_kmers_average_the_covering_tokens():
     tokenizer = kmer_tokenizer(3, overlapping=True)
     torch.manual_seed(2)
-    config = DNABert2Config(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                            intermediate_size=32, pad_token_id=tokenizer.pad_token_id)
+    config = DNABert2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     model = DNABert2Model(config).eval()
     seqs = ["ACGTACGGT", "TTAC"]
     per_base = embed(model, tokenizer, seqs, "nucleotide", batch_size=2)

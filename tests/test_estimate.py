@@ -15,7 +15,7 @@ from training.records import iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import gpu_check
+import gpu_check  # noqa: E402  (benchmarks/ is a script folder, importable only after the sys.path line above)
 
 
 def _counted_forward(model: str, preset: str, length: int) -> int:
@@ -35,10 +35,25 @@ def test_one_run_by_hand(tmp_path, capsys):
     """ConvNova on prom_core_tata (70 bp: 72 char tokens), 10 steps of 8, no evaluation during training, the
     test split (4,904 / 8 = 613 rows) once: 3 x forward per trained example, 1 x per test example."""
     path = tmp_path / "g.yaml"
-    arm = {"model": "convnova", "preset": "tiny", "tokenizer": "char", "max_steps": 10,
-           "per_device_train_batch_size": 8, "eval_strategy": "no"}
-    path.write_text(yaml.safe_dump({"name": "g", "seeds": [1], "tasks": ["gue/prom_core_tata"],
-                                    "runs_dir": str(tmp_path / "runs"), "arms": {"a": arm}}))
+    arm = {
+        "model": "convnova",
+        "preset": "tiny",
+        "tokenizer": "char",
+        "max_steps": 10,
+        "per_device_train_batch_size": 8,
+        "eval_strategy": "no",
+    }
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "g",
+                "seeds": [1],
+                "tasks": ["gue/prom_core_tata"],
+                "runs_dir": str(tmp_path / "runs"),
+                "arms": {"a": arm},
+            }
+        )
+    )
     e = est.estimate(specmod.load_spec(path))
     fwd = _counted_forward("convnova", "tiny", 72)
     assert e["total"]["runs"] == 1
@@ -60,10 +75,16 @@ def test_a_hub_model_of_unknown_size_is_an_error_naming_the_fix(tmp_path, monkey
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     path = tmp_path / "g.yaml"
     arm = {"model": "dnabert2", "tokenizer": "bpe", "init": "pretrained", "pretrained": "someone/some-model"}
-    path.write_text(yaml.safe_dump({"name": "g", "seeds": [1], "tasks": ["gue/tf_0"], "arms": {"a": arm},
-                                    "runs_dir": str(tmp_path / "runs")}))
-    with pytest.raises(ValueError, match=r"finetune a gue/tf_0 seed 1: the size of `pretrained: someone/some-model` "
-                                         r"is unknown here .* set `preset:` on the arm"):
+    path.write_text(
+        yaml.safe_dump(
+            {"name": "g", "seeds": [1], "tasks": ["gue/tf_0"], "arms": {"a": arm}, "runs_dir": str(tmp_path / "runs")}
+        )
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"finetune a gue/tf_0 seed 1: the size of `pretrained: someone/some-model` "
+        r"is unknown here .* set `preset:` on the arm",
+    ):
         est.estimate(specmod.load_spec(path))
 
 
@@ -100,8 +121,21 @@ def test_gpu_check_refuses_without_cuda(capsys, tmp_path):
 @pytest.mark.slow
 def test_gpu_check_cpu_dry_path(tmp_path):
     out = tmp_path / "table.md"
-    argv = ["--device", "cpu", "--steps", "2", "--tiny", "--batch", "2", "--bert-len", "24", "--conv-len", "40",
-            "--out", str(out)]
+    argv = [
+        "--device",
+        "cpu",
+        "--steps",
+        "2",
+        "--tiny",
+        "--batch",
+        "2",
+        "--bert-len",
+        "24",
+        "--conv-len",
+        "40",
+        "--out",
+        str(out),
+    ]
     assert gpu_check.main(argv) == 0
     rows = {tuple(c.strip() for c in line.strip("|").split("|")) for line in out.read_text().splitlines()[4:]}
     by = {(m, c): r for m, c, r in rows}

@@ -72,7 +72,7 @@ def config_of(name: str, preset: str, **overrides):
     return MODELS.get(name).config(preset, vocab_size=10, pad_token_id=3, num_labels=2, **overrides)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model_of(name: str, preset: str, task: str, attn: str | None = None):
     torch.manual_seed(0)
     cfg = config_of(name, preset)
@@ -129,10 +129,13 @@ def test_classic_cnns_forward_matches_flop_counter(name, preset):
 
 def test_classic_cnns_paper_flops_by_hand():
     """DeepSEA at 1,000 bp, 919 outputs: per sequence 2 x (multiply-accumulates), from the paper's layer list."""
-    macs = (993 * 4 * 320 * 8  # conv 1 at its 993 output positions
-            + 241 * 320 * 480 * 8  # conv 2 (after pooling 993 -> 248) at 241 positions
-            + 53 * 480 * 960 * 8  # conv 3 (after pooling 241 -> 60) at 53 positions
-            + 960 * 53 * 925 + 925 * 919)  # fully connected, output layer
+    macs = (
+        993 * 4 * 320 * 8  # conv 1 at its 993 output positions
+        + 241 * 320 * 480 * 8  # conv 2 (after pooling 993 -> 248) at 241 positions
+        + 53 * 480 * 960 * 8  # conv 3 (after pooling 241 -> 60) at 53 positions
+        + 960 * 53 * 925
+        + 925 * 919
+    )  # fully connected, output layer
     cfg = MODELS.get("deepsea").config("paper")
     assert flops.forward_flops(cfg, 1002, task="classification") == 2 * macs
     with pytest.raises(ValueError, match="no masked-LM head"):
@@ -216,8 +219,10 @@ def test_training_step_is_about_three_forwards(name, preset):
     bwd, _ = counted(lambda: loss_box["loss"].backward())
     # 2.0 for convolutions and linears; DNABERT-2 ~2.15: torch's SDPA backward formula recomputes Q K^T.
     assert 1.9 < bwd / fwd < 2.3, bwd / fwd
-    assert abs(flops.train_flops(model.config, [300, 300], "mlm", batch_size=BATCH, mlm_probability=1.0)
-               / (fwd + bwd) - 1) < 0.10
+    assert (
+        abs(flops.train_flops(model.config, [300, 300], "mlm", batch_size=BATCH, mlm_probability=1.0) / (fwd + bwd) - 1)
+        < 0.10
+    )
 
 
 def test_train_flops_sums_per_example_forwards():
@@ -231,8 +236,9 @@ def test_train_flops_sums_per_example_forwards():
     # attention: per-example L^2, not (sum L)^2 nor mean L
     bert = config_of("dnabert2", "small")
     mixed = flops.train_flops(bert, [20, 500], "classification")
-    assert mixed == 3 * (flops.forward_flops(bert, 20, task="classification")
-                         + flops.forward_flops(bert, 500, task="classification"))
+    assert mixed == 3 * (
+        flops.forward_flops(bert, 20, task="classification") + flops.forward_flops(bert, 500, task="classification")
+    )
     assert mixed > flops.train_flops(bert, [260, 260], "classification")
 
 
@@ -255,7 +261,9 @@ def test_correction_factors_against_the_trainer_estimate():
     unet = config_of("unet", "small")
     assert flops.correction_factor(char, [302], "mlm", batch_size=32) > 1.2
     assert flops.correction_factor(char, [512], "mlm", batch_size=32) > 1.4
-    assert flops.correction_factor(bert, [20], "mlm", batch_size=32) < flops.correction_factor(bert, [70], "mlm", batch_size=32)
+    assert flops.correction_factor(bert, [20], "mlm", batch_size=32) < flops.correction_factor(
+        bert, [70], "mlm", batch_size=32
+    )
     assert flops.correction_factor(unet, [302], "mlm") < 0.5
     assert flops.trainer_flos(unet, [302, 72], epochs=2) == 6 * 374 * 2 * flops.non_embedding_parameters(unet)
     # analytic only: at hidden 768 the L^2 term is a smaller share (~7% at 512 tokens) than at hidden 128

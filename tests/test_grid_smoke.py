@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 import yaml
-
-from assess import grid, spec as specmod
 from standins import make_published_standin
+
+from assess import grid
+from assess import spec as specmod
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,7 @@ def test_paper_grid_smoke_runs_every_distinct_arm(shared_data, tmp_path, monkeyp
     # one run per arm: its first sweep value
     want = set()
     for arm, f in spec["arms"].items():
-        (key, values), = f["sweep"].items()
+        ((key, values),) = f["sweep"].items()
         want.add(specmod.member_name(arm, key, values[0]))
     assert fine == want
     assert "ok   report" in text and f"all {len(pre) + len(fine)} runs passed" in text
@@ -45,8 +46,11 @@ def test_smoke_without_published_weights_names_what_it_leaves_out(shared_data, t
     s, runs, skipped = grid.smoke_runs(spec, tmp_path / "w")
     hub = "zhihan1996/DNABERT-2-117M"
     want_pre = {n for n, f in spec["pretrain"].items() if f.get("bpe_path") == hub}
-    want_arms = {a for a, f in spec["arms"].items()
-                 if hub in (f.get("pretrained"), f.get("bpe_path")) or str(f.get("pretrained"))[1:] in want_pre}
+    want_arms = {
+        a
+        for a, f in spec["arms"].items()
+        if hub in (f.get("pretrained"), f.get("bpe_path")) or str(f.get("pretrained"))[1:] in want_pre
+    }
     assert want_pre == {"bert-hg38", "bert-multi"} and "dnabert2-published" in want_arms  # the spec's own arms
     assert set(skipped) == {f"pretrain {n}" for n in want_pre} | {f"finetune {a}" for a in want_arms}
     assert {r.fields["arm"] for r in runs} & (want_pre | want_arms) == set()
@@ -57,8 +61,9 @@ def test_smoke_without_published_weights_names_what_it_leaves_out(shared_data, t
     out = io.StringIO()
     assert grid.smoke(small, out=out, report=False) == 0, out.getvalue()
     text = out.getvalue()
-    assert ("not smoke-tested: finetune dnabert2-published (reads the published DNABERT-2 weights; "
-            "pass --published") in text
+    assert (
+        "not smoke-tested: finetune dnabert2-published (reads the published DNABERT-2 weights; pass --published"
+    ) in text
     assert re.search(r"ok\s+finetune convnova-random-learning_rate=", text) and "all 1 runs passed" in text
 
 
@@ -80,16 +85,24 @@ def test_published_standin_has_the_published_layout(shared_data, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     assert "model_type" not in config and "auto_map" in config and config["hidden_size"] == 64
     state = torch.load(folder / "pytorch_model.bin", weights_only=True)
-    assert "bert.embeddings.word_embeddings.weight" in state and "bert.encoder.layer.0.attention.self.Wqkv.weight" in state
+    assert (
+        "bert.embeddings.word_embeddings.weight" in state and "bert.encoder.layer.0.attention.self.Wqkv.weight" in state
+    )
     assert not any(k.startswith("bert.pooler") for k in state)  # published: an MLM state dict without pooler
     assert (folder / "tokenizer.json").read_bytes() == (shared_data / "dnabert2" / "tokenizer.json").read_bytes()
 
 
 def test_smoke_names_the_failing_arm(shared_data, tmp_path, monkeypatch):
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    spec = {"name": "broken", "seeds": [1], "tasks": ["gue/prom_core_tata"],
-            "arms": {"fine": {"model": "convnova", "tokenizer": "char"},
-                     "bad": {"model": "unet", "tokenizer": "bpe", "bpe_path": str(shared_data / "dnabert2")}}}
+    spec = {
+        "name": "broken",
+        "seeds": [1],
+        "tasks": ["gue/prom_core_tata"],
+        "arms": {
+            "fine": {"model": "convnova", "tokenizer": "char"},
+            "bad": {"model": "unet", "tokenizer": "bpe", "bpe_path": str(shared_data / "dnabert2")},
+        },
+    }
     path = tmp_path / "g.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))  # `fine` runs first, then `bad` fails
     out = io.StringIO()

@@ -44,13 +44,17 @@ def test_the_layer_check_sees_lazy_and_sideways_imports(tmp_path):
     (tmp_path / "modeling").mkdir()
     (tmp_path / "modeling" / "m.py").write_text("import data_scripts.gue\nfrom . import other\n")
     (tmp_path / "train.py").write_text("import training\n")
-    assert sorted(upward(tmp_path)) == ["data_scripts/build.py:2: data_scripts imports training",
-                                "modeling/m.py:1: modeling imports data_scripts"]
+    assert sorted(upward(tmp_path)) == [
+        "data_scripts/build.py:2: data_scripts imports training",
+        "modeling/m.py:1: modeling imports data_scripts",
+    ]
 
 
 def test_torch_free_modules_import_no_torch():
-    code = ("import sys\nimport dnalm_core, dnalm_core.hub, dnalm_core.tasks, dnalm_core.policy\n"
-            "import assess.results, assess.spec, assess.stats, space.submission, space.board\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'modeling', 'gradio'}))")
+    code = (
+        "import sys\nimport dnalm_core, dnalm_core.hub, dnalm_core.tasks, dnalm_core.policy\n"
+        "import assess.results, assess.spec, assess.stats, space.submission, space.board\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'modeling', 'gradio'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

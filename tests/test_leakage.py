@@ -30,7 +30,7 @@ def _brute_set(seqs, both=True):
     out = set()
     for s in seqs:
         for i in range(len(s) - K + 1):
-            kmer = s[i:i + K]
+            kmer = s[i : i + K]
             if "N" in kmer:
                 continue
             out.add(kmer)
@@ -40,7 +40,7 @@ def _brute_set(seqs, both=True):
 
 
 def _brute_hits(seq, kmers):
-    return [i for i in range(len(seq) - K + 1) if seq[i:i + K] in kmers]
+    return [i for i in range(len(seq) - K + 1) if seq[i : i + K] in kmers]
 
 
 def test_kmer_codes_by_hand():
@@ -50,7 +50,7 @@ def test_kmer_codes_by_hand():
         f, r, valid = kmer_codes(encode([s])[0], k)
         assert len(f) == len(s) - k + 1
         for i in range(len(s) - k + 1):
-            w = s[i:i + k]
+            w = s[i : i + k]
             assert valid[i] == ("N" not in w)
             if valid[i]:
                 assert int(f[i]) == int(w.translate(str.maketrans("ACGT", "0123")), 4)
@@ -84,11 +84,16 @@ def test_filter_rule_on_a_made_up_case():
 
 def test_filter_matches_brute_force_on_real_subsets(shared_data):
     rng = random.Random(0)
-    evaluated = {"tf_2:test": _rows(shared_data, "tf_2", "test"),
-                 "prom_core_tata:test": _rows(shared_data, "prom_core_tata", "test"),
-                 "mouse_2:dev": _rows(shared_data, "mouse_2", "dev")}
-    corpus = (rng.sample(_rows(shared_data, "tf_0", "train"), 3000) + rng.sample(_rows(shared_data, "prom_300_tata", "train"), 1500)
-              + rng.sample(_rows(shared_data, "mouse_2", "train"), 800))
+    evaluated = {
+        "tf_2:test": _rows(shared_data, "tf_2", "test"),
+        "prom_core_tata:test": _rows(shared_data, "prom_core_tata", "test"),
+        "mouse_2:dev": _rows(shared_data, "mouse_2", "dev"),
+    }
+    corpus = (
+        rng.sample(_rows(shared_data, "tf_0", "train"), 3000)
+        + rng.sample(_rows(shared_data, "prom_300_tata", "train"), 1500)
+        + rng.sample(_rows(shared_data, "mouse_2", "train"), 800)
+    )
     genome = [s for _, s in read_fasta(shared_data / "genomes" / "human_GRCh38_fragments_biopython.fa")]
     corpus += genome
     ek = EvalKmers(evaluated)
@@ -112,7 +117,7 @@ def test_filter_matches_brute_force_on_real_subsets(shared_data):
         else:  # genome records: the kept pieces are exactly the bases no matching 32-mer covers
             covered = bytearray(len(s))
             for p in want[i]:
-                covered[p:p + K] = b"\x01" * K
+                covered[p : p + K] = b"\x01" * K
             runs, a = [], None
             for j, c in enumerate(covered + b"\x01"):
                 if not c and a is None:
@@ -140,8 +145,8 @@ def test_measured_gue_overlaps(shared_data):
     tf0_train = _rows(shared_data, "tf_0", "train")
     tf2_test = _rows(shared_data, "tf_2", "test")
     fwd_set, both_set = _brute_set(tf2_test, both=False), _brute_set(tf2_test)
-    brute_fwd = sum(1 for s in tf0_train if any(s[i:i + K] in fwd_set for i in range(len(s) - K + 1)))
-    brute_both = sum(1 for s in tf0_train if any(s[i:i + K] in both_set for i in range(len(s) - K + 1)))
+    brute_fwd = sum(1 for s in tf0_train if any(s[i : i + K] in fwd_set for i in range(len(s) - K + 1)))
+    brute_both = sum(1 for s in tf0_train if any(s[i : i + K] in both_set for i in range(len(s) - K + 1)))
     fast_fwd = int(EvalKmers({"tf_2:test": tf2_test}, both_strands=False).any_hit(tf0_train).sum())
     fast_both = int(EvalKmers({"tf_2:test": tf2_test}).any_hit(tf0_train).sum())
     # 789 is the forward-strand count; with the reverse strand 1,005 tf_0 train rows share a 32-mer

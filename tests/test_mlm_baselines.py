@@ -8,8 +8,16 @@ import torch
 
 from modeling.tokenization import char_tokenizer
 from training.collator import DNAMaskingCollator
-from training.mlm_baselines import (IGNORE, ContextCounts, choose_radius, contexts, heldout_losses, mask_windows,
-                                    model_loss, unigram_probability)
+from training.mlm_baselines import (
+    IGNORE,
+    ContextCounts,
+    choose_radius,
+    contexts,
+    heldout_losses,
+    mask_windows,
+    model_loss,
+    unigram_probability,
+)
 
 PAD = 3
 

@@ -21,10 +21,36 @@ from training import run_folder
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "gue/prom_core_tata"
 ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-SMALL = ["--model", "convnova", "--preset", "tiny", "--task", TASK, "--max_train_samples", "256",
-         "--max_eval_samples", "64", "--per_device_train_batch_size", "16", "--eval_strategy", "steps",
-         "--eval_steps", "4", "--save_strategy", "steps", "--save_steps", "4", "--logging_steps", "4",
-         "--seed", "11", "--disable_tqdm", "true", "--learning_rate", "1e-3"]
+SMALL = [
+    "--model",
+    "convnova",
+    "--preset",
+    "tiny",
+    "--task",
+    TASK,
+    "--max_train_samples",
+    "256",
+    "--max_eval_samples",
+    "64",
+    "--per_device_train_batch_size",
+    "16",
+    "--eval_strategy",
+    "steps",
+    "--eval_steps",
+    "4",
+    "--save_strategy",
+    "steps",
+    "--save_steps",
+    "4",
+    "--logging_steps",
+    "4",
+    "--seed",
+    "11",
+    "--disable_tqdm",
+    "true",
+    "--learning_rate",
+    "1e-3",
+]
 
 
 def cmd(out, *extra, steps=12):
@@ -67,7 +93,9 @@ def same_result(got: dict, ref: dict):
 def test_second_run_on_a_busy_folder_is_refused_naming_the_holder(tmp_path, capsys):
     out = tmp_path / "run"
     slow = ["--eval_steps", "100", "--save_steps", "100", "--logging_steps", "100"]
-    a = subprocess.Popen(cmd(out, *slow, steps=300), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    a = subprocess.Popen(
+        cmd(out, *slow, steps=300), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     lock = out / run_folder.LOCK_NAME
     assert wait_for(lambda: lock.is_file() and lock.read_text().strip(), a), "run A never took its folder"
     # run B, same folder, started while A trains: refused at once, naming A
@@ -78,7 +106,7 @@ def test_second_run_on_a_busy_folder_is_refused_naming_the_holder(tmp_path, caps
     rec = finished(out)  # run A's record, model and card belong together: nothing of B's is there
     assert rec["seed"] == 11 and rec["cost"]["global_steps"] == 300
     assert json.loads((out / "model" / "training_args.json").read_text())["seed"] == 11
-    assert f"(seed 11)" in (out / "model" / "README.md").read_text()
+    assert "(seed 11)" in (out / "model" / "README.md").read_text()
 
 
 def test_lock_is_exclusive_and_a_killed_holders_lock_is_taken_over(tmp_path):
@@ -87,9 +115,19 @@ def test_lock_is_exclusive_and_a_killed_holders_lock_is_taken_over(tmp_path):
         run_folder.claim(tmp_path / "f")
     first.release()
     # a holder killed with -9 leaves its lock file (with its pid) but the kernel has dropped the lock
-    child = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]);"
-                              "from training import run_folder; run_folder.claim(sys.argv[2]); print('held', flush=True);"
-                              "time.sleep(60)", str(ROOT), str(tmp_path / "f")], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; sys.path.insert(0, sys.argv[1]);"
+            "from training import run_folder; run_folder.claim(sys.argv[2]); print('held', flush=True);"
+            "time.sleep(60)",
+            str(ROOT),
+            str(tmp_path / "f"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "held"
     with pytest.raises(run_folder.RunFolderError, match=f"pid {child.pid}"):
         run_folder.claim(tmp_path / "f")
@@ -234,24 +272,38 @@ def fails(argv, capsys, *needles, folder=None):
 
 def test_a_stray_label_is_refused_naming_file_row_and_value(tmp_path, capsys):
     task = write_task(tmp_path / "t", {"train": ROWS, "dev": ROWS, "test": ROWS[:2] + [("GGGCCCATAT", 5)] + ROWS[3:]})
-    fails(["--task", str(task), "--output_dir", str(tmp_path / "run")], capsys,
-          "test.csv, line 4 (row 2): label 5 is not a class", "0..1", folder=tmp_path / "run")
+    fails(
+        ["--task", str(task), "--output_dir", str(tmp_path / "run")],
+        capsys,
+        "test.csv, line 4 (row 2): label 5 is not a class",
+        "0..1",
+        folder=tmp_path / "run",
+    )
 
 
-@pytest.mark.parametrize("content,needle", [("", "is empty"), ("sequence,label\n", "has a header but no rows"),
-                                            ("sequence,label\nACGT,\n", "line 2: label '' is not an integer")])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ("", "is empty"),
+        ("sequence,label\n", "has a header but no rows"),
+        ("sequence,label\nACGT,\n", "line 2: label '' is not an integer"),
+    ],
+)
 def test_empty_and_header_only_csv(tmp_path, capsys, content, needle):
     task = write_task(tmp_path / "t", {"train": ROWS, "dev": ROWS, "test": content})
     fails(["--task", str(task), "--output_dir", str(tmp_path / "run")], capsys, "test.csv", needle)
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["--metric_for_best", "loss"], "unknown flag --metric_for_best; did you mean --metric_for_best_model?"),
-    (["--learnig_rate", "1e-3"], "unknown flag --learnig_rate; did you mean --learning_rate?"),
-    (["--learning_rate=-1e-3"], "learning_rate must be a number > 0, got -0.001"),
-    (["--num_train_epochs", "0"], "num_train_epochs must be a number > 0"),
-    (["--mlm_probability", "1.5"], "mlm_probability must be a number > 0 and <= 1"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--metric_for_best", "loss"], "unknown flag --metric_for_best; did you mean --metric_for_best_model?"),
+        (["--learnig_rate", "1e-3"], "unknown flag --learnig_rate; did you mean --learning_rate?"),
+        (["--learning_rate=-1e-3"], "learning_rate must be a number > 0, got -0.001"),
+        (["--num_train_epochs", "0"], "num_train_epochs must be a number > 0"),
+        (["--mlm_probability", "1.5"], "mlm_probability must be a number > 0 and <= 1"),
+    ],
+)
 def test_bad_flags_and_ranges_fail_before_anything_is_written(tmp_path, capsys, argv, needle):
     t0 = time.time()
     fails(["--task", TASK, *argv, "--output_dir", str(tmp_path / "run")], capsys, needle, folder=tmp_path / "run")
@@ -272,8 +324,20 @@ def test_truncated_weights_and_tokenizer_name_the_file(tmp_path, capsys, referen
         for f in (ref_out / "model").iterdir():
             data = f.read_bytes()
             (broken / f.name).write_bytes(data[: len(data) // 3] if f.name == name else data)
-        err = fails(["--task", TASK, "--init", "pretrained", "--pretrained", str(broken),
-                     "--output_dir", str(tmp_path / f"run-{name}")], capsys, name)
+        err = fails(
+            [
+                "--task",
+                TASK,
+                "--init",
+                "pretrained",
+                "--pretrained",
+                str(broken),
+                "--output_dir",
+                str(tmp_path / f"run-{name}"),
+            ],
+            capsys,
+            name,
+        )
         assert str(broken) in err
 
 
@@ -283,9 +347,31 @@ def test_duplicates_and_nan_metrics(tmp_path, capsys):
     rows = [(s, i % 2) for i, s in enumerate(["ACGTACGTAA", "TTGACCATGA", "GGGCCCATAT", "ACACACGTGT"] * 4)]
     task = write_task(tmp_path / "t", {"train": rows, "dev": rows, "test": [("ACGTACGTAA", 0), ("CCCCGGGGAA", 0)]})
     out = tmp_path / "run"
-    assert train.main(["--task", str(task), "--model", "convnova", "--preset", "tiny", "--max_steps", "2",
-                       "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
-                       "--disable_tqdm", "true", "--output_dir", str(out)]) == 0
+    assert (
+        train.main(
+            [
+                "--task",
+                str(task),
+                "--model",
+                "convnova",
+                "--preset",
+                "tiny",
+                "--max_steps",
+                "2",
+                "--eval_strategy",
+                "no",
+                "--save_strategy",
+                "no",
+                "--load_best_model_at_end",
+                "false",
+                "--disable_tqdm",
+                "true",
+                "--output_dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = (out / "results.json").read_text()
     rec = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c} in results.json"))
     assert rec["metrics"]["test"]["auroc"] is None
@@ -296,10 +382,33 @@ def test_long_sequences_are_counted_or_refused(tmp_path, capsys):
     long_row = "ACGT" * 250_000  # 1 Mbp
     rows = [("ACGTACGTAA" * 3, i % 2) for i in range(8)]
     task = write_task(tmp_path / "t", {"train": rows, "dev": rows[:3] + [(long_row, 1)], "test": rows})
-    base = ["--task", str(task), "--model", "dnabert2", "--preset", "tiny", "--tokenizer", "char", "--max_steps", "2",
-            "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false", "--disable_tqdm", "true"]
-    fails([*base, "--output_dir", str(tmp_path / "a")], capsys, "(validation row 3) is 1,000,002 tokens",
-          "--max_length", folder=tmp_path / "a")
+    base = [
+        "--task",
+        str(task),
+        "--model",
+        "dnabert2",
+        "--preset",
+        "tiny",
+        "--tokenizer",
+        "char",
+        "--max_steps",
+        "2",
+        "--eval_strategy",
+        "no",
+        "--save_strategy",
+        "no",
+        "--load_best_model_at_end",
+        "false",
+        "--disable_tqdm",
+        "true",
+    ]
+    fails(
+        [*base, "--output_dir", str(tmp_path / "a")],
+        capsys,
+        "(validation row 3) is 1,000,002 tokens",
+        "--max_length",
+        folder=tmp_path / "a",
+    )
     out = tmp_path / "b"
     assert train.main([*base, "--max_length", "64", "--output_dir", str(out)]) == 0
     rec = finished(out)

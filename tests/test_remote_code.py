@@ -31,7 +31,9 @@ class NotInstalled(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, NotInstalled())
 """
 
-CHILD = BLOCK + """
+CHILD = (
+    BLOCK
+    + """
 import json, numpy as np, torch
 from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer, pipeline
 args = json.loads(sys.argv[1])
@@ -60,13 +62,19 @@ ours = sorted(m for m in sys.modules if m.split(".")[0] in OURS)
 assert not ours, ours
 print(json.dumps(out))
 """
+)
 
 
 def run_child(mlm_dir, clf_dir):
     args = json.dumps({"mlm": str(mlm_dir), "clf": str(clf_dir), "seqs": SEQS, "masked": MASKED})
-    r = subprocess.run([sys.executable, "-c", CHILD, args], capture_output=True, text=True, cwd=mlm_dir.parent,
-                       env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(mlm_dir.parent / "hf")},
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", CHILD, args],
+        capture_output=True,
+        text=True,
+        cwd=mlm_dir.parent,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(mlm_dir.parent / "hf")},
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-4000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -79,8 +87,13 @@ def tokenizer_of(family, shared):
     return TOKENIZERS.get("char").build()
 
 
-CASES = [("convnova", "tiny", "char"), ("unet", "small", "char"), ("dnabert2", "tiny", "bpe"),
-         ("dnabert2", "tiny", "kmer-overlapping"), ("dnabert2", "tiny", "char")]
+CASES = [
+    ("convnova", "tiny", "char"),
+    ("unet", "small", "char"),
+    ("dnabert2", "tiny", "bpe"),
+    ("dnabert2", "tiny", "kmer-overlapping"),
+    ("dnabert2", "tiny", "char"),
+]
 
 
 @pytest.mark.parametrize("model,preset,family", CASES)
@@ -88,9 +101,12 @@ def test_saved_folders_load_without_the_package(tmp_path, shared_data, model, pr
     torch.manual_seed(0)
     tok = tokenizer_of(family, shared_data)
     entry = MODELS.get(model)
-    mlm = AutoModelForMaskedLM.from_config(entry.config(preset, vocab_size=len(tok), pad_token_id=tok.pad_token_id)).eval()
+    mlm = AutoModelForMaskedLM.from_config(
+        entry.config(preset, vocab_size=len(tok), pad_token_id=tok.pad_token_id)
+    ).eval()
     clf = AutoModelForSequenceClassification.from_config(
-        entry.config(preset, vocab_size=len(tok), pad_token_id=tok.pad_token_id, num_labels=2)).eval()
+        entry.config(preset, vocab_size=len(tok), pad_token_id=tok.pad_token_id, num_labels=2)
+    ).eval()
     for m, name in ((mlm, "mlm"), (clf, "clf")):
         m.save_pretrained(tmp_path / name)
         tok.save_pretrained(tmp_path / name)
@@ -118,7 +134,9 @@ def test_saved_folders_load_without_the_package(tmp_path, shared_data, model, pr
 
 
 # Models without a masked-LM head (Basset, DeepSEA): a classifier folder, its backbone and the pipeline.
-CHILD_CLASSIFIER = BLOCK + """
+CHILD_CLASSIFIER = (
+    BLOCK
+    + """
 import json, torch
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, pipeline
 args = json.loads(sys.argv[1])
@@ -135,6 +153,7 @@ ours = sorted(m for m in sys.modules if m.split(".")[0] in OURS)
 assert not ours, ours
 print(json.dumps(out))
 """
+)
 
 
 @pytest.mark.slow
@@ -143,7 +162,8 @@ def test_classifier_only_folders_load_without_the_package(tmp_path, model):
     torch.manual_seed(0)
     tok = TOKENIZERS.get("char").build()
     clf = AutoModelForSequenceClassification.from_config(
-        MODELS.get(model).config("small", vocab_size=len(tok), pad_token_id=tok.pad_token_id, num_labels=2)).eval()
+        MODELS.get(model).config("small", vocab_size=len(tok), pad_token_id=tok.pad_token_id, num_labels=2)
+    ).eval()
     for module in clf.modules():  # eval-mode batch norm that is not the identity
         if isinstance(module, torch.nn.BatchNorm1d):
             module.running_mean.uniform_(-0.1, 0.1)
@@ -151,9 +171,14 @@ def test_classifier_only_folders_load_without_the_package(tmp_path, model):
     clf.save_pretrained(tmp_path / "clf")
     tok.save_pretrained(tmp_path / "clf")
     args = json.dumps({"clf": str(tmp_path / "clf"), "seqs": SEQS})
-    r = subprocess.run([sys.executable, "-c", CHILD_CLASSIFIER, args], capture_output=True, text=True, cwd=tmp_path,
-                       env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")},
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", CHILD_CLASSIFIER, args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")},
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-4000:]
     got = json.loads(r.stdout.strip().splitlines()[-1])
     enc = tok(SEQS, padding=True, return_tensors="pt")
@@ -164,33 +189,69 @@ def test_classifier_only_folders_load_without_the_package(tmp_path, model):
     np.testing.assert_allclose(got["clf_logits"], ref.numpy(), rtol=0, atol=1e-6)
     np.testing.assert_allclose(got["pooled"], pooled.numpy(), rtol=0, atol=1e-6)
     assert [d["label"] for d in got["classify"]] == [clf.config.id2label[i] for i in ref.argmax(-1).tolist()]
-    np.testing.assert_allclose([d["score"] for d in got["classify"]], ref.softmax(-1).max(-1).values.numpy(),
-                               rtol=1e-5)
+    np.testing.assert_allclose([d["score"] for d in got["classify"]], ref.softmax(-1).max(-1).values.numpy(), rtol=1e-5)
 
 
 def test_a_train_py_checkpoint_loads_without_the_package(tmp_path):
     """The folder train.py writes (and --push_to_hub uploads) is one of these folders."""
     out = tmp_path / "run"
-    assert train.main(["--model", "convnova", "--preset", "tiny", "--task", "gue/prom_core_tata", "--max_steps", "2",
-                       "--max_train_samples", "64", "--max_eval_samples", "32", "--eval_strategy", "no",
-                       "--save_strategy", "no", "--load_best_model_at_end", "false", "--disable_tqdm", "true",
-                       "--output_dir", str(out)]) == 0
+    assert (
+        train.main(
+            [
+                "--model",
+                "convnova",
+                "--preset",
+                "tiny",
+                "--task",
+                "gue/prom_core_tata",
+                "--max_steps",
+                "2",
+                "--max_train_samples",
+                "64",
+                "--max_eval_samples",
+                "32",
+                "--eval_strategy",
+                "no",
+                "--save_strategy",
+                "no",
+                "--load_best_model_at_end",
+                "false",
+                "--disable_tqdm",
+                "true",
+                "--output_dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     folder = out / "model"
     for name in ("convnova.py", "nucleotide.py", "common.py", "tokenization_dna.py", "dna_policy.py"):
         assert (folder / name).is_file(), name
     card = (folder / "README.md").read_text()
     assert "trust_remote_code=True" in card and "import modeling" in card
-    code = BLOCK + f"""
+    code = (
+        BLOCK
+        + f"""
 from transformers import pipeline
 clf = pipeline("text-classification", model={str(folder)!r}, trust_remote_code=True)
 print(clf("ACGTACGTAGCTAGCATCGATCGATCGGATCGATCGATCGACTAGCTAGCATCGATCGATCGATCGATCGA")[0]["label"])
 """
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                       env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")}, timeout=300)
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")},
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     tok = AutoTokenizer.from_pretrained(folder)
     with torch.no_grad():
-        pred = model(**tok("ACGTACGTAGCTAGCATCGATCGATCGGATCGATCGATCGACTAGCTAGCATCGATCGATCGATCGATCGA",
-                           return_tensors="pt")).logits.argmax(-1).item()
+        pred = (
+            model(**tok("ACGTACGTAGCTAGCATCGATCGATCGGATCGATCGATCGACTAGCTAGCATCGATCGATCGATCGATCGA", return_tensors="pt"))
+            .logits.argmax(-1)
+            .item()
+        )
     assert r.stdout.strip().splitlines()[-1] == model.config.id2label[pred]

@@ -12,16 +12,7 @@ import sys
 import pytest
 
 from assess.leaderboard import results_json
-from assess.results import (
-    PUBLISHED,
-    RANDOM,
-    Run,
-    Summary,
-    cell_from_summary,
-    cell_of,
-    mean_over_cells,
-    one_class,
-)
+from assess.results import PUBLISHED, RANDOM, Run, Summary, cell_from_summary, cell_of, mean_over_cells, one_class
 from dnalm_core.registry import TASKS
 from space.submission import SubmissionError, parse_submission
 
@@ -34,13 +25,25 @@ def record(seed: int, mcc: float, *, arm="a", init="random", corpus=None, tokeni
     """A train.py fine-tuning record with what the report and the leaderboard read."""
     acc = 0.6 + mcc / 4
     return {
-        "stage": "finetune", "task": TASK, "arm": arm, "run_name": arm, "seed": seed, "model": "dnabert2",
-        "preset": "tiny", "init": init, "pretrained_from": None if init == "random" else "somewhere/model",
-        "tokenizer": tokenizer or {"family": "char"}, "mode": "full", "corpus": corpus,
-        "problem_type": "single_label_classification", "primary_metric": "mcc",
+        "stage": "finetune",
+        "task": TASK,
+        "arm": arm,
+        "run_name": arm,
+        "seed": seed,
+        "model": "dnabert2",
+        "preset": "tiny",
+        "init": init,
+        "pretrained_from": None if init == "random" else "somewhere/model",
+        "tokenizer": tokenizer or {"family": "char"},
+        "mode": "full",
+        "corpus": corpus,
+        "problem_type": "single_label_classification",
+        "primary_metric": "mcc",
         "metrics": {"test": test or {"mcc": mcc, "accuracy": acc, "recall_macro": acc, "precision_macro": acc}},
-        "cost": {"train_flops": 1e12, "train_seconds": 5.0}, "versions": {"dnalm_assess_commit": "abc"},
-        "dataset": {"name": "gue", "config": "prom_core_tata"}, "finished_at": "2026-01-01T00:00:00Z",
+        "cost": {"train_flops": 1e12, "train_seconds": 5.0},
+        "versions": {"dnalm_assess_commit": "abc"},
+        "dataset": {"name": "gue", "config": "prom_core_tata"},
+        "finished_at": "2026-01-01T00:00:00Z",
     }
 
 
@@ -70,8 +73,9 @@ def test_cell_against_a_hand_computation():
 def test_mean_over_cells_is_the_mean_of_measured_cell_means():
     """Two measured tasks (means 60 and 30) and one that did not learn: mean (60 + 30) / 2 over 2 cells."""
     a = cell_of(TASK, "a", [Run.from_record(record(s, m)) for s, m in enumerate([0.5, 0.6, 0.7])], 1)
-    b = cell_of("t/b", "a", [Run.from_record({**record(s, m), "task": "t/b"})
-                             for s, m in enumerate([0.2, 0.3, 0.4])], 1)
+    b = cell_of(
+        "t/b", "a", [Run.from_record({**record(s, m), "task": "t/b"}) for s, m in enumerate([0.2, 0.3, 0.4])], 1
+    )
     dead = cell_of(TASK, "a", [Run.from_record(record(s, 0.0, test=ONE_CLASS)) for s in range(3)], 1)
     ci, k = mean_over_cells([a, b, dead])
     assert k == 2 and ci.difference == pytest.approx(45.0)
@@ -83,6 +87,7 @@ def test_mean_over_cells_is_the_mean_of_measured_cell_means():
 def test_one_class_from_predicted_class_counts_alone():
     """A record with `predicted_class_counts` and no n_predicted_classes: the counts decide, even where macro
     recall and precision look like one class (and the other way round)."""
+
     def run(test):
         return Run.from_record(record(0, test["mcc"], test=test))
 
@@ -102,19 +107,29 @@ def test_one_class_from_predicted_class_counts_alone():
     assert err.value.field == "metrics.test.predicted_class_counts"
 
 
-@pytest.mark.parametrize("init, corpus, tokenizer, regime, architecture", [
-    ("random", None, {"family": "char"}, RANDOM, "dnabert2 (char)"),
-    ("pretrained", {"name": "human", "bp": 10}, {"family": "kmer", "k": 6, "overlapping": True}, "pretrained: human",
-     "dnabert2 (kmer-6o)"),
-    ("pretrained", None, {"family": "bpe"}, PUBLISHED, "dnabert2 (bpe)"),
-])
+@pytest.mark.parametrize(
+    "init, corpus, tokenizer, regime, architecture",
+    [
+        ("random", None, {"family": "char"}, RANDOM, "dnabert2 (char)"),
+        (
+            "pretrained",
+            {"name": "human", "bp": 10},
+            {"family": "kmer", "k": 6, "overlapping": True},
+            "pretrained: human",
+            "dnabert2 (kmer-6o)",
+        ),
+        ("pretrained", None, {"family": "bpe"}, PUBLISHED, "dnabert2 (bpe)"),
+    ],
+)
 def test_a_run_from_its_record_and_from_its_leaderboard_file_agree(init, corpus, tokenizer, regime, architecture):
     """The report reads the record, the Space reads the leaderboard file assess.leaderboard writes from it: the
     same labels, and the same cell (one seed predicting one class, found by the recall/precision rule in the file,
     which carries only float metrics)."""
     tests = [None, None, ONE_CLASS]
-    recs = [record(s, m, init=init, corpus=corpus, tokenizer=tokenizer, test=t)
-            for s, (m, t) in enumerate(zip([0.41, 0.47, 0.0], tests))]
+    recs = [
+        record(s, m, init=init, corpus=corpus, tokenizer=tokenizer, test=t)
+        for s, (m, t) in enumerate(zip([0.41, 0.47, 0.0], tests))
+    ]
     from_record = [Run.from_record(r) for r in recs]
     from_file = [run for r in recs for run in parse_submission(json.dumps(results_json(r)), source="grid")]
     for a, b in zip(from_record, from_file):
@@ -136,8 +151,13 @@ def test_summary_cell_round_trip():
     info = {"n_test": 613, "test_subsampled": False}
     entry = json.loads(json.dumps(cell_json(cell, info, None)))
     back = cell_from_summary(TASK, "a", {int(s): v for s, v in entry["scores"].items()}, entry)
-    assert (back.measured, back.mean, back.low, back.high, back.source) == (True, cell.mean, cell.low, cell.high,
-                                                                            "summary.json")
+    assert (back.measured, back.mean, back.low, back.high, back.source) == (
+        True,
+        cell.mean,
+        cell.low,
+        cell.high,
+        "summary.json",
+    )
     assert back.text() == cell.text()
 
 
@@ -152,8 +172,10 @@ def test_summary_json_is_its_fields_in_order():
 
 
 def test_results_module_imports_no_torch():
-    code = ("import sys, assess.results, assess.report, space.board; "
-            "print(sorted(m for m in ('torch', 'transformers', 'gradio') if m in sys.modules))")
+    code = (
+        "import sys, assess.results, assess.report, space.board; "
+        "print(sorted(m for m in ('torch', 'transformers', 'gradio') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -27,13 +27,30 @@ from training.records import RECORD_NAME, read_record
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "gue/prom_core_tata"  # ships in data/
 FASTA = "human_GRCh38_fragments_biopython.fa"  # in the shared data's genomes/
-FAST = dict(max_train_samples=64, max_eval_samples=32, per_device_train_batch_size=8, per_device_eval_batch_size=64,
-            logging_steps=1, warmup_steps=0, disable_tqdm=True, report_to="none", dataloader_num_workers=0,
-            data_dir=str(ROOT / "data"))
+FAST = dict(
+    max_train_samples=64,
+    max_eval_samples=32,
+    per_device_train_batch_size=8,
+    per_device_eval_batch_size=64,
+    logging_steps=1,
+    warmup_steps=0,
+    disable_tqdm=True,
+    report_to="none",
+    dataloader_num_workers=0,
+    data_dir=str(ROOT / "data"),
+)
 # what differs between two executions of the same run: timings (every `*seconds` key, the Trainer's runtime,
 # clock times), the machine (peak memory, host), the job, the folder it ran in (replaced by <runs>)
-VOLATILE = {"train_runtime_trainer", "peak_memory_bytes", "started_at", "finished_at", "created_at", "host",
-            "hostname", "slurm_job_id"}
+VOLATILE = {
+    "train_runtime_trainer",
+    "peak_memory_bytes",
+    "started_at",
+    "finished_at",
+    "created_at",
+    "host",
+    "hostname",
+    "slurm_job_id",
+}
 
 
 @pytest.fixture
@@ -104,8 +121,10 @@ def test_paper_grid_smoke_runs_as_slurm_jobs_with_the_local_records(cluster_env,
     ledger = json.loads((on_slurm / "runs" / ".slurm" / "ledger.json").read_text())
     s, runs, skipped = grid.smoke_runs(spec, on_slurm, published=pub)
     assert not skipped and {slurm.slot_key(r) for r in runs} == set(ledger) and len(runs) == 19
-    finished = {f"{j['ArrayJobId']}_{j['ArrayTaskId']}" if "ArrayJobId" in j else j["JobId"]: j
-                for j in cluster_env.jobcomp_records()}
+    finished = {
+        f"{j['ArrayJobId']}_{j['ArrayTaskId']}" if "ArrayJobId" in j else j["JobId"]: j
+        for j in cluster_env.jobcomp_records()
+    }
     for key, entry in ledger.items():
         assert finished[entry["job_id"]]["JobState"] == "COMPLETED", key
     for r in runs:
@@ -115,8 +134,11 @@ def test_paper_grid_smoke_runs_as_slurm_jobs_with_the_local_records(cluster_env,
 
     local = tmp_path / "local"
     s_local, local_runs, _ = grid.smoke_runs(spec, local, published=pub)
-    some = [r for r in local_runs
-            if r.name.split("-learning_rate=")[0] in ("convnova-hg38", "dnabert2-published", "dnabert2-random")]
+    some = [
+        r
+        for r in local_runs
+        if r.name.split("-learning_rate=")[0] in ("convnova-hg38", "dnabert2-published", "dnabert2-random")
+    ]
     assert [r.kind for r in some] == ["pretrain", "finetune", "finetune", "finetune"]
     assert grid._smoke_local(s_local, some, local, io.StringIO()) == 0
     for r in some:
@@ -129,13 +151,29 @@ def test_paper_grid_smoke_runs_as_slurm_jobs_with_the_local_records(cluster_env,
 def test_grid_order_becomes_job_dependencies(cluster_env, tmp_path, capsys):
     """Pretraining before its fine-tunes; with `sweep_seeds: 1`, a later seed's job waits for the sweep-seed runs of
     its arm x task: read back from `scontrol show job`. Held jobs (`--hold`): nothing runs."""
-    spec = _spec(tmp_path, name="deps", seeds=[1, 2], sweep_seeds=1, tasks=[TASK],
-                 pretrain={"pre": {"model": "convnova", "tokenizer": "char", "preset": "tiny"}},
-                 arms={"ft": {"model": "convnova", "tokenizer": "char", "pretrained": "@pre",
-                              "sweep": {"learning_rate": [0.001, 0.003]}},
-                       "rnd": {"model": "convnova", "tokenizer": "char", "preset": "tiny",
-                               "sweep": {"learning_rate": [0.001, 0.003]}}},
-                 slurm={"cpus": 1, "time": "0:10:00", "extra": ["--hold"], "pretrain": {"time": 20}})
+    spec = _spec(
+        tmp_path,
+        name="deps",
+        seeds=[1, 2],
+        sweep_seeds=1,
+        tasks=[TASK],
+        pretrain={"pre": {"model": "convnova", "tokenizer": "char", "preset": "tiny"}},
+        arms={
+            "ft": {
+                "model": "convnova",
+                "tokenizer": "char",
+                "pretrained": "@pre",
+                "sweep": {"learning_rate": [0.001, 0.003]},
+            },
+            "rnd": {
+                "model": "convnova",
+                "tokenizer": "char",
+                "preset": "tiny",
+                "sweep": {"learning_rate": [0.001, 0.003]},
+            },
+        },
+        slurm={"cpus": 1, "time": "0:10:00", "extra": ["--hold"], "pretrain": {"time": 20}},
+    )
     runs = grid.expand(spec)
     try:
         keys = slurm.submit(spec, runs, out=io.StringIO())
@@ -171,12 +209,22 @@ def test_requeued_job_resumes_with_the_uninterrupted_metrics(cluster_env, tmp_pa
     """`scontrol requeue` (SLURM kills and requeues the job), or SIGUSR2 as before a time limit (submitit calls
     GridJob.checkpoint, which stops train.py, and requeues): either way the job resumes from the newest complete
     checkpoint and its record holds the metrics of the same run done without interruption."""
-    fields = dict(FAST, model="convnova", tokenizer="char", preset="tiny", max_steps=24, save_strategy="steps",
-                  save_steps=4, eval_strategy="steps", eval_steps=4)
+    fields = dict(
+        FAST,
+        model="convnova",
+        tokenizer="char",
+        preset="tiny",
+        max_steps=24,
+        save_strategy="steps",
+        save_steps=4,
+        eval_strategy="steps",
+        eval_steps=4,
+    )
     ref = _spec(tmp_path / "ref", name="ref", seeds=[1], tasks=[TASK], launcher="inprocess", arms={"a": fields})
     grid.run_all(ref)
-    spec = _spec(tmp_path / "slurm", name="requeue", seeds=[1], tasks=[TASK], arms={"a": fields},
-                 slurm={"cpus": 1, "time": 20})
+    spec = _spec(
+        tmp_path / "slurm", name="requeue", seeds=[1], tasks=[TASK], arms={"a": fields}, slurm={"cpus": 1, "time": 20}
+    )
     runs = grid.expand(spec)
     run = runs[0]
     slurm.submit(spec, runs, out=io.StringIO())
@@ -213,11 +261,19 @@ def test_failed_job_shows_its_log_tail_and_a_rerun_submits_only_it(cluster_env, 
     repo.mkdir()
     for args in (["init", "-q"], ["config", "user.name", "t"], ["config", "user.email", "t@example.org"]):
         subprocess.run(["git", *args], cwd=repo, check=True)
-    spec = _spec(tmp_path, name="fails", seeds=[1], tasks=[TASK], archive=str(repo / "records"),
-                 common=dict(FAST, max_steps=2, eval_strategy="no", save_strategy="no"),
-                 arms={"good": {"model": "convnova", "tokenizer": "char", "preset": "tiny"},
-                       "bad": {"model": "unet", "tokenizer": "bpe", "bpe_path": str(shared_data / "dnabert2")}},
-                 slurm={"cpus": 1, "time": 10})
+    spec = _spec(
+        tmp_path,
+        name="fails",
+        seeds=[1],
+        tasks=[TASK],
+        archive=str(repo / "records"),
+        common=dict(FAST, max_steps=2, eval_strategy="no", save_strategy="no"),
+        arms={
+            "good": {"model": "convnova", "tokenizer": "char", "preset": "tiny"},
+            "bad": {"model": "unet", "tokenizer": "bpe", "bpe_path": str(shared_data / "dnabert2")},
+        },
+        slurm={"cpus": 1, "time": 10},
+    )
     out = io.StringIO()
     assert slurm.run_slurm(spec, commit=True, poll_seconds=2, out=out) == 1
     text = out.getvalue()
@@ -227,8 +283,14 @@ def test_failed_job_shows_its_log_tail_and_a_rerun_submits_only_it(cluster_env, 
     assert good.done and not bad.done  # the other run went on
     assert (good.archived / RECORD_NAME).read_bytes() == (good.out / RECORD_NAME).read_bytes()
     log = subprocess.run(["git", "log", "--format=%s", "--name-only"], cwd=repo, capture_output=True, text=True).stdout
-    assert log.split() == ["fails:", "good", TASK, "seed", "1",
-                           f"records/finetune/{specmod.safe(TASK)}/good/seed1/{RECORD_NAME}"], log
+    assert log.split() == [
+        "fails:",
+        "good",
+        TASK,
+        "seed",
+        "1",
+        f"records/finetune/{specmod.safe(TASK)}/good/seed1/{RECORD_NAME}",
+    ], log
     listing = io.StringIO()
     slurm.list_runs(spec, runs, out=listing)
     lines = listing.getvalue()
@@ -248,14 +310,32 @@ def test_failed_job_shows_its_log_tail_and_a_rerun_submits_only_it(cluster_env, 
 def test_multinode_script_runs_as_two_gloo_processes(cluster_env, shared_data, tmp_path):
     """The batch script of a pretraining run with `nodes: 2`, its per-node part started twice on this machine with
     the variables srun sets on two nodes: one run of two processes, one record."""
-    spec = _spec(tmp_path, name="multi", seeds=[1], tasks=[TASK],
-                 pretrain={"pre": {"model": "convnova", "tokenizer": "char", "preset": "tiny", "max_steps": 2,
-                                   "window_length": 128, "num_windows": 32, "eval_windows": 8,
-                                   "per_device_train_batch_size": 4, "disable_tqdm": True, "report_to": "none",
-                                   "save_strategy": "no", "eval_strategy": "no", "leakage_tasks": [TASK],
-                                   "pretrain_fasta": [str(shared_data / "genomes" / FASTA)]}},
-                 arms={"ft": {"model": "convnova", "tokenizer": "char", "pretrained": "@pre"}},
-                 slurm={"cpus": 2, "time": 30, "pretrain": {"nodes": 2, "gpus": 0}})
+    spec = _spec(
+        tmp_path,
+        name="multi",
+        seeds=[1],
+        tasks=[TASK],
+        pretrain={
+            "pre": {
+                "model": "convnova",
+                "tokenizer": "char",
+                "preset": "tiny",
+                "max_steps": 2,
+                "window_length": 128,
+                "num_windows": 32,
+                "eval_windows": 8,
+                "per_device_train_batch_size": 4,
+                "disable_tqdm": True,
+                "report_to": "none",
+                "save_strategy": "no",
+                "eval_strategy": "no",
+                "leakage_tasks": [TASK],
+                "pretrain_fasta": [str(shared_data / "genomes" / FASTA)],
+            }
+        },
+        arms={"ft": {"model": "convnova", "tokenizer": "char", "pretrained": "@pre"}},
+        slurm={"cpus": 2, "time": 30, "pretrain": {"nodes": 2, "gpus": 0}},
+    )
     pre = grid.expand(spec)[0]
     log_dir = tmp_path / "jobs"
     log_dir.mkdir()
@@ -265,12 +345,23 @@ def test_multinode_script_runs_as_two_gloo_processes(cluster_env, shared_data, t
     assert "#SBATCH --nodes=2" in text and "#SBATCH --dependency=afterok:5" in text and "#SBATCH --requeue" in text
     assert "#SBATCH --signal=B:USR2@300" in text and "srun --kill-on-bad-exit=1" in text
     job_id = next(j for j in range(1, 1000) if _port_free(29500 + j))  # the script's port: 29500 + job id % 1000
-    env = {**cluster_env.env, "SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "localhost", "SLURM_JOB_ID": str(job_id),
-           "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen(["bash", str(script), "--node"], env={**env, "SLURM_NODEID": str(rank)},
-                              stdout=open(tmp_path / f"node{rank}.log", "w"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
-             for rank in (0, 1)]
+    env = {
+        **cluster_env.env,
+        "SLURM_NNODES": "2",
+        "SLURM_JOB_NODELIST": "localhost",
+        "SLURM_JOB_ID": str(job_id),
+        "OMP_NUM_THREADS": "1",
+    }
+    procs = [
+        subprocess.Popen(
+            ["bash", str(script), "--node"],
+            env={**env, "SLURM_NODEID": str(rank)},
+            stdout=open(tmp_path / f"node{rank}.log", "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for rank in (0, 1)
+    ]
     try:
         rcs = [p.wait(timeout=300) for p in procs]
     finally:
@@ -303,14 +394,22 @@ def test_multinode_script_runs_as_two_gloo_processes(cluster_env, shared_data, t
 
 def test_slurm_section_is_validated(tmp_path):
     base = dict(name="v", seeds=[1], tasks=[TASK], arms={"a": {"model": "convnova", "tokenizer": "char"}})
-    for bad, msg in (({"gpu": 1}, "unknown keys ['gpu']"), ({"nodes": 2}, "`nodes` goes under `slurm: pretrain:`"),
-                     ({"time": "soon"}, "time limit 'soon'"), ({"mem": "lots"}, "`mem` must be a size"),
-                     ({"gpus": -1}, "`gpus` must be a whole number >= 0"), ({"extra": "--qos=x"}, "`extra` must be"),
-                     ({"pretrain": {"nodes": 0}}, "slurm.pretrain: `nodes` must be a whole number >= 1")):
+    for bad, msg in (
+        ({"gpu": 1}, "unknown keys ['gpu']"),
+        ({"nodes": 2}, "`nodes` goes under `slurm: pretrain:`"),
+        ({"time": "soon"}, "time limit 'soon'"),
+        ({"mem": "lots"}, "`mem` must be a size"),
+        ({"gpus": -1}, "`gpus` must be a whole number >= 0"),
+        ({"extra": "--qos=x"}, "`extra` must be"),
+        ({"pretrain": {"nodes": 0}}, "slurm.pretrain: `nodes` must be a whole number >= 1"),
+    ):
         with pytest.raises(ValueError, match=re.escape(msg)):
             _spec(tmp_path, **base, slurm=bad)
-    spec = _spec(tmp_path, **base, slurm={"partition": "gpu", "gpus": 1, "time": "1-00:00:00",
-                                          "pretrain": {"nodes": 4, "gpus": 8}})
+    spec = _spec(
+        tmp_path,
+        **base,
+        slurm={"partition": "gpu", "gpus": 1, "time": "1-00:00:00", "pretrain": {"nodes": 4, "gpus": 8}},
+    )
     want = {"partition": "gpu", "gpus": 8, "time": "1-00:00:00", "nodes": 4}
     assert specmod.slurm_resources(spec, "pretrain") == want
     assert specmod.slurm_resources(spec, "finetune") == {"partition": "gpu", "gpus": 1, "time": "1-00:00:00"}

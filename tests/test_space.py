@@ -23,8 +23,7 @@ from scipy import stats
 
 from space import board as boardmod
 from space.board import Board, SourceError, resolve_source
-from space.submission import (SubmissionError, check_new_runs, parse_submission, read_results_file,
-                              validate_submission)
+from space.submission import SubmissionError, check_new_runs, parse_submission, read_results_file, validate_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = ROOT / "reports" / "cpu" / "leaderboard"
@@ -84,7 +83,8 @@ def test_board_reads_every_committed_run(cpu_board):
 def test_cells_match_an_independent_t_interval(cpu_board):
     """Each arm x task cell, recomputed here from the files: one-class seeds (a binary run predicting one
     class has macro recall 1/2 and macro precision accuracy/2), the report's limit of one such seed, then
-    mean ± t(n-1, 0.975)·s/√n over the learning seeds. Checked per arm of the files (members=True: every sweep member on its own)."""
+    mean ± t(n-1, 0.975)·s/√n over the learning seeds. Checked per arm of the files (members=True: every sweep
+    member on its own)."""
     cells = {}
     for p in files_of(CPU):
         d = load(p)
@@ -172,26 +172,72 @@ TASKS3 = ("gue/prom_core_tata", "gue/tf_2", "gue/mouse_0")
 
 def _metrics(mcc: float, one_class: bool = False) -> dict:
     if one_class:  # binary, one predicted class: MCC 0, macro recall 1/2, macro precision accuracy/2
-        return {"mcc": 0.0, "loss": 0.69, "accuracy": 0.6, "precision_macro": 0.3, "recall_macro": 0.5, "f1_macro": 0.375}
-    return {"mcc": mcc, "loss": 0.5 - mcc / 10, "accuracy": 0.6 + mcc / 4, "precision_macro": 0.6 + mcc / 4,
-            "recall_macro": 0.6 + mcc / 4, "f1_macro": 0.6 + mcc / 5}
+        return {
+            "mcc": 0.0,
+            "loss": 0.69,
+            "accuracy": 0.6,
+            "precision_macro": 0.3,
+            "recall_macro": 0.5,
+            "f1_macro": 0.375,
+        }
+    return {
+        "mcc": mcc,
+        "loss": 0.5 - mcc / 10,
+        "accuracy": 0.6 + mcc / 4,
+        "precision_macro": 0.6 + mcc / 4,
+        "recall_macro": 0.6 + mcc / 4,
+        "f1_macro": 0.6 + mcc / 5,
+    }
 
 
-def _record(task, arm, seed, mcc, out, *, init="random", pretrained_from=None, corpus=None, one_class=False,
-            stage="finetune", flops=1e12):
+def _record(
+    task,
+    arm,
+    seed,
+    mcc,
+    out,
+    *,
+    init="random",
+    pretrained_from=None,
+    corpus=None,
+    one_class=False,
+    stage="finetune",
+    flops=1e12,
+):
     from training.records import RECORD_FIELDS
 
     rec = {k: None for k in RECORD_FIELDS}
-    rec.update({
-        "stage": stage, "task": task, "arm": arm, "seed": seed, "model": "convnova", "preset": "p", "init": init,
-        "pretrained_from": pretrained_from, "tokenizer": {"family": "char"}, "mode": "full", "corpus": corpus,
-        "problem_type": "single_label_classification", "primary_metric": "mcc",
-        "metrics": {"test": _metrics(mcc, one_class), "validation": {"mcc": mcc}},
-        "cost": {"train_flops": flops, "train_seconds": 10.0, "eval_seconds": 1.0, "device": "cpu", "global_steps": 10},
-        "dataset": {"fingerprint": {"train": {"rows": 800}, "validation": {"rows": 300}, "test": {"rows": 300}}},
-        "config": {"run": {}}, "output_dir": str(out), "run_name": arm,
-        "versions": {"python": "3", "dnalm_assess_commit": "abc"}, "finished_at": "2026-01-01T00:00:00Z",
-    })
+    rec.update(
+        {
+            "stage": stage,
+            "task": task,
+            "arm": arm,
+            "seed": seed,
+            "model": "convnova",
+            "preset": "p",
+            "init": init,
+            "pretrained_from": pretrained_from,
+            "tokenizer": {"family": "char"},
+            "mode": "full",
+            "corpus": corpus,
+            "problem_type": "single_label_classification",
+            "primary_metric": "mcc",
+            "metrics": {"test": _metrics(mcc, one_class), "validation": {"mcc": mcc}},
+            "cost": {
+                "train_flops": flops,
+                "train_seconds": 10.0,
+                "eval_seconds": 1.0,
+                "device": "cpu",
+                "global_steps": 10,
+            },
+            "dataset": {"fingerprint": {"train": {"rows": 800}, "validation": {"rows": 300}, "test": {"rows": 300}}},
+            "config": {"run": {}},
+            "output_dir": str(out),
+            "run_name": arm,
+            "versions": {"python": "3", "dnalm_assess_commit": "abc"},
+            "finished_at": "2026-01-01T00:00:00Z",
+        }
+    )
     return rec
 
 
@@ -212,23 +258,51 @@ def make_grid(tmp: Path, sweep: bool = False) -> dict:
     for task in TASKS3:
         for seed in (1, 2, 3, 4):
             recs.append(_record(task, "rnd", seed, 0.30 + 0.02 * rng.standard_normal(), runs / task / f"rnd{seed}"))
-            recs.append(_record(task, "pre", seed, 0.36 + 0.02 * rng.standard_normal(), runs / task / f"pre{seed}",
-                                init="pretrained", pretrained_from=str(pre_dir / "model"), corpus={"name": "human"}))
-            recs.append(_record(task, "flat", seed, 0.1 + 0.02 * rng.standard_normal(), runs / task / f"flat{seed}",
-                                one_class=(task == "gue/tf_2" and seed < 3)))
+            recs.append(
+                _record(
+                    task,
+                    "pre",
+                    seed,
+                    0.36 + 0.02 * rng.standard_normal(),
+                    runs / task / f"pre{seed}",
+                    init="pretrained",
+                    pretrained_from=str(pre_dir / "model"),
+                    corpus={"name": "human"},
+                )
+            )
+            recs.append(
+                _record(
+                    task,
+                    "flat",
+                    seed,
+                    0.1 + 0.02 * rng.standard_normal(),
+                    runs / task / f"flat{seed}",
+                    one_class=(task == "gue/tf_2" and seed < 3),
+                )
+            )
             if sweep:
                 recs[-3]["arm"] = "rnd-learning_rate=0.001"
-                other = _record(task, "rnd-learning_rate=0.003", seed, 0.20 + 0.02 * rng.standard_normal(),
-                                runs / task / f"rnd3-{seed}")
+                other = _record(
+                    task,
+                    "rnd-learning_rate=0.003",
+                    seed,
+                    0.20 + 0.02 * rng.standard_normal(),
+                    runs / task / f"rnd3-{seed}",
+                )
                 other["metrics"]["validation"]["mcc"] = 0.9 if task == "gue/prom_core_tata" else 0.01
                 recs.append(other)
     for r in recs:
         write_record(Path(r["output_dir"]) / RECORD_NAME, r)
     rnd = {"sweep": {"learning_rate": [0.001, 0.003]}} if sweep else {}
-    spec = {"name": "synthetic", "runs_dir": str(runs), "seeds": [1, 2, 3, 4], "tasks": list(TASKS3),
-            "arms": {"rnd": rnd, "pre": {}, "flat": {}},
-            "comparisons": {"pretraining": [["pre", "rnd"]], "architecture": [["flat", "rnd"]]},
-            "references": {"source": "A paper, Table 1", "scores": {"Big model": {"gue/tf_2": 66.5, "gue/mouse_0": 56.8}}}}
+    spec = {
+        "name": "synthetic",
+        "runs_dir": str(runs),
+        "seeds": [1, 2, 3, 4],
+        "tasks": list(TASKS3),
+        "arms": {"rnd": rnd, "pre": {}, "flat": {}},
+        "comparisons": {"pretraining": [["pre", "rnd"]], "architecture": [["flat", "rnd"]]},
+        "references": {"source": "A paper, Table 1", "scores": {"Big model": {"gue/tf_2": 66.5, "gue/mouse_0": 56.8}}},
+    }
     out = tmp / "report"
     report.build_report(spec, out)
     lb = out / "leaderboard"
@@ -252,15 +326,21 @@ def swept(tmp_path_factory):
 def test_sweep_members_stand_for_their_arm_as_the_report_chose(swept):
     summary = swept["summary"]
     chosen = {t: summary["cells"]["rnd"][t]["selected"]["member"] for t in TASKS3}
-    assert chosen == {"gue/prom_core_tata": "rnd-learning_rate=0.003", "gue/tf_2": "rnd-learning_rate=0.001",
-                      "gue/mouse_0": "rnd-learning_rate=0.001"}
+    assert chosen == {
+        "gue/prom_core_tata": "rnd-learning_rate=0.003",
+        "gue/tf_2": "rnd-learning_rate=0.001",
+        "gue/mouse_0": "rnd-learning_rate=0.001",
+    }
     b = Board.from_folder(swept["lb"])
     assert set(b.arms()) == {"rnd", "pre", "flat"}  # the members are one arm
     assert b.describe()["cells"] == {"summary.json": 9}
     for task, member in chosen.items():
         cell = b.cell("rnd", task)
-        want = {r["seed"]: 100 * r["metrics"]["test"]["mcc"] for r in swept["records"]
-                if r["arm"] == member and r["task"] == task}
+        want = {
+            r["seed"]: 100 * r["metrics"]["test"]["mcc"]
+            for r in swept["records"]
+            if r["arm"] == member and r["task"] == task
+        }
         assert cell.scores == pytest.approx(want)
         entry = summary["cells"]["rnd"][task]
         assert (cell.mean, cell.low, cell.high) == (entry["mean"], entry["ci"]["low"], entry["ci"]["high"])
@@ -270,8 +350,9 @@ def test_sweep_members_stand_for_their_arm_as_the_report_chose(swept):
     rows = b.table(members=True, show_references=False)
     assert sorted(r[0] for r in rows.data) == ["flat", "pre", "rnd-learning_rate=0.001", "rnd-learning_rate=0.003"]
     sel = b.selection_table()
-    assert sel.data == [["rnd", "learning_rate", *[str(0.003 if t == "gue/prom_core_tata" else 0.001)
-                                                   for t in sel.headers[2:]]]]
+    assert sel.data == [
+        ["rnd", "learning_rate", *[str(0.003 if t == "gue/prom_core_tata" else 0.001) for t in sel.headers[2:]]]
+    ]
     # a new run goes to a member, never to the swept arm's bare name
     d = load(swept["lb"] / "results" / "rnd-learning_rate=0.003" / "gue__prom_core_tata__seed1.json")
     d["config"].update(model_name="dnalm-assess/rnd", seed=9)
@@ -427,14 +508,17 @@ def test_malformed_results_file_is_refused_naming_the_field(board, good, where, 
     assert len(board.snapshot()) == n  # nothing added
 
 
-@pytest.mark.parametrize("raw,words", [
-    (b"{not json", "not valid JSON"),
-    (b"[1, 2]", "JSON object"),
-    (b'{"config": {"seed": NaN}}', "NaN"),
-    (b"\xff\xfe", "UTF-8"),
-    (b'{"hello": 1}', "neither"),
-    (b" " * 1_000_001, "more than"),
-])
+@pytest.mark.parametrize(
+    "raw,words",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"config": {"seed": NaN}}', "NaN"),
+        (b"\xff\xfe", "UTF-8"),
+        (b'{"hello": 1}', "neither"),
+        (b" " * 1_000_001, "more than"),
+    ],
+)
 def test_unreadable_files_are_refused(raw, words):
     with pytest.raises(SubmissionError) as err:
         parse_submission(raw)
@@ -462,7 +546,11 @@ def test_duplicates_and_arm_consistency(board, synthetic, good):
     # the very same file: same arm, task and seed
     with pytest.raises(SubmissionError) as err:
         board.add(existing.read_bytes())
-    assert err.value.field == "config.seed" and "duplicate run" in err.value.reason and "rnd/gue__tf_2__seed1.json" in err.value.reason
+    assert (
+        err.value.field == "config.seed"
+        and "duplicate run" in err.value.reason
+        and "rnd/gue__tf_2__seed1.json" in err.value.reason
+    )
     # the same run under another name and seed: same content hash
     renamed = load(existing)
     renamed["config"].update(model_name="someone/copy", seed=42)
@@ -475,9 +563,11 @@ def test_duplicates_and_arm_consistency(board, synthetic, good):
         board.add(json.dumps({**rec, "arm": "someone/else", "seed": 5}))
     assert err.value.field == "metrics.test" and "duplicate content" in err.value.reason
     # an arm name already shown, with another model / init / tokenizer
-    for where, value, field in [("config.model_arch", "unet", "config.model_arch"),
-                                ("config.init", "pretrained", "config.init"),
-                                ("config.tokenizer", {"family": "bpe"}, "config.tokenizer")]:
+    for where, value, field in [
+        ("config.model_arch", "unet", "config.model_arch"),
+        ("config.init", "pretrained", "config.init"),
+        ("config.tokenizer", {"family": "bpe"}, "config.tokenizer"),
+    ]:
         d = copy.deepcopy(good)
         d["config"].update(model_name="dnalm-assess/rnd", seed=8)
         _set(d, where, value)
@@ -493,9 +583,22 @@ def test_duplicates_and_arm_consistency(board, synthetic, good):
 def test_submission_module_is_usable_alone(synthetic):
     """validate_submission / check_new_runs work on plain lists, without a Board."""
     existing = [r for p in files_of(synthetic["lb"]) for r in read_results_file(p)]
-    ok = validate_submission(json.dumps({"config": {"model_name": "x/y", "model_arch": "m", "init": "random",
-                                                    "tokenizer": {"family": "char"}, "mode": "probe", "seed": 0},
-                                         "results": {"gue/mouse_0": {"mcc": -0.25}}}), existing)
+    ok = validate_submission(
+        json.dumps(
+            {
+                "config": {
+                    "model_name": "x/y",
+                    "model_arch": "m",
+                    "init": "random",
+                    "tokenizer": {"family": "char"},
+                    "mode": "probe",
+                    "seed": 0,
+                },
+                "results": {"gue/mouse_0": {"mcc": -0.25}},
+            }
+        ),
+        existing,
+    )
     assert ok[0].score == -25.0 and ok[0].regime == "random init"
     with pytest.raises(SubmissionError):
         check_new_runs(ok, existing + ok)
@@ -554,14 +657,26 @@ def test_cli_hub_id_unreachable_fails_in_seconds(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
     env.update(HF_ENDPOINT=f"http://127.0.0.1:{_closed_port()}", HF_HOME=str(tmp_path / "hf"))
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "space.app", "--results", "someone/dna-leaderboard"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "space.app", "--results", "someone/dna-leaderboard"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2, proc.stderr
     assert time.monotonic() - start < 30
     assert "could not download the Hub dataset repo 'someone/dna-leaderboard'" in proc.stderr
     assert "pass a local leaderboard folder" in proc.stderr
-    offline = subprocess.run([sys.executable, "-m", "space.app", "--results", "someone/dna-leaderboard"], cwd=ROOT,
-                             env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=60)
+    offline = subprocess.run(
+        [sys.executable, "-m", "space.app", "--results", "someone/dna-leaderboard"],
+        cwd=ROOT,
+        env={**env, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert offline.returncode == 2 and "Hub is offline" in offline.stderr
 
 
@@ -569,17 +684,19 @@ def test_cli_hub_id_unreachable_fails_in_seconds(tmp_path):
 
 
 def test_importing_the_suite_never_imports_gradio():
-    code = ("import sys, modeling, data_scripts, training.records, assess.report, assess.leaderboard, "
-            "space, space.board, space.submission, space.app, space.browser, space.screenshot, space.bundle; "
-            "bad = sorted(m for m in ('gradio', 'playwright', 'fastapi') if m in sys.modules); "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, modeling, data_scripts, training.records, assess.report, assess.leaderboard, "
+        "space, space.board, space.submission, space.app, space.browser, space.screenshot, space.bundle; "
+        "bad = sorted(m for m in ('gradio', 'playwright', 'fastapi') if m in sys.modules); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_app_builds_and_check_runs(cpu_board):
     need(have_gradio(), 'gradio is not installed (pip install -e ".[space]")')
-    from space.app import build_app, plot_frame, X_FINETUNE, X_TOTAL
+    from space.app import X_FINETUNE, X_TOTAL, build_app, plot_frame
 
     demo = build_app(cpu_board)
     assert type(demo).__name__ == "Blocks"
@@ -590,8 +707,13 @@ def test_app_builds_and_check_runs(cpu_board):
     assert sorted(total["arm"]) == sorted(p["arm"] for p in points if p["total_flops"])
     for p in points:  # an arm left off the total-compute plot is named under it
         assert bool(p["total_flops"]) or p["arm"] in note
-    proc = subprocess.run([sys.executable, "-m", "space.app", "--results", str(CPU), "--check"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-m", "space.app", "--results", str(CPU), "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     assert re.search(rf"{len(cpu_board.snapshot())} runs, {len(cpu_board.arms())} arms", proc.stdout)
 
@@ -611,13 +733,23 @@ def test_bundle_is_a_space_repo_that_runs_alone(tmp_path):
     assert header["sdk_version"] == gradio.__version__  # the version the tests ran
     assert "gradio" in (out / "requirements.txt").read_text()
     env = {**os.environ, "PYTHONPATH": ""}
-    proc = subprocess.run([sys.executable, "app.py", "--check"], cwd=out, env=env, capture_output=True, text=True,
-                          timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "app.py", "--check"], cwd=out, env=env, capture_output=True, text=True, timeout=180
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{len(files_of(CPU))} runs" in proc.stdout
-    where = subprocess.run([sys.executable, "-c", "import dnalm_core, space, assess.stats; "
-                            "print(dnalm_core.__file__, space.__file__, assess.stats.__file__)"],
-                           cwd=out, env=env, capture_output=True, text=True, timeout=60)
+    where = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import dnalm_core, space, assess.stats; print(dnalm_core.__file__, space.__file__, assess.stats.__file__)",
+        ],
+        cwd=out,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert all(p.startswith(str(out)) for p in where.stdout.split()), where.stdout
 
 

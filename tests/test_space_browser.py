@@ -57,8 +57,9 @@ def _expected() -> dict:
     files = sorted((CPU / "results").rglob("*.json"))
     if not files:
         pytest.skip(f"no committed leaderboard files under {CPU}")
-    summary = next((json.loads((w / "summary.json").read_text()) for w in (CPU, CPU.parent)
-                    if (w / "summary.json").is_file()), {})
+    summary = next(
+        (json.loads((w / "summary.json").read_text()) for w in (CPU, CPU.parent) if (w / "summary.json").is_file()), {}
+    )
     member_of, chosen = {}, {}
     for arm, by_task in (summary.get("cells") or {}).items():
         for task, entry in by_task.items():
@@ -131,14 +132,21 @@ def test_table_renders_the_committed_results(page):
     sources = column_texts(page, 1)
     assert len(names) == n  # every row is rendered, not only counted
     assert sorted(a for a, s in zip(names, sources) if s == "grid") == sorted(want["arms"])
-    assert sorted(a for a, s in zip(names, sources) if s == "published") == sorted(f"{m} (published)" for m in want["refs"])
+    assert sorted(a for a, s in zip(names, sources) if s == "published") == sorted(
+        f"{m} (published)" for m in want["refs"]
+    )
     # cells read "mean ± half-width" (or say why not)
     for col in range(6, len(cols) - 2):
         for text in column_texts(page, col):
-            assert re.fullmatch(r"-?\d+\.\d\d( ± \d+\.\d\d)?( \(n=\d+(, no CI)?\))?|did not learn \(\d+/\d+\)|–", text), text
+            assert re.fullmatch(
+                r"-?\d+\.\d\d( ± \d+\.\d\d)?( \(n=\d+(, no CI)?\))?|did not learn \(\d+/\d+\)|–", text
+            ), text
     # the published rows can be hidden
     page.locator("#show-refs input[type=checkbox]").uncheck()
-    page.wait_for_function(f"() => document.querySelector('#leaderboard [role=grid]').getAttribute('aria-rowcount') == {len(want['arms']) + 1}")
+    page.wait_for_function(
+        "() => document.querySelector('#leaderboard [role=grid]').getAttribute('aria-rowcount') "
+        f"== {len(want['arms']) + 1}"
+    )
     assert row_count(page) == len(want["arms"])
 
 
@@ -187,7 +195,10 @@ def test_filters_by_architecture_and_task_group(page):
     n_arch = sum(1 for m in want["arms"].values() if m == arch)
     before = row_count(page)
     page.locator("#filter-arch label", has_text=arch).click()
-    page.wait_for_function(f"() => document.querySelector('#leaderboard [role=grid]').getAttribute('aria-rowcount') == {before - n_arch + 1}")
+    page.wait_for_function(
+        "() => document.querySelector('#leaderboard [role=grid]').getAttribute('aria-rowcount') "
+        f"== {before - n_arch + 1}"
+    )
     assert row_count(page) == before - n_arch
     models = column_texts(page, 2)
     assert set(models) - {"-"} == {m for m in want["arms"].values() if m != arch}, models  # "-": published rows
@@ -268,9 +279,13 @@ def test_submissions_valid_appears_malformed_explained(browser, fresh_url, tmp_p
         msg = _upload_and_wait(page, tmp_path / "good.json")
         assert "Added" in msg and "tester/convnova-variant" in msg and "43.21" in msg, msg
         page.get_by_role("tab", name="Leaderboard").click()
-        page.wait_for_function(f"() => document.querySelector('#leaderboard [role=grid]').getAttribute('aria-rowcount') == {before + 2}")
+        page.wait_for_function(
+            f"() => document.querySelector('#leaderboard [role=grid]').getAttribute('aria-rowcount') == {before + 2}"
+        )
         assert row_count(page) == before + 1
-        page.wait_for_function("() => document.querySelector('#leaderboard').innerText.includes('tester/convnova-variant')")
+        page.wait_for_function(
+            "() => document.querySelector('#leaderboard').innerText.includes('tester/convnova-variant')"
+        )
         names, sources = column_texts(page, 0), column_texts(page, 1)
         assert sources[names.index("tester/convnova-variant")] == "submitted"
         col = [h.strip() for h in page.locator("#leaderboard thead th").all_inner_texts()].index(task)
@@ -279,7 +294,9 @@ def test_submissions_valid_appears_malformed_explained(browser, fresh_url, tmp_p
         other = ctx.new_page()
         other.goto(fresh_url)
         wait_for_table(other)
-        other.wait_for_function(f"() => document.querySelector('#leaderboard [role=grid]').getAttribute('aria-rowcount') == {before + 2}")
+        other.wait_for_function(
+            f"() => document.querySelector('#leaderboard [role=grid]').getAttribute('aria-rowcount') == {before + 2}"
+        )
     finally:
         ctx.close()
 

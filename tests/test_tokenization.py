@@ -286,12 +286,31 @@ def test_offsets_index_the_callers_string(any_tokenizer):
 
 def test_char_vocabulary_and_ids_are_fixed():
     tok = char_tokenizer()
-    assert tok.get_vocab() == {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "[PAD]": 3, "[MASK]": 4,
-                               "A": 5, "C": 6, "G": 7, "T": 8, "N": 9}
-    assert (tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.pad_token_id, tok.mask_token_id) == (0, 1, 2, 3, 4)
+    assert tok.get_vocab() == {
+        "[UNK]": 0,
+        "[CLS]": 1,
+        "[SEP]": 2,
+        "[PAD]": 3,
+        "[MASK]": 4,
+        "A": 5,
+        "C": 6,
+        "G": 7,
+        "T": 8,
+        "N": 9,
+    }
+    assert (tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.pad_token_id, tok.mask_token_id) == (
+        0,
+        1,
+        2,
+        3,
+        4,
+    )
     assert tok.vocab_size == len(tok) == 10 and tok.padding_side == "right"
     tensors = tok(["ACG", "T"], padding=True, return_tensors="pt")
-    assert tensors["input_ids"].tolist() == [[1, 5, 6, 7, 2], [1, 8, 2, 3, 3]] and str(tensors["input_ids"].dtype) == "torch.int64"
+    assert (
+        tensors["input_ids"].tolist() == [[1, 5, 6, 7, 2], [1, 8, 2, 3, 3]]
+        and str(tensors["input_ids"].dtype) == "torch.int64"
+    )
     enc = tok(" acgtn", return_offsets_mapping=True)
     assert enc["input_ids"] == [1, 5, 6, 7, 8, 9, 2]
     assert enc["offset_mapping"] == [(0, 0), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (0, 0)]
@@ -447,15 +466,22 @@ def compare_with_reference(tok, ref, first, second=None, options=(), sides=("rig
 
 
 @pytest.mark.parametrize(
-    "build", [char_tokenizer, lambda: kmer_tokenizer(1, False), lambda: kmer_tokenizer(3, False),
-              lambda: kmer_tokenizer(6, False), "bpe-published"],
+    "build",
+    [
+        char_tokenizer,
+        lambda: kmer_tokenizer(1, False),
+        lambda: kmer_tokenizer(3, False),
+        lambda: kmer_tokenizer(6, False),
+        "bpe-published",
+    ],
     ids=["char", "kmer1", "kmer3-nonoverlapping", "kmer6-nonoverlapping", "bpe-published"],
 )
 def test_fast_path_matches_plain_transformers(build, request):
     tok = build_family(build, request) if isinstance(build, str) else build()
     # Plain transformers on our saved tokenizer.json: its normalizer carries the policy's mapping.
-    ref = PreTrainedTokenizerFast(tokenizer_object=tok.backend_tokenizer, pad_token="[PAD]",
-                                  model_input_names=["input_ids", "attention_mask"])
+    ref = PreTrainedTokenizerFast(
+        tokenizer_object=tok.backend_tokenizer, pad_token="[PAD]", model_input_names=["input_ids", "attention_mask"]
+    )
     rng = random.Random(4)
     seqs = random_dna(rng, 25, max_len=30)
     compare_with_reference(tok, ref, seqs, options=OPTION_SETS)
@@ -464,10 +490,20 @@ def test_fast_path_matches_plain_transformers(build, request):
     compare_with_reference(tok, ref, seqs[1], seqs[2], options=PAIR_OPTION_SETS[:3], sides=("right",))
     # only_first / only_second that succeed: one long and one short sequence per pair
     longs, shorts = random_dna(rng, 10, 30, 50), random_dna(rng, 10, 1, 8)
-    compare_with_reference(tok, ref, longs, shorts, options=[{"truncation": "only_first", "max_length": 30,
-                                                               "return_token_type_ids": True, "padding": True}])
-    compare_with_reference(tok, ref, shorts, longs, options=[{"truncation": "only_second", "max_length": 30,
-                                                               "return_offsets_mapping": True}])
+    compare_with_reference(
+        tok,
+        ref,
+        longs,
+        shorts,
+        options=[{"truncation": "only_first", "max_length": 30, "return_token_type_ids": True, "padding": True}],
+    )
+    compare_with_reference(
+        tok,
+        ref,
+        shorts,
+        longs,
+        options=[{"truncation": "only_second", "max_length": 30, "return_offsets_mapping": True}],
+    )
 
 
 def test_overlapping_assembly_matches_plain_transformers():
@@ -479,8 +515,9 @@ def test_overlapping_assembly_matches_plain_transformers():
     backend.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 1), ("[SEP]", 2)]
     )
-    ref = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="[PAD]",
-                                  model_input_names=["input_ids", "attention_mask"])
+    ref = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="[PAD]", model_input_names=["input_ids", "attention_mask"]
+    )
     inv = {v: t for t, v in kmer_vocab(k).items()}
     rng = random.Random(5)
     seqs = random_dna(rng, 24, max_len=25)
@@ -554,8 +591,12 @@ def test_published_bpe_golden_and_n(published, published_raw):
 
 def test_published_bpe_provenance(published, shared_data):
     fam = tokenizer_family(published)
-    assert fam == {"family": "bpe", "vocab_size": 4096, "corpus": PUBLISHED_DNABERT2,
-                   "fingerprint": PUBLISHED_DNABERT2_FINGERPRINT}
+    assert fam == {
+        "family": "bpe",
+        "vocab_size": 4096,
+        "corpus": PUBLISHED_DNABERT2,
+        "fingerprint": PUBLISHED_DNABERT2_FINGERPRINT,
+    }
     # the same file loaded by plain transformers (no dnalm fields) is recognised too
     plain = PreTrainedTokenizerFast(tokenizer_file=str(shared_data / "dnabert2" / "tokenizer.json"))
     assert tokenizer_family(plain) == fam
@@ -564,8 +605,18 @@ def test_published_bpe_provenance(published, shared_data):
 def test_train_bpe_hand_example():
     # only "AAAA...": the single merge is A+A, so vocab = specials, A C G T, AA (id 9)
     tok = train_bpe(["AAAAAA"] * 5, vocab_size=10)
-    assert tok.get_vocab() == {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "[PAD]": 3, "[MASK]": 4,
-                               "A": 5, "C": 6, "G": 7, "T": 8, "AA": 9}
+    assert tok.get_vocab() == {
+        "[UNK]": 0,
+        "[CLS]": 1,
+        "[SEP]": 2,
+        "[PAD]": 3,
+        "[MASK]": 4,
+        "A": 5,
+        "C": 6,
+        "G": 7,
+        "T": 8,
+        "AA": 9,
+    }
     assert tok.tokenize("AAAAAC") == ["AA", "AA", "A", "C"]
     assert tok("aanaa")["input_ids"] == [1, 9, 0, 9, 2]  # N -> [UNK], as in the published vocabulary
 
@@ -608,8 +659,14 @@ def test_train_bpe(gue_sequences, tmp_path):
     (tmp_path / "corpus.json").write_text(json.dumps(corpus))
     char_tokenizer().save_pretrained(tmp_path / "char")
     script = TRAIN_SCRIPT.format(root=str(ROOT), corpus=str(tmp_path / "corpus.json"), char_dir=str(tmp_path / "char"))
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONHASHSEED": "123"}, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONHASHSEED": "123"},
+        stdin=subprocess.DEVNULL,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.startswith(("TRAINED", "PLAIN")))
     assert lines["TRAINED"] == hashlib.sha256(tok.backend_tokenizer.to_str().encode()).hexdigest()
@@ -619,8 +676,11 @@ def test_train_bpe(gue_sequences, tmp_path):
     tok.save_pretrained(tmp_path / "bpe")
     config = json.loads((tmp_path / "bpe" / "tokenizer_config.json").read_text())
     assert config["dnalm_family"] == "bpe" and config["dnalm_corpus"] == "gue-sample"
-    for reloaded in (load_bpe(tmp_path / "bpe"), AutoTokenizer.from_pretrained(tmp_path / "bpe"),
-                     TOKENIZERS.get("bpe").build(path=tmp_path / "bpe")):
+    for reloaded in (
+        load_bpe(tmp_path / "bpe"),
+        AutoTokenizer.from_pretrained(tmp_path / "bpe"),
+        TOKENIZERS.get("bpe").build(path=tmp_path / "bpe"),
+    ):
         assert isinstance(reloaded, DNATokenizerFast)
         assert reloaded(sample)["input_ids"] == tok(sample)["input_ids"]
         assert tokenizer_family(reloaded) == tokenizer_family(tok)
@@ -639,19 +699,30 @@ def test_train_bpe_cuts_long_stretches(gue_sequences):
     long_seq = "".join(gue_sequences[:600])[: 2 * BPE_PIECE_BP + 7000]
     long_seq = long_seq[:30_000] + "N" + long_seq[30_000:]
     tok = train_bpe([long_seq], vocab_size=200)
-    cut = [long_seq[:30_000][:BPE_PIECE_BP], long_seq[:30_000][BPE_PIECE_BP:], long_seq[30_001:][:BPE_PIECE_BP],
-           long_seq[30_001:][BPE_PIECE_BP:]]
+    cut = [
+        long_seq[:30_000][:BPE_PIECE_BP],
+        long_seq[:30_000][BPE_PIECE_BP:],
+        long_seq[30_001:][:BPE_PIECE_BP],
+        long_seq[30_001:][BPE_PIECE_BP:],
+    ]
     ref = Tokenizer(models.BPE(unk_token="[UNK]"))
     ref.pre_tokenizer = pre_tokenizers.Whitespace()
-    ref.train_from_iterator(cut, trainer=trainers.BpeTrainer(
-        vocab_size=200, special_tokens=["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"], initial_alphabet=list("ACGT"),
-        show_progress=False))
+    ref.train_from_iterator(
+        cut,
+        trainer=trainers.BpeTrainer(
+            vocab_size=200,
+            special_tokens=["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"],
+            initial_alphabet=list("ACGT"),
+            show_progress=False,
+        ),
+    )
     assert tok.backend_tokenizer.get_vocab() == ref.get_vocab()
     merges = [json.loads(t.to_str())["model"]["merges"] for t in (tok.backend_tokenizer, ref)]
     assert merges[0] == merges[1] and len(merges[0]) == 200 - 9
     sample = gue_sequences[1000:1100]
-    assert [e.ids for e in tok.backend_tokenizer.encode_batch(sample, add_special_tokens=False)] == \
-        [e.ids for e in ref.encode_batch(sample, add_special_tokens=False)]
+    assert [e.ids for e in tok.backend_tokenizer.encode_batch(sample, add_special_tokens=False)] == [
+        e.ids for e in ref.encode_batch(sample, add_special_tokens=False)
+    ]
 
 
 def test_train_bpe_bad_input():
@@ -716,8 +787,9 @@ def test_special_tokens_in_text_match_the_pipeline(name, request):
     """Exact families: what the `tokenizers` pipeline does with added tokens in the text (split there,
     encode each side on its own), offsets and special-token masks included."""
     tok = build_family(name, request)
-    ref = PreTrainedTokenizerFast(tokenizer_object=tok.backend_tokenizer, pad_token="[PAD]",
-                                  model_input_names=["input_ids", "attention_mask"])
+    ref = PreTrainedTokenizerFast(
+        tokenizer_object=tok.backend_tokenizer, pad_token="[PAD]", model_input_names=["input_ids", "attention_mask"]
+    )
     seqs = with_specials(random.Random(20), 60)
     opts = {"return_offsets_mapping": True, "return_special_tokens_mask": True}
     assert_same_encoding(tok(seqs, **opts), ref(seqs, **opts), name)
@@ -725,8 +797,11 @@ def test_special_tokens_in_text_match_the_pipeline(name, request):
     assert_same_encoding(tok(seqs, **padded), ref(seqs, **padded), name)
     bare = {"add_special_tokens": False, **opts}
     assert_same_encoding(tok(seqs[0], **bare), ref(seqs[0], **bare), name)
-    assert_same_encoding(tok(seqs[:30], seqs[30:], truncation=True, max_length=20, **opts),
-                         ref(seqs[:30], seqs[30:], truncation=True, max_length=20, **opts), name)
+    assert_same_encoding(
+        tok(seqs[:30], seqs[30:], truncation=True, max_length=20, **opts),
+        ref(seqs[:30], seqs[30:], truncation=True, max_length=20, **opts),
+        name,
+    )
 
 
 @pytest.mark.parametrize("k", [1, 3, 6])
@@ -757,8 +832,9 @@ def test_special_token_meaning_per_family(published):
     assert kmer_tokenizer(3, True).tokenize(text) == ["ACG", "CGT", "GTA", "[MASK]", "CCG", "CGT", "GTT"]
     assert kmer_tokenizer(3, True).tokenize("AC[MASK]GTTA") == ["A", "C", "[MASK]", "GTT", "TTA"]
     # BPE: each side alone, so no merge crosses the mask
-    assert published.tokenize("ACGTAC[MASK]TTGCA") == (published.tokenize("ACGTAC") + ["[MASK]"]
-                                                          + published.tokenize("TTGCA"))
+    assert published.tokenize("ACGTAC[MASK]TTGCA") == (
+        published.tokenize("ACGTAC") + ["[MASK]"] + published.tokenize("TTGCA")
+    )
     # the template still adds [CLS] ... [SEP] around written ones, as BERT does
     char = char_tokenizer()
     assert char("[CLS]AC[SEP]")["input_ids"] == [1, 1, 5, 6, 2, 2]
@@ -881,8 +957,13 @@ def test_tokenization_module_imports_only_the_policy_from_the_suite():
     import ast
 
     tree = ast.parse((ROOT / "modeling" / "tokenization.py").read_text())
-    suite = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
-             and node.module.split(".")[0] in {"dnalm_core", "modeling", "training", "data_scripts", "assess"}]
+    suite = [
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and node.level == 0
+        and node.module.split(".")[0] in {"dnalm_core", "modeling", "training", "data_scripts", "assess"}
+    ]
     assert suite == ["dnalm_core.policy"]
 
 
@@ -903,15 +984,23 @@ def test_tokenization_loads_as_remote_code(tmp_path):
     (folder / "tokenization.py").write_text((ROOT / "modeling" / "tokenization.py").read_text())
     (folder / "dna_policy.py").write_text((ROOT / "dnalm_core" / "policy.py").read_text())
     env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "cache")}
-    out = subprocess.run([sys.executable, "-c", REMOTE_SCRIPT.format(folder=str(folder))], capture_output=True,
-                         text=True, timeout=120, cwd=tmp_path, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", REMOTE_SCRIPT.format(folder=str(folder))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.startswith(("POLICY", "IDS")))
     assert lines["POLICY"] == "dna_policy"
     assert lines["IDS"] == str(kmer_tokenizer(3, True)(" acgtA[MASK]CCGTT")["input_ids"])
 
 
-@pytest.mark.parametrize("k, overlapping", [(0, True), (9, False), (True, True), ("6", True), (2.0, False), (3, None), (3, "yes")])
+@pytest.mark.parametrize(
+    "k, overlapping", [(0, True), (9, False), (True, True), ("6", True), (2.0, False), (3, None), (3, "yes")]
+)
 def test_kmer_bad_arguments(k, overlapping):
     with pytest.raises(ValueError, match="k must be an int from 1 to 8|overlapping must be True"):
         kmer_tokenizer(k, overlapping)
@@ -935,7 +1024,9 @@ def test_wrong_vocabulary_is_refused(tmp_path):
 def test_benchmark_runs(shared_data, capsys, tmp_path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("dnalm_benchmark_tokenization", ROOT / "benchmarks" / "tokenization.py")
+    spec = importlib.util.spec_from_file_location(
+        "dnalm_benchmark_tokenization", ROOT / "benchmarks" / "tokenization.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     small = ["--data", str(shared_data), "--mbp", "0.02", "--repeats", "1", "--batch-size", "50"]

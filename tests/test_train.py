@@ -21,9 +21,30 @@ from training.records import RECORD_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "gue/prom_core_tata"  # shipped in data/ (built from the shared GUE CSVs)
-FAST = ["--max_train_samples", "96", "--max_eval_samples", "64", "--max_steps", "3", "--eval_strategy", "steps",
-        "--eval_steps", "3", "--save_strategy", "steps", "--save_steps", "3", "--logging_steps", "1",
-        "--per_device_train_batch_size", "16", "--learning_rate", "1e-3", "--disable_tqdm", "true"]
+FAST = [
+    "--max_train_samples",
+    "96",
+    "--max_eval_samples",
+    "64",
+    "--max_steps",
+    "3",
+    "--eval_strategy",
+    "steps",
+    "--eval_steps",
+    "3",
+    "--save_strategy",
+    "steps",
+    "--save_steps",
+    "3",
+    "--logging_steps",
+    "1",
+    "--per_device_train_batch_size",
+    "16",
+    "--learning_rate",
+    "1e-3",
+    "--disable_tqdm",
+    "true",
+]
 PRESET = {"convnova": "tiny", "dnabert2": "tiny", "unet": "small"}
 
 
@@ -35,20 +56,36 @@ def run_main(args, tmp_path, name):
 
 
 def tokenizer_args(family, shared):
-    return {"char": ["--tokenizer", "char"],
-            "kmer": ["--tokenizer", "kmer", "--kmer_k", "3", "--kmer_overlapping", "false"],
-            "bpe": ["--tokenizer", "bpe", "--bpe_path", str(shared / "dnabert2")]}[family]
+    return {
+        "char": ["--tokenizer", "char"],
+        "kmer": ["--tokenizer", "kmer", "--kmer_k", "3", "--kmer_overlapping", "false"],
+        "bpe": ["--tokenizer", "bpe", "--bpe_path", str(shared / "dnabert2")],
+    }[family]
 
 
-CASES = [("convnova", "char", m) for m in ("full", "lora", "probe")] + \
-        [("unet", "char", m) for m in ("full", "lora", "probe")] + \
-        [("dnabert2", t, m) for t in ("bpe", "kmer", "char") for m in ("full", "lora", "probe")]
+CASES = (
+    [("convnova", "char", m) for m in ("full", "lora", "probe")]
+    + [("unet", "char", m) for m in ("full", "lora", "probe")]
+    + [("dnabert2", t, m) for t in ("bpe", "kmer", "char") for m in ("full", "lora", "probe")]
+)
 
 
 @pytest.mark.parametrize("model,family,mode", CASES)
 def test_finetune_matrix(model, family, mode, tmp_path, shared_data):
-    args = ["--model", model, "--preset", PRESET[model], "--task", TASK, "--mode", mode, "--seed", "3",
-            *tokenizer_args(family, shared_data), *FAST]
+    args = [
+        "--model",
+        model,
+        "--preset",
+        PRESET[model],
+        "--task",
+        TASK,
+        "--mode",
+        mode,
+        "--seed",
+        "3",
+        *tokenizer_args(family, shared_data),
+        *FAST,
+    ]
     out, rec = run_main(args, tmp_path, f"{model}-{family}-{mode}")
     assert set(RECORD_FIELDS) <= set(rec)
     assert rec["model"] == model and rec["mode"] == mode and rec["tokenizer"]["family"] == family
@@ -70,8 +107,9 @@ def test_finetune_matrix(model, family, mode, tmp_path, shared_data):
 
 def test_record_metrics_match_the_saved_model(tmp_path, shared_data):
     """The test MCC in the record is what the saved checkpoint really scores (recomputed here)."""
-    from data_scripts.tasks import load_task
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from data_scripts.tasks import load_task
 
     out, rec = run_main(["--model", "convnova", "--preset", "tiny", "--task", TASK, *FAST], tmp_path, "rec")
     model = AutoModelForSequenceClassification.from_pretrained(out / "model").eval()
@@ -89,18 +127,43 @@ def test_record_metrics_match_the_saved_model(tmp_path, shared_data):
     assert json.loads((out / "results.json").read_text()) == rec
 
 
-FASTA_ARGS = ["--stage", "pretrain", "--window_length", "128", "--num_windows", "64", "--eval_windows", "16",
-              "--max_steps", "4", "--eval_strategy", "steps", "--eval_steps", "4", "--save_strategy", "steps",
-              "--save_steps", "4", "--per_device_train_batch_size", "16", "--disable_tqdm", "true",
-              "--corpus_name", "chloroplast"]
+FASTA_ARGS = [
+    "--stage",
+    "pretrain",
+    "--window_length",
+    "128",
+    "--num_windows",
+    "64",
+    "--eval_windows",
+    "16",
+    "--max_steps",
+    "4",
+    "--eval_strategy",
+    "steps",
+    "--eval_steps",
+    "4",
+    "--save_strategy",
+    "steps",
+    "--save_steps",
+    "4",
+    "--per_device_train_batch_size",
+    "16",
+    "--disable_tqdm",
+    "true",
+    "--corpus_name",
+    "chloroplast",
+]
 
 
 @pytest.mark.parametrize("model,family", [("convnova", "char"), ("unet", "char"), ("dnabert2", "bpe")])
 def test_pretrain_then_finetune_uses_the_checkpoint(model, family, tmp_path, shared_data):
     fasta = shared_data / "genomes" / "A_thaliana_chloroplast_NC_000932.fa"
     tok = ["--tokenizer", family] + (["--bpe_vocab_size", "64"] if family == "bpe" else [])
-    pre, prec = run_main(["--model", model, "--preset", PRESET[model], "--pretrain_fasta", str(fasta), *tok,
-                          *FASTA_ARGS], tmp_path, f"pre-{model}")
+    pre, prec = run_main(
+        ["--model", model, "--preset", PRESET[model], "--pretrain_fasta", str(fasta), *tok, *FASTA_ARGS],
+        tmp_path,
+        f"pre-{model}",
+    )
     assert prec["stage"] == "pretrain" and prec["corpus"]["bp"] == 154478
     assert prec["dataset"]["masking"]["span_tokens"] == 1 and prec["dataset"]["masking"]["mlm_probability"] == 0.15
     assert prec["metrics"]["validation"]["loss"] > 0
@@ -114,8 +177,24 @@ def test_pretrain_then_finetune_uses_the_checkpoint(model, family, tmp_path, sha
     assert saved_cfg["dnalm_pretraining"]["corpus"]["sha256"] == prec["corpus"]["sha256"]
 
     # probe mode freezes the backbone: the fine-tuned backbone must equal the pretrained one exactly
-    ft, frec = run_main(["--model", model, "--init", "pretrained", "--pretrained", str(pre / "model"), *tok[:2],
-                         "--task", TASK, "--mode", "probe", *FAST], tmp_path, f"ft-{model}")
+    ft, frec = run_main(
+        [
+            "--model",
+            model,
+            "--init",
+            "pretrained",
+            "--pretrained",
+            str(pre / "model"),
+            *tok[:2],
+            "--task",
+            TASK,
+            "--mode",
+            "probe",
+            *FAST,
+        ],
+        tmp_path,
+        f"ft-{model}",
+    )
     assert frec["corpus"]["sha256"] == prec["corpus"]["sha256"]
     mlm, clf = load_file(pre / "model" / "model.safetensors"), load_file(ft / "model" / "model.safetensors")
     prefix = {"convnova": "convnova.", "unet": "unet.", "dnabert2": "bert."}[model]
@@ -125,32 +204,82 @@ def test_pretrain_then_finetune_uses_the_checkpoint(model, family, tmp_path, sha
         torch.testing.assert_close(clf[k], mlm[k], rtol=0, atol=0)
 
     # random init of the same architecture differs from the pretrained weights
-    rnd, _ = run_main(["--model", model, "--preset", PRESET[model], "--task", TASK, "--mode", "probe", *tok[:2],
-                       *(["--bpe_path", str(pre / "model")] if family == "bpe" else []), *FAST], tmp_path, f"rnd-{model}")
+    rnd, _ = run_main(
+        [
+            "--model",
+            model,
+            "--preset",
+            PRESET[model],
+            "--task",
+            TASK,
+            "--mode",
+            "probe",
+            *tok[:2],
+            *(["--bpe_path", str(pre / "model")] if family == "bpe" else []),
+            *FAST,
+        ],
+        tmp_path,
+        f"rnd-{model}",
+    )
     rclf = load_file(rnd / "model" / "model.safetensors")
     assert any(not torch.equal(rclf[k], mlm[k]) for k in backbone if rclf[k].numel() > 10)
 
 
 def test_tokenizer_mismatch_with_pretrained_is_an_error(tmp_path, shared_data, capsys):
     fasta = shared_data / "genomes" / "A_thaliana_chloroplast_NC_000932.fa"
-    pre, _ = run_main(["--model", "dnabert2", "--preset", "tiny", "--pretrain_fasta", str(fasta), "--tokenizer",
-                       "kmer", "--kmer_k", "3", *FASTA_ARGS], tmp_path, "pre")
-    rc = train.main(["--model", "dnabert2", "--init", "pretrained", "--pretrained", str(pre / "model"),
-                     "--tokenizer", "char", "--task", TASK, "--output_dir", str(tmp_path / "x")])
+    pre, _ = run_main(
+        [
+            "--model",
+            "dnabert2",
+            "--preset",
+            "tiny",
+            "--pretrain_fasta",
+            str(fasta),
+            "--tokenizer",
+            "kmer",
+            "--kmer_k",
+            "3",
+            *FASTA_ARGS,
+        ],
+        tmp_path,
+        "pre",
+    )
+    rc = train.main(
+        [
+            "--model",
+            "dnabert2",
+            "--init",
+            "pretrained",
+            "--pretrained",
+            str(pre / "model"),
+            "--tokenizer",
+            "char",
+            "--task",
+            TASK,
+            "--output_dir",
+            str(tmp_path / "x"),
+        ]
+    )
     assert rc == 2
     assert "tokenizer mismatch" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--model", "transformerxl"], "unknown model 'transformerxl'"),
-    (["--model", "convnova", "--tokenizer", "bpe"], "takes tokenizers ['char']"),
-    (["--model", "convnova", "--init", "pretrained"], "needs `pretrained`"),
-    (["--model", "convnova", "--task", "gue/not_a_task"], "neither an existing folder nor a registered task"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model", "transformerxl"], "unknown model 'transformerxl'"),
+        (["--model", "convnova", "--tokenizer", "bpe"], "takes tokenizers ['char']"),
+        (["--model", "convnova", "--init", "pretrained"], "needs `pretrained`"),
+        (["--model", "convnova", "--task", "gue/not_a_task"], "neither an existing folder nor a registered task"),
+    ],
+)
 def test_bad_configs_fail_before_training(args, message, tmp_path, capsys):
-    argv = ["--task", TASK, *args, "--output_dir", str(tmp_path / "run")] if "--task" not in args else \
-        [*args, "--output_dir", str(tmp_path / "run")]
+    argv = (
+        ["--task", TASK, *args, "--output_dir", str(tmp_path / "run")]
+        if "--task" not in args
+        else [*args, "--output_dir", str(tmp_path / "run")]
+    )
     assert train.main(argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
@@ -197,6 +326,7 @@ def test_registered_task_with_labels_out_of_range(tmp_path, capsys):
             labels = table.column("label").to_pylist()
             labels[3] = 2
             import pyarrow as pa
+
             table = table.set_column(table.schema.get_field_index("label"), "label", pa.array(labels, pa.int64()))
         pq.write_table(table, dst / f"{split}.parquet")
     rc = train.main(["--task", TASK, "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "run")])
@@ -206,11 +336,41 @@ def test_registered_task_with_labels_out_of_range(tmp_path, capsys):
 
 
 def _train_cmd(out, extra=()):
-    return [sys.executable, str(ROOT / "train.py"), "--model", "convnova", "--preset", "tiny", "--task", TASK,
-            "--max_train_samples", "512", "--max_eval_samples", "64", "--num_train_epochs", "2",
-            "--per_device_train_batch_size", "16", "--eval_strategy", "steps", "--eval_steps", "8",
-            "--save_strategy", "steps", "--save_steps", "8", "--logging_steps", "8", "--seed", "5",
-            "--disable_tqdm", "true", "--output_dir", str(out), *extra]
+    return [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--model",
+        "convnova",
+        "--preset",
+        "tiny",
+        "--task",
+        TASK,
+        "--max_train_samples",
+        "512",
+        "--max_eval_samples",
+        "64",
+        "--num_train_epochs",
+        "2",
+        "--per_device_train_batch_size",
+        "16",
+        "--eval_strategy",
+        "steps",
+        "--eval_steps",
+        "8",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "8",
+        "--logging_steps",
+        "8",
+        "--seed",
+        "5",
+        "--disable_tqdm",
+        "true",
+        "--output_dir",
+        str(out),
+        *extra,
+    ]
 
 
 def test_kill_and_resume_gives_the_same_test_metrics(tmp_path):
@@ -249,9 +409,16 @@ def test_kill_and_resume_gives_the_same_test_metrics(tmp_path):
 
 def test_two_process_ddp_writes_one_record(tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-           str(ROOT / "accelerate_configs" / "cpu_ddp_2proc.yaml"), "--main_process_port", "29571",
-           *_train_cmd(out)[1:]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ROOT / "accelerate_configs" / "cpu_ddp_2proc.yaml"),
+        "--main_process_port",
+        "29571",
+        *_train_cmd(out)[1:],
+    ]
     cmd[cmd.index("2")] = "1"  # one epoch is enough here
     r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -264,10 +431,30 @@ def test_two_process_ddp_writes_one_record(tmp_path):
 
 def test_pretrain_on_a_named_corpus_with_onecycle(tmp_path, shared_data):
     args = [a for a in FASTA_ARGS if a != "chloroplast"]
-    args = args[:args.index("--corpus_name")]
-    pre, rec = run_main(["--model", "unet", "--preset", "small", "--corpus", "multispecies", "--shared_data",
-                         str(shared_data), "--onecycle", "true", *args], tmp_path, "pre-multi")
-    assert rec["corpus"]["name"] == "multispecies" and set(rec["corpus"]["species"]) == {"human", "mouse", "bacterium", "plant"}
+    args = args[: args.index("--corpus_name")]
+    pre, rec = run_main(
+        [
+            "--model",
+            "unet",
+            "--preset",
+            "small",
+            "--corpus",
+            "multispecies",
+            "--shared_data",
+            str(shared_data),
+            "--onecycle",
+            "true",
+            *args,
+        ],
+        tmp_path,
+        "pre-multi",
+    )
+    assert rec["corpus"]["name"] == "multispecies" and set(rec["corpus"]["species"]) == {
+        "human",
+        "mouse",
+        "bacterium",
+        "plant",
+    }
     assert rec["config"]["run"]["onecycle"] is True
     cfg = json.loads((pre / "model" / "config.json").read_text())
     assert cfg["dnalm_pretraining"]["corpus"]["sha256"] == rec["corpus"]["sha256"]
@@ -276,8 +463,18 @@ def test_pretrain_on_a_named_corpus_with_onecycle(tmp_path, shared_data):
 
 def test_push_to_hub_fails_fast_offline_before_training(tmp_path, capsys):
     t0 = time.time()
-    rc = train.main(["--task", TASK, "--push_to_hub", "true", "--hub_model_id", "someone/model",
-                     "--output_dir", str(tmp_path / "run")])
+    rc = train.main(
+        [
+            "--task",
+            TASK,
+            "--push_to_hub",
+            "true",
+            "--hub_model_id",
+            "someone/model",
+            "--output_dir",
+            str(tmp_path / "run"),
+        ]
+    )
     assert rc == 2 and time.time() - t0 < 30
     err = capsys.readouterr().err
     assert "Hub is unreachable" in err and "hf upload someone/model" in err

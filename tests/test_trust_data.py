@@ -65,9 +65,11 @@ def imported_modules(tree: ast.AST) -> list[str]:
 # ------------------------------------------------------------------------------------- issue 22: layers
 def test_imports_run_downward_only():
     # dnalm_core <- modeling, data_scripts <- training <- train.py <- assess <- space: nobody imports a layer above
-    above = {"dnalm_core": {"modeling", "data_scripts", "training", "train", "assess", "space"},
-             "data_scripts": {"modeling", "training", "train", "assess", "space"},
-             "modeling": {"data_scripts", "training", "train", "assess", "space"}}
+    above = {
+        "dnalm_core": {"modeling", "data_scripts", "training", "train", "assess", "space"},
+        "data_scripts": {"modeling", "training", "train", "assess", "space"},
+        "modeling": {"data_scripts", "training", "train", "assess", "space"},
+    }
     wrong = []
     for rel, path in python_files():
         layer = rel.parts[0]
@@ -83,10 +85,12 @@ def test_imports_run_downward_only():
 
 def test_the_task_catalogue_needs_only_dnalm_core():
     # 28 GUE tasks (DNABERT-2 paper, Table 4) + 18 revised NT tasks + 9 Genomic Benchmarks datasets
-    code = ("import sys\nfrom dnalm_core.registry import TASKS\n"
-            "print(len(TASKS), len([n for n in TASKS if n.startswith('gue/')]), TASKS.get('gue/covid').metric,\n"
-            "      sorted(m for m in sys.modules\n"
-            "             if m.split('.')[0] in ('torch', 'data_scripts', 'modeling', 'datasets')))")
+    code = (
+        "import sys\nfrom dnalm_core.registry import TASKS\n"
+        "print(len(TASKS), len([n for n in TASKS if n.startswith('gue/')]), TASKS.get('gue/covid').metric,\n"
+        "      sorted(m for m in sys.modules\n"
+        "             if m.split('.')[0] in ('torch', 'data_scripts', 'modeling', 'datasets')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert out.split(None, 3)[:3] == ["55", "28", "f1_macro"]
     assert out.split(None, 3)[3].strip() == "[]"
@@ -103,7 +107,8 @@ def test_no_import_error_is_swallowed():
             if isinstance(node, ast.ExceptHandler) and node.type is not None:
                 names = [n.id for n in ast.walk(node.type) if isinstance(n, ast.Name)]
                 if ("ImportError" in names or "ModuleNotFoundError" in names) and all(
-                        isinstance(s, ast.Pass) for s in node.body):
+                    isinstance(s, ast.Pass) for s in node.body
+                ):
                     found.append(f"{rel}:{node.lineno}")
     assert found == []
 
@@ -116,6 +121,7 @@ def test_load_task_really_probes_the_hub_before_downloading(tmp_path, monkeypatc
 
     monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(c, "ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens there
+
     def download(*_a, **_k):
         raise AssertionError("a download was attempted before the Hub was probed")
 
@@ -224,17 +230,26 @@ def test_a_row_dropped_from_a_test_split_fails_unless_allowed(tmp_path):
     src = tmp_path / "src"
     gue_task(src, "prom_core_tata", test=[("AAAACC", 0), ("GGT AA", 1), ("CCGGTT", 1)])
     out = tmp_path / "out"
-    with pytest.raises(BuildError, match=r"(?s)1 row\(s\) of an evaluation split.*prom_core_tata/test\.csv line 3.*"
-                                         r"--allow-dropped-eval-rows"):
+    with pytest.raises(
+        BuildError,
+        match=r"(?s)1 row\(s\) of an evaluation split.*prom_core_tata/test\.csv line 3.*"
+        r"--allow-dropped-eval-rows",
+    ):
         build("gue", src, out, ["prom_core_tata"], log=quiet)
     assert not out.exists()
     logged = []
     build("gue", src, out, ["prom_core_tata"], allow_dropped_eval_rows=True, log=logged.append)
     drop = [line for line in logged if "dropped row" in line]
-    assert drop == [("gue/prom_core_tata test: dropped row 'test_1' (prom_core_tata/test.csv line 3): invalid "
-                     "character ' ' at position 3 in a DNA sequence")]
-    assert "- `prom_core_tata` test, `prom_core_tata/test.csv line 3`, `test_1`: invalid character ' '" in (
-        out / "README.md").read_text()
+    assert drop == [
+        (
+            "gue/prom_core_tata test: dropped row 'test_1' (prom_core_tata/test.csv line 3): invalid "
+            "character ' ' at position 3 in a DNA sequence"
+        )
+    ]
+    assert (
+        "- `prom_core_tata` test, `prom_core_tata/test.csv line 3`, `test_1`: invalid character ' '"
+        in (out / "README.md").read_text()
+    )
 
 
 def test_every_dropped_train_row_is_named_in_the_card(tmp_path):
@@ -315,11 +330,16 @@ def test_a_truncated_reference_genome_fails_the_gb_build_naming_it(tmp_path):
     from data_scripts.common import BuildError
 
     src = tmp_path / "datasets"
-    write_csv(src / "human_nontata_promoters.csv", [("a", "chr1", 0, 4, "+", 0, "train"),
-                                                     ("b", "chr1", 4, 8, "+", 1, "train"),
-                                                     ("c", "chr1", 0, 8, "+", 0, "test"),
-                                                     ("d", "chr1", 2, 6, "-", 1, "test")],
-              header=("id", "region", "start", "end", "strand", "label", "split"))
+    write_csv(
+        src / "human_nontata_promoters.csv",
+        [
+            ("a", "chr1", 0, 4, "+", 0, "train"),
+            ("b", "chr1", 4, 8, "+", 1, "train"),
+            ("c", "chr1", 0, 8, "+", 0, "test"),
+            ("d", "chr1", 2, 6, "-", 1, "test"),
+        ],
+        header=("id", "region", "start", "end", "strand", "label", "split"),
+    )
     full = gzip.compress((">chr1\n" + "ACGT" * 50_000 + "\n").encode())
     genome = tmp_path / "hg38.fa.gz"
     genome.write_bytes(full[: len(full) // 2])

@@ -28,8 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _spec(tmp_path, **over) -> Path:
     path = tmp_path / "g.yaml"
-    spec = {"name": "g", "seeds": [1], "tasks": ["gue/prom_core_tata"], "runs_dir": str(tmp_path / "runs"),
-            "arms": {"a": {"model": "convnova"}}, **over}
+    spec = {
+        "name": "g",
+        "seeds": [1],
+        "tasks": ["gue/prom_core_tata"],
+        "runs_dir": str(tmp_path / "runs"),
+        "arms": {"a": {"model": "convnova"}},
+        **over,
+    }
     path.write_text(yaml.safe_dump(spec))
     return path
 
@@ -47,10 +53,13 @@ def test_spec_field_list_is_train_py_s():
 @pytest.mark.parametrize("where", ["arm", "common", "pretrain", "task_overrides", "sweep"])
 def test_misspelt_field_fails_at_load_with_a_suggestion(tmp_path, where, capsys):
     bad = {"learnin_rate": 1e-3}
-    over = {"arm": {"arms": {"a": {"model": "convnova", **bad}}}, "common": {"common": bad},
-            "pretrain": {"pretrain": {"p": {"model": "convnova", "corpus": "human", **bad}}},
-            "task_overrides": {"task_overrides": {"gue/*": bad}},
-            "sweep": {"arms": {"a": {"model": "convnova", "sweep": {"learnin_rate": [1e-3, 3e-3]}}}}}[where]
+    over = {
+        "arm": {"arms": {"a": {"model": "convnova", **bad}}},
+        "common": {"common": bad},
+        "pretrain": {"pretrain": {"p": {"model": "convnova", "corpus": "human", **bad}}},
+        "task_overrides": {"task_overrides": {"gue/*": bad}},
+        "sweep": {"arms": {"a": {"model": "convnova", "sweep": {"learnin_rate": [1e-3, 3e-3]}}}},
+    }[where]
     path = _spec(tmp_path, **over)
     with pytest.raises(ValueError, match=r"unknown train.py field 'learnin_rate'; did you mean 'learning_rate'\?"):
         specmod.load_spec(path)
@@ -61,8 +70,13 @@ def test_misspelt_field_fails_at_load_with_a_suggestion(tmp_path, where, capsys)
 
 
 def test_valid_fields_and_sweeps_still_load(tmp_path):
-    spec = specmod.load_spec(_spec(tmp_path, common={"weight_decay": 0.01, "eval_strategy": "steps"},
-                                   arms={"a": {"model": "basset", "sweep": {"learning_rate": [1e-3, 3e-3]}}}))
+    spec = specmod.load_spec(
+        _spec(
+            tmp_path,
+            common={"weight_decay": 0.01, "eval_strategy": "steps"},
+            arms={"a": {"model": "basset", "sweep": {"learning_rate": [1e-3, 3e-3]}}},
+        )
+    )
     assert spec["arms"]["a"]["model"] == "basset"  # models are the registry's business, not the spec's
 
 
@@ -75,8 +89,11 @@ def test_arm_and_pretrain_names_cannot_leave_runs_dir(tmp_path, name):
 
 
 def test_sweep_values_cannot_make_member_names_that_leave_runs_dir(tmp_path):
-    with pytest.raises(ValueError, match=r"sweep value '../../x' makes the member name 'a-lr_scheduler_type=../../x' "
-                                         r"is not allowed"):
+    with pytest.raises(
+        ValueError,
+        match=r"sweep value '../../x' makes the member name 'a-lr_scheduler_type=../../x' "
+        r"is not allowed",
+    ):
         specmod.load_spec(_spec(tmp_path, arms={"a": {"sweep": {"lr_scheduler_type": ["linear", "../../x"]}}}))
     ok = specmod.load_spec(_spec(tmp_path, arms={"a": {"sweep": {"learning_rate": [1.0e-5, 3.0e-4]}}}))
     assert [r.out.name for r in grid.expand(ok)] == ["seed1", "seed1"]
@@ -87,15 +104,20 @@ def test_env_vars_expand_in_path_fields_only(tmp_path, monkeypatch):
     monkeypatch.setenv("GT_SECRET", "hf_not_a_real_token")
     fasta = ["$GT_GENOMES/hg38.fa", "${GT_GENOMES}/b.fa"]
     pre = {"p": {"model": "convnova", "corpus": "human", "corpus_fasta": fasta}}
-    spec = specmod.load_spec(_spec(tmp_path, pretrain=pre,
-                                   common={"data_dir": "$GT_GENOMES/gue"}))
+    spec = specmod.load_spec(_spec(tmp_path, pretrain=pre, common={"data_dir": "$GT_GENOMES/gue"}))
     assert spec["pretrain"]["p"]["corpus_fasta"] == ["/data/genomes/hg38.fa", "/data/genomes/b.fa"]
     assert spec["common"]["data_dir"] == "/data/genomes/gue"
     assert specmod.load_spec(_spec(tmp_path, description="costs $5"))["description"] == "costs $5"  # no variable
-    for over in ({"arms": {"a": {"model": "convnova", "hub_model_id": "$GT_SECRET"}}},
-                 {"common": {"run_name": "x-${GT_SECRET}"}}, {"description": "costs $GT_SECRET"}):
-        with pytest.raises(ValueError, match=r"field '(hub_model_id|run_name|description)' names an environment "
-                                             r"variable \(\$\{?GT_SECRET\}?\); only the path fields"):
+    for over in (
+        {"arms": {"a": {"model": "convnova", "hub_model_id": "$GT_SECRET"}}},
+        {"common": {"run_name": "x-${GT_SECRET}"}},
+        {"description": "costs $GT_SECRET"},
+    ):
+        with pytest.raises(
+            ValueError,
+            match=r"field '(hub_model_id|run_name|description)' names an environment "
+            r"variable \(\$\{?GT_SECRET\}?\); only the path fields",
+        ):
             specmod.load_spec(_spec(tmp_path, **over))
 
 
@@ -103,11 +125,26 @@ def test_env_vars_expand_in_path_fields_only(tmp_path, monkeypatch):
 
 # A real train.py run, tiny but long (5,000 steps: a minute or more on a 2-core machine), so that a train.py
 # outliving a killed grid would still hold its folder when the grid restarts.
-LONG_TINY = {"model": "convnova", "preset": "tiny", "tokenizer": "char", "data_dir": str(ROOT / "data"),
-             "max_steps": 5000, "max_train_samples": 64, "max_eval_samples": 32, "per_device_train_batch_size": 8,
-             "per_device_eval_batch_size": 64, "eval_strategy": "steps", "eval_steps": 2500, "save_strategy": "steps",
-             "save_steps": 2500, "logging_steps": 100, "warmup_steps": 0, "disable_tqdm": True, "report_to": "none",
-             "dataloader_num_workers": 0}
+LONG_TINY = {
+    "model": "convnova",
+    "preset": "tiny",
+    "tokenizer": "char",
+    "data_dir": str(ROOT / "data"),
+    "max_steps": 5000,
+    "max_train_samples": 64,
+    "max_eval_samples": 32,
+    "per_device_train_batch_size": 8,
+    "per_device_eval_batch_size": 64,
+    "eval_strategy": "steps",
+    "eval_steps": 2500,
+    "save_strategy": "steps",
+    "save_steps": 2500,
+    "logging_steps": 100,
+    "warmup_steps": 0,
+    "disable_tqdm": True,
+    "report_to": "none",
+    "dataloader_num_workers": 0,
+}
 RUN = Path("finetune") / "gue__prom_core_tata" / "a" / "seed1"
 
 
@@ -136,9 +173,14 @@ def _until(condition, seconds: float):
 
 
 def _grid(path: Path, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "assess.grid", str(path), *args], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "assess.grid", str(path), *args],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+    )
 
 
 @pytest.mark.slow
@@ -192,7 +234,11 @@ def test_restart_waits_for_a_train_py_still_holding_its_folder_and_adopts_its_re
     record = next((ROOT / "reports" / "cpu" / "records" / "finetune").rglob(RECORD_NAME))
     out = tmp_path / "runs" / RUN
     out.mkdir(parents=True)
-    holder = subprocess.Popen([sys.executable, "-c", f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"""
 import fcntl, json, os, shutil, sys, time
 fh = open({str(out / LOCK_NAME)!r}, "a+")
 fcntl.flock(fh, fcntl.LOCK_EX)
@@ -200,7 +246,11 @@ fh.truncate(0); fh.write(json.dumps({{"pid": os.getpid(), "started": "earlier"}}
 print("held", flush=True)
 time.sleep(3)
 shutil.copy({str(record)!r}, {str(out / RECORD_NAME)!r})
-"""], stdout=subprocess.PIPE, text=True)
+""",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     path = _spec(tmp_path, launcher="sh -c 'exit 3'")  # had the grid started its own train.py, it would fail
     assert grid.main([str(path)]) == 0
@@ -215,8 +265,9 @@ shutil.copy({str(record)!r}, {str(out / RECORD_NAME)!r})
 def test_workers_pass_sigterm_on_and_die_with_the_grid(tmp_path):
     """--workers 2: SIGTERM to the grid reaches both workers and their train.py; all exit, the grid with 75."""
     path = _spec(tmp_path, arms={"a": LONG_TINY}, tasks=["gue/prom_core_tata", "gue/prom_300_tata"])
-    outs = [tmp_path / "runs" / "finetune" / task / "a" / "seed1"
-            for task in ("gue__prom_core_tata", "gue__prom_300_tata")]
+    outs = [
+        tmp_path / "runs" / "finetune" / task / "a" / "seed1" for task in ("gue__prom_core_tata", "gue__prom_300_tata")
+    ]
     proc = _grid(path, "--workers", "2")
     assert all(_until(lambda out=out: _holder(out), 120) is not None for out in outs)
     proc.send_signal(signal.SIGTERM)

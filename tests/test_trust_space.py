@@ -31,9 +31,17 @@ TICK = "a` <img src=http://tracker.invalid/tick.png> `b"
 
 def _results(arm: str, seed: int, mcc: float, *, model="convnova", task="gue/tf_2", init="random") -> dict:
     """A per-run results file as `python -m assess.leaderboard` writes it."""
-    return {"config": {"model_name": f"dnalm-assess/{arm}", "model_arch": model, "init": init,
-                       "tokenizer": {"family": "char"}, "mode": "full", "seed": seed},
-            "results": {task: {"mcc": mcc, "accuracy": 0.6 + mcc / 4, "loss": 0.5 - mcc / 10}}}
+    return {
+        "config": {
+            "model_name": f"dnalm-assess/{arm}",
+            "model_arch": model,
+            "init": init,
+            "tokenizer": {"family": "char"},
+            "mode": "full",
+            "seed": seed,
+        },
+        "results": {task: {"mcc": mcc, "accuracy": 0.6 + mcc / 4, "loss": 0.5 - mcc / 10}},
+    }
 
 
 @pytest.fixture()
@@ -93,8 +101,14 @@ def assert_literal(markdown: str, *texts: str):
 
 def test_escape_renders_every_ascii_character_literally():
     every = "".join(chr(c) for c in range(32, 127))
-    for text in (every, IMG, TICK, "*a* _b_ **c** # h\n- item", "$$x^2$$ <b>&amp;</b> [l](javascript:alert(1))",
-                 "ärm örm 名前 ｆｕｌｌ"):
+    for text in (
+        every,
+        IMG,
+        TICK,
+        "*a* _b_ **c** # h\n- item",
+        "$$x^2$$ <b>&amp;</b> [l](javascript:alert(1))",
+        "ärm örm 名前 ｆｕｌｌ",
+    ):
         out = rendered(escape(text))
         assert "".join(out.text).strip() == text.strip(), text
         assert [t for t, _ in out.tags] == ["p"], (text, out.tags)
@@ -104,9 +118,23 @@ def test_note_under_the_compute_plot_shows_arm_names_as_text(folder):
     """A name that reached the board anyway (the rule refuses it at submission) is escaped in the note."""
     runs = boardmod.Board.from_folder(folder).snapshot()
     for arm in (IMG, TICK):
-        runs.append(Run(arm=arm, model="convnova", init="pretrained", corpus=None, tokenizer={"family": "char"},
-                        mode="full", seed=1, task="gue/tf_2", metric="mcc", value=0.5, metrics={"mcc": 0.5},
-                        finetune_flops=1e12, pretrain_flops=None))
+        runs.append(
+            Run(
+                arm=arm,
+                model="convnova",
+                init="pretrained",
+                corpus=None,
+                tokenizer={"family": "char"},
+                mode="full",
+                seed=1,
+                task="gue/tf_2",
+                metric="mcc",
+                value=0.5,
+                metrics={"mcc": 0.5},
+                finetune_flops=1e12,
+                pretrain_flops=None,
+            )
+        )
     _, note = plot_frame(Board(runs), None, None, None, X_TOTAL)  # pretraining FLOPs unknown: named in the note
     assert_literal(note, IMG, TICK)
 
@@ -123,21 +151,24 @@ def test_upload_messages_show_user_text_as_text(board):
 # ---------------------------------------------------------------------------------------------- names
 
 
-@pytest.mark.parametrize("name,words", [
-    (IMG, "U+0021"),
-    (TICK, "U+0060"),
-    ("..", "starts with U+002E"),
-    (".hidden", "starts with U+002E"),
-    ("../../etc/x", "starts with U+002E"),
-    ("rnd\u200b", "invisible or control character U+200B (ZERO WIDTH SPACE)"),
-    ("\u202ednr", "invisible or control character U+202E"),
-    ("a\u2066b", "invisible or control character U+2066"),
-    ("bell\x07", "U+0007"),
-    ("han\u3164gul", "invisible or control character U+1160"),  # NFKC: U+3164 HANGUL FILLER -> U+1160
-    ("my  arm", "doubled space"),
-    ("r\u0430nd", "mixes the scripts CYRILLIC, LATIN"),  # a Cyrillic а: looks like the arm rnd
-    ("x" * (NAME_MAX + 1), f"{NAME_MAX + 1} characters long"),
-])
+@pytest.mark.parametrize(
+    "name,words",
+    [
+        (IMG, "U+0021"),
+        (TICK, "U+0060"),
+        ("..", "starts with U+002E"),
+        (".hidden", "starts with U+002E"),
+        ("../../etc/x", "starts with U+002E"),
+        ("rnd\u200b", "invisible or control character U+200B (ZERO WIDTH SPACE)"),
+        ("\u202ednr", "invisible or control character U+202E"),
+        ("a\u2066b", "invisible or control character U+2066"),
+        ("bell\x07", "U+0007"),
+        ("han\u3164gul", "invisible or control character U+1160"),  # NFKC: U+3164 HANGUL FILLER -> U+1160
+        ("my  arm", "doubled space"),
+        ("r\u0430nd", "mixes the scripts CYRILLIC, LATIN"),  # a Cyrillic а: looks like the arm rnd
+        ("x" * (NAME_MAX + 1), f"{NAME_MAX + 1} characters long"),
+    ],
+)
 def test_names_break_the_rule_are_refused_naming_field_and_rule(board, name, words):
     n = len(board.snapshot())
     with pytest.raises(SubmissionError) as err:
@@ -149,16 +180,27 @@ def test_names_break_the_rule_are_refused_naming_field_and_rule(board, name, wor
 
 def test_every_free_text_field_follows_the_rule(board):
     d = json.loads(submission("tester/ok"))
-    for key, value, field in (("model_arch", "conv<script>", "config.model_arch"),
-                              ("corpus", "human\u200d", "config.corpus")):
+    for key, value, field in (
+        ("model_arch", "conv<script>", "config.model_arch"),
+        ("corpus", "human\u200d", "config.corpus"),
+    ):
         bad = copy.deepcopy(d)
         bad["config"].update({key: value, "init": "pretrained"})
         with pytest.raises(SubmissionError) as err:
             board.add(json.dumps(bad))
         assert err.value.field == field and "a name is 1 to" in err.value.reason
-    record = {"stage": "finetune", "task": "gue/tf_2", "arm": "rnd\u200f", "model": "convnova", "init": "random",
-              "tokenizer": {"family": "char"}, "mode": "full", "seed": 9, "primary_metric": "mcc",
-              "metrics": {"test": {"mcc": 0.11}}}
+    record = {
+        "stage": "finetune",
+        "task": "gue/tf_2",
+        "arm": "rnd\u200f",
+        "model": "convnova",
+        "init": "random",
+        "tokenizer": {"family": "char"},
+        "mode": "full",
+        "seed": 9,
+        "primary_metric": "mcc",
+        "metrics": {"test": {"mcc": 0.11}},
+    }
     with pytest.raises(SubmissionError) as err:
         board.add(json.dumps(record))
     assert err.value.field == "arm" and "U+200F" in err.value.reason
@@ -220,9 +262,11 @@ def test_huge_seed_is_refused_before_anything_is_added_or_written(folder, tmp_pa
     b = Board.from_folder(folder, submissions_dir=subs)
     n = len(b.snapshot())
     d = json.loads(submission("tester/seedy"))
-    for seed, field, words in ((10**249, "file", "integer of 250 digits"),
-                               (MAX_SEED + 1, "config.seed", f"from 0 to {MAX_SEED}"),
-                               (-1, "config.seed", f"from 0 to {MAX_SEED}")):
+    for seed, field, words in (
+        (10**249, "file", "integer of 250 digits"),
+        (MAX_SEED + 1, "config.seed", f"from 0 to {MAX_SEED}"),
+        (-1, "config.seed", f"from 0 to {MAX_SEED}"),
+    ):
         d["config"]["seed"] = seed
         with pytest.raises(SubmissionError) as err:
             b.add(json.dumps(d))
@@ -303,12 +347,15 @@ def _nested(depth: int) -> str:
     return '{"config": ' + "[" * depth + "]" * depth + "}"
 
 
-@pytest.mark.parametrize("raw,words", [
-    (_nested(100_000), "nests objects or arrays more than 16 deep"),
-    (_nested(40), "nests objects or arrays more than 16 deep"),
-    ('{"config": {"seed": ' + "9" * 5000 + "}}", "integer of 5,000 digits"),
-    (submission("tester/x").replace("0.4321", "-" + "1" * 31), "integer of 31 digits"),
-])
+@pytest.mark.parametrize(
+    "raw,words",
+    [
+        (_nested(100_000), "nests objects or arrays more than 16 deep"),
+        (_nested(40), "nests objects or arrays more than 16 deep"),
+        ('{"config": {"seed": ' + "9" * 5000 + "}}", "integer of 5,000 digits"),
+        (submission("tester/x").replace("0.4321", "-" + "1" * 31), "integer of 31 digits"),
+    ],
+)
 def test_deep_nesting_and_huge_integers_are_refused(board, raw, words):
     with pytest.raises(SubmissionError) as err:
         board.add(raw)
@@ -329,10 +376,20 @@ def _paths(node, prefix=()):
 def test_every_wrong_type_anywhere_is_a_submission_error():
     """Each field of a valid file (results format and run record) replaced by each wrong value: the file is
     either accepted or refused with a SubmissionError; never another exception (a bare "Error" in the app)."""
-    record = {"stage": "finetune", "task": "gue/tf_2", "arm": "r", "model": "convnova", "init": "pretrained",
-              "corpus": {"name": "human"}, "tokenizer": {"family": "kmer", "k": 6, "overlapping": True},
-              "mode": "full", "seed": 9, "primary_metric": "mcc", "metrics": {"test": {"mcc": 0.11}},
-              "cost": {"train_flops": 1e12, "pretraining_flops": 3e15}}
+    record = {
+        "stage": "finetune",
+        "task": "gue/tf_2",
+        "arm": "r",
+        "model": "convnova",
+        "init": "pretrained",
+        "corpus": {"name": "human"},
+        "tokenizer": {"family": "kmer", "k": 6, "overlapping": True},
+        "mode": "full",
+        "seed": 9,
+        "primary_metric": "mcc",
+        "metrics": {"test": {"mcc": 0.11}},
+        "cost": {"train_flops": 1e12, "pretraining_flops": 3e15},
+    }
     results = _results("r", 1, 0.2, init="pretrained")
     results["config"]["corpus"] = "human"
     results["cost"] = {"flops": 1e12}
@@ -355,8 +412,15 @@ def test_every_wrong_type_anywhere_is_a_submission_error():
     assert refused > 100  # most replacements are wrong
 
 
-@pytest.mark.parametrize("raw", ['{"config": {"seed": 1e999}}', '{"results": {"gue/tf_2": {"mcc": -1e999}}}',
-                                 '{"config": {"seed": NaN}}', '{"results": {"gue/tf_2": {"mcc": Infinity}}}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"config": {"seed": 1e999}}',
+        '{"results": {"gue/tf_2": {"mcc": -1e999}}}',
+        '{"config": {"seed": NaN}}',
+        '{"results": {"gue/tf_2": {"mcc": Infinity}}}',
+    ],
+)
 def test_non_finite_numbers_are_refused(raw):
     with pytest.raises(SubmissionError):
         parse_submission(raw)
@@ -369,8 +433,14 @@ def test_the_app_reads_saved_submissions_from_dnalm_submissions(folder, tmp_path
     subs = tmp_path / "subs"
     Board.from_folder(folder, submissions_dir=subs).add(submission("tester/kept"))
     env = {**os.environ, "DNALM_SUBMISSIONS": str(subs)}
-    proc = subprocess.run([sys.executable, "-m", "space.app", "--results", str(folder), "--check"],
-                          cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "space.app", "--results", str(folder), "--check"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "space: 4 runs, 2 arms" in proc.stdout, proc.stdout  # the folder's 3 runs and the saved one

@@ -23,16 +23,7 @@ import pytest
 import test_reliability
 import torch
 from safetensors.torch import load_file
-from test_reliability import (
-    ENV,
-    SMALL,
-    TASK,
-    cmd,
-    finished,
-    same_result,
-    wait_for,
-    write_task,
-)
+from test_reliability import ENV, SMALL, TASK, cmd, finished, same_result, wait_for, write_task
 
 import train
 from training import run_folder
@@ -63,8 +54,11 @@ def same_weights(out, ref_out):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig,signals", [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)],
-                         ids=["SIGTERM", "SIGINT", "SIGTERM-twice"])
+@pytest.mark.parametrize(
+    "sig,signals",
+    [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-twice"],
+)
 def test_a_signal_mid_training_saves_the_step_and_resume_ends_as_uninterrupted(tmp_path, reference, sig, signals):
     """Stopped after the step-4 checkpoint: the step it stopped at is checkpointed completely (a second signal,
     sent as soon as that checkpoint's folder appears, does not break the save), nothing is recorded, the exit
@@ -134,11 +128,17 @@ def test_a_train_split_of_one_class_is_refused_before_any_model(tmp_path, capsys
     rows = [("ACGTACGTAA", 0), ("TTGACCATGA", 0), ("GGGCCCATAT", 0)]
     task = write_task(tmp_path / "t", {"train": rows, "dev": rows, "test": rows})
     t0 = time.time()
-    assert train.main(["--task", str(task), "--model", "convnova", "--preset", "tiny",
-                       "--output_dir", str(tmp_path / "run")]) == 2
+    assert (
+        train.main(
+            ["--task", str(task), "--model", "convnova", "--preset", "tiny", "--output_dir", str(tmp_path / "run")]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err == (f"train.py: error: {task / 'train.csv'}: all 3 training rows have label 0; a classifier needs at "
-                   "least two classes to learn from. Fix: add rows of the other class(es) to the train split")
+    assert err == (
+        f"train.py: error: {task / 'train.csv'}: all 3 training rows have label 0; a classifier needs at "
+        "least two classes to learn from. Fix: add rows of the other class(es) to the train split"
+    )
     assert not (tmp_path / "run").exists() and time.time() - t0 < 30
 
 
@@ -149,8 +149,10 @@ def test_a_one_class_sample_of_a_registered_task_names_max_train_samples(tmp_pat
     label = load_task(TASK)["train"].shuffle(seed=0)[0]["label"]  # the row that --max_train_samples 1 draws
     assert train.main(["--task", TASK, "--max_train_samples", "1", "--output_dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
-    assert (f"the train split of task '{TASK}': all 1 training rows (the 1 drawn at random by --max_train_samples 1) "
-            f"have label {label} (") in err
+    assert (
+        f"the train split of task '{TASK}': all 1 training rows (the 1 drawn at random by --max_train_samples 1) "
+        f"have label {label} ("
+    ) in err
     assert "raise --max_train_samples" in err and not (tmp_path / "run").exists()
 
 
@@ -172,12 +174,20 @@ def test_a_signal_to_one_ddp_rank_stops_every_rank_at_the_same_step(tmp_path):
     """SIGTERM to rank 1 only (not the main process): both ranks stop at the same step, the checkpoint holds
     both ranks' RNG states and is complete, nothing is recorded, and --resume finishes the run."""
     out = tmp_path / "ddp"
+
     def launch():  # a free port each time: other test runs on this machine may hold a fixed one
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        return [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-                str(ROOT / "accelerate_configs" / "cpu_ddp_2proc.yaml"), "--main_process_port", str(port)]
+        return [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(ROOT / "accelerate_configs" / "cpu_ddp_2proc.yaml"),
+            "--main_process_port",
+            str(port),
+        ]
 
     log = tmp_path / "stderr.txt"
     with open(log, "w") as fh:
@@ -198,8 +208,9 @@ def test_a_signal_to_one_ddp_rank_stops_every_rank_at_the_same_step(tmp_path):
     assert (ckpt / "rng_state_0.pth").is_file() and (ckpt / "rng_state_1.pth").is_file()
     assert not (out / "results.json").exists()
     assert "Continue the run with:\n  accelerate launch --num_processes=2 " in err
-    r = subprocess.run([*launch(), *cmd(out, "--resume", "true")[1:]], env=ENV, capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(
+        [*launch(), *cmd(out, "--resume", "true")[1:]], env=ENV, capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     rec = finished(out)
     assert rec["cost"]["global_steps"] == 12 and rec["cost"]["num_processes"] == 2

@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
-)
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
 import modeling  # noqa: F401  (registers everything)
-from modeling import UNetConfig, UNetForMaskedLM, UNetForSequenceClassification, UNetModel
 from dnalm_core.registry import MODELS
+from modeling import UNetConfig, UNetForMaskedLM, UNetForSequenceClassification, UNetModel
 
 # The char tokenizer's fixed vocabulary.
 UNK, CLS, SEP, PAD, MASK = 0, 1, 2, 3, 4
@@ -32,6 +27,7 @@ A, C, G, T, N = 5, 6, 7, 8, 9
 NUC_IDS = [A, C, G, T, N]
 # What the model reads for each id: channel 0..4 for A C G T N; [MASK] and [UNK] read as N.
 ID_TO_CHANNEL = {A: 0, C: 1, G: 2, T: 3, N: 4, MASK: 4, UNK: 4}
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
@@ -65,11 +61,20 @@ def reference_unet(sd: dict, cfg: UNetConfig, ids: list[int], prefix: str = "") 
             p = f"{prefix}{name}.units.{u}."
             x = F.conv1d(x, sd[p + "conv.weight"], sd[p + "conv.bias"], padding=k // 2)
             if cfg.normalization == "layernorm":
-                x = F.layer_norm(x.transpose(1, 2), (x.shape[1],), sd[p + "norm.weight"], sd[p + "norm.bias"],
-                                 cfg.layer_norm_eps).transpose(1, 2)
+                x = F.layer_norm(
+                    x.transpose(1, 2), (x.shape[1],), sd[p + "norm.weight"], sd[p + "norm.bias"], cfg.layer_norm_eps
+                ).transpose(1, 2)
             elif cfg.normalization == "batchnorm":  # eval mode: running statistics
-                x = F.batch_norm(x, sd[p + "norm.running_mean"], sd[p + "norm.running_var"], sd[p + "norm.weight"],
-                                 sd[p + "norm.bias"], False, 0.0, cfg.layer_norm_eps)
+                x = F.batch_norm(
+                    x,
+                    sd[p + "norm.running_mean"],
+                    sd[p + "norm.running_var"],
+                    sd[p + "norm.weight"],
+                    sd[p + "norm.bias"],
+                    False,
+                    0.0,
+                    cfg.layer_norm_eps,
+                )
             x = F.gelu(x)
         return x
 
@@ -212,8 +217,9 @@ def test_padding_special_token_and_batch_invariance(normalization, dtype, atol):
         for extra in (0, 7, 20):
             for style in STYLES:
                 others = [random_seq(n, gen) for n in (30, 2)]
-                ids, mask, rows = build_batch([others[0], seq, others[1]], ["cls_sep_right", style, "bare_right"],
-                                              extra=extra)
+                ids, mask, rows = build_batch(
+                    [others[0], seq, others[1]], ["cls_sep_right", style, "bare_right"], extra=extra
+                )
                 out = model(ids, attention_mask=mask).last_hidden_state[1]
                 pos = seq_positions(*rows[1])
                 torch.testing.assert_close(out[pos], alone, atol=atol, rtol=0)
@@ -362,8 +368,18 @@ def test_save_load_round_trip_through_auto_classes(tmp_path):
 
     loaded_cfg = AutoConfig.from_pretrained(tmp_path)
     assert isinstance(loaded_cfg, UNetConfig) and loaded_cfg.model_type == "dna_unet"
-    for field in ("base_channels", "depth", "convs_per_level", "kernel_size", "channel_multipliers",
-                  "normalization", "input_embedding", "embedding_size", "nucleotide_token_ids", "mask_token_id"):
+    for field in (
+        "base_channels",
+        "depth",
+        "convs_per_level",
+        "kernel_size",
+        "channel_multipliers",
+        "normalization",
+        "input_embedding",
+        "embedding_size",
+        "nucleotide_token_ids",
+        "mask_token_id",
+    ):
         assert getattr(loaded_cfg, field) == getattr(cfg, field), field
     loaded = AutoModelForMaskedLM.from_pretrained(tmp_path).eval()
     assert isinstance(loaded, UNetForMaskedLM)
@@ -372,8 +388,7 @@ def test_save_load_round_trip_through_auto_classes(tmp_path):
         backbone = AutoModel.from_pretrained(tmp_path).eval()
         assert isinstance(backbone, UNetModel)
         assert torch.equal(
-            backbone(ids, attention_mask=mask).last_hidden_state,
-            model.unet(ids, attention_mask=mask).last_hidden_state,
+            backbone(ids, attention_mask=mask).last_hidden_state, model.unet(ids, attention_mask=mask).last_hidden_state
         )
     # The MLM checkpoint starts a classifier: backbone weights carried over, head new.
     clf = AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=3)
@@ -401,9 +416,11 @@ def test_registry_presets_and_parameter_counts():
     assert 50_000 <= count(small) <= 150_000
     # Head sizes: 5 nucleotide scores; num_labels outputs.
     assert count(AutoModelForMaskedLM.from_config(entry.config("small"))) - count(small) == 16 * 5 + 5
+
     # Hand count of the small preset (channels 16-32-32-64, kernel 5, LayerNorm, 2 convs per level).
     def conv(i, o, k=5):
         return i * o * k + o + 2 * o  # conv weight + bias + LayerNorm
+
     ch = [16, 32, 32, 64]
     down = conv(5, 16) + conv(16, 16) + conv(16, 32) + conv(32, 32) + conv(32, 32) + conv(32, 32)
     bottleneck = conv(32, 64) + conv(64, 64)
@@ -519,8 +536,9 @@ def test_bad_configs_raise(bad, message):
 def test_preset_learns_a_local_motif_task():
     """The presets' BatchNorm: the small U-Net learns a 101 bp task whose label is a planted 8 bp motif (as GUE's
     TF-binding tasks are), where its LayerNorm variant stayed at chance on mouse_0 and tf_2."""
-    from dnalm_core.registry import MODELS, TOKENIZERS
     from transformers import AutoModelForSequenceClassification
+
+    from dnalm_core.registry import MODELS, TOKENIZERS
 
     rng = np.random.default_rng(0)
     seqs, labels = [], []
@@ -528,7 +546,7 @@ def test_preset_learns_a_local_motif_task():
         s = list(rng.choice(list("ACGT"), 101))
         if i % 2:
             at = rng.integers(0, 93)
-            s[at:at + 8] = "TGACGTCA"
+            s[at : at + 8] = "TGACGTCA"
         seqs.append("".join(s))
         labels.append(i % 2)
     tok = TOKENIZERS.get("char").build()
@@ -539,7 +557,7 @@ def test_preset_learns_a_local_motif_task():
     assert cfg.normalization == "batchnorm"
     model = AutoModelForSequenceClassification.from_config(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for step in range(150):
+    for _step in range(150):
         idx = torch.randint(0, len(y), (32,))
         loss = model(input_ids=enc["input_ids"][idx], labels=y[idx]).loss
         opt.zero_grad()

@@ -13,7 +13,6 @@ import math
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Optional
 
 import torch
 import yaml
@@ -30,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("finetune", "pretrain")
 INITS = ("random", "pretrained")
 MODES = ("full", "lora", "probe")
+
+
 class ConfigError(ValueError):
     """A bad configuration, found before any training starts."""
 
@@ -40,84 +41,121 @@ class RunArguments:
 
     stage: str = field(default="finetune", metadata={"help": "finetune | pretrain (masked-LM)", "choices": STAGES})
     model: str = field(default="convnova", metadata={"help": "registered model: " + ", ".join(MODELS.names())})
-    preset: Optional[str] = field(default=None, metadata={"help": "size preset of the model (default: the model's default)"})
-    model_config: Optional[str] = field(
-        default=None, metadata={"help": 'JSON dict of config overrides, e.g. \'{"num_hidden_layers": 2}\''}
+    preset: str | None = field(
+        default=None, metadata={"help": "size preset of the model (default: the model's default)"}
+    )
+    model_config: str | None = field(
+        default=None, metadata={"help": "JSON dict of config overrides, e.g. '{\"num_hidden_layers\": 2}'"}
     )
     init: str = field(default="random", metadata={"help": "random | pretrained", "choices": INITS})
-    pretrained: Optional[str] = field(
+    pretrained: str | None = field(
         default=None,
         metadata={"help": "init=pretrained: a folder saved by train.py, the published DNABERT-2 layout, or a Hub id"},
     )
     tokenizer: str = field(default="char", metadata={"help": "char | kmer | bpe"})
     kmer_k: int = field(default=6, metadata={"help": "tokenizer=kmer: k (1-8)"})
-    kmer_overlapping: bool = field(default=True, metadata={"help": "tokenizer=kmer: stride 1 (True) or stride k (False)"})
-    bpe_path: Optional[str] = field(
-        default=None, metadata={"help": "tokenizer=bpe: a tokenizer folder (e.g. the published DNABERT-2 one); "
-                                "when pretraining without it, a BPE is trained on the corpus"}
+    kmer_overlapping: bool = field(
+        default=True, metadata={"help": "tokenizer=kmer: stride 1 (True) or stride k (False)"}
+    )
+    bpe_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "tokenizer=bpe: a tokenizer folder (e.g. the published DNABERT-2 one); "
+            "when pretraining without it, a BPE is trained on the corpus"
+        },
     )
     bpe_vocab_size: int = field(default=4096, metadata={"help": "vocabulary size of a BPE trained on the corpus"})
     mode: str = field(default="full", metadata={"help": "full | lora | probe (frozen backbone)", "choices": MODES})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
-    task: Optional[str] = field(
+    task: str | None = field(
         default=None, metadata={"help": "finetune: a registered task (e.g. gue/prom_core_tata) or a dataset folder"}
     )
-    data_dir: Optional[str] = field(default=None, metadata={"help": "folder holding built benchmark datasets"})
-    max_train_samples: Optional[int] = field(
+    data_dir: str | None = field(default=None, metadata={"help": "folder holding built benchmark datasets"})
+    max_train_samples: int | None = field(
         default=None, metadata={"help": "use a fixed random subset of this many training examples (smoke tests)"}
     )
-    max_eval_samples: Optional[int] = field(
-        default=None, metadata={"help": "use a fixed random subset of this many validation examples (the test "
-                                "split is always used whole)"}
+    max_eval_samples: int | None = field(
+        default=None,
+        metadata={
+            "help": "use a fixed random subset of this many validation examples (the test split is always used whole)"
+        },
     )
-    max_length: Optional[int] = field(
-        default=None, metadata={"help": "max tokens per sequence; longer ones are truncated and counted in the record "
-                                "(default: the longest sequence of the task with this tokenizer, so none is truncated)"}
+    max_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "max tokens per sequence; longer ones are truncated and counted in the record "
+            "(default: the longest sequence of the task with this tokenizer, so none is truncated)"
+        },
     )
-    pretrain_fasta: Optional[list[str]] = field(
+    pretrain_fasta: list[str] | None = field(
         default=None, metadata={"help": "pretrain: FASTA files (plain or .gz) to draw windows from"}
     )
-    pretrain_task: Optional[str] = field(
+    pretrain_task: str | None = field(
         default=None, metadata={"help": "pretrain: draw windows from a task's train split instead of FASTA"}
     )
-    corpus: Optional[str] = field(
-        default=None, metadata={"help": "pretrain: a registered corpus (" + ", ".join(CORPORA.names()) + "), see modeling/corpora.py"}
+    corpus: str | None = field(
+        default=None,
+        metadata={
+            "help": "pretrain: a registered corpus (" + ", ".join(CORPORA.names()) + "), see modeling/corpora.py"
+        },
     )
-    corpus_scale: str = field(default="cpu", metadata={"help": "corpus: cpu (built from ../shared/data) | paper (corpus_fasta)",
-                                                        "choices": ("cpu", "paper")})
-    corpus_fasta: Optional[list[str]] = field(default=None, metadata={"help": "corpus at paper scale: the genome FASTA files"})
-    shared_data: Optional[str] = field(
+    corpus_scale: str = field(
+        default="cpu",
+        metadata={
+            "help": "corpus: cpu (built from ../shared/data) | paper (corpus_fasta)",
+            "choices": ("cpu", "paper"),
+        },
+    )
+    corpus_fasta: list[str] | None = field(
+        default=None, metadata={"help": "corpus at paper scale: the genome FASTA files"}
+    )
+    shared_data: str | None = field(
         default=None, metadata={"help": "the shared real-data folder for CPU-scale corpora (default ../shared/data)"}
     )
-    corpus_name: Optional[str] = field(default=None, metadata={"help": "pretrain: name recorded for the corpus"})
-    leakage_tasks: Optional[list[str]] = field(
-        default=None, metadata={"help": "pretrain: tasks whose dev and test sequences no pretraining (or BPE) sequence may "
-                                "share a 32-mer with, either strand (default: every GUE task in the shared data; "
-                                "an empty list switches the filter off, which the record says)"}
+    corpus_name: str | None = field(default=None, metadata={"help": "pretrain: name recorded for the corpus"})
+    leakage_tasks: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "pretrain: tasks whose dev and test sequences no pretraining (or BPE) sequence may "
+            "share a 32-mer with, either strand (default: every GUE task in the shared data; "
+            "an empty list switches the filter off, which the record says)"
+        },
     )
-    eval_fraction: float = field(default=0.05, metadata={"help": "pretrain: fraction of the corpus set aside for the "
-                                                         "held-out windows (disjoint from the training windows)"})
+    eval_fraction: float = field(
+        default=0.05,
+        metadata={
+            "help": "pretrain: fraction of the corpus set aside for the "
+            "held-out windows (disjoint from the training windows)"
+        },
+    )
     window_length: int = field(default=1024, metadata={"help": "pretrain: window length in bp"})
     num_windows: int = field(default=20000, metadata={"help": "pretrain: training windows per epoch"})
     eval_windows: int = field(default=512, metadata={"help": "pretrain: held-out windows for the eval loss"})
     mlm_probability: float = field(default=0.15, metadata={"help": "pretrain: fraction of tokens masked"})
-    early_stopping_patience: Optional[int] = field(
+    early_stopping_patience: int | None = field(
         default=None, metadata={"help": "stop after this many evaluations without improvement (None: off)"}
     )
     onecycle: bool = field(
         default=False,
-        metadata={"help": "the paper's recipe: AdamW with a one-cycle schedule (Smith 2017; torch OneCycleLR) peaking "
-                          "at learning_rate after warmup_steps (fraction or count; default 0.3 of the steps), instead of lr_scheduler_type"},
+        metadata={
+            "help": "the paper's recipe: AdamW with a one-cycle schedule (Smith 2017; torch OneCycleLR) peaking "
+            "at learning_rate after warmup_steps (fraction or count; default 0.3 of the steps), "
+            "instead of lr_scheduler_type"
+        },
     )
-    arm: Optional[str] = field(
-        default=None, metadata={"help": "label of the experiment arm this run belongs to (grids set it; the report groups by it)"}
+    arm: str | None = field(
+        default=None,
+        metadata={"help": "label of the experiment arm this run belongs to (grids set it; the report groups by it)"},
     )
     resume: bool = field(default=False, metadata={"help": "continue from the newest complete checkpoint in output_dir"})
     resume_with_changes: bool = field(
-        default=False, metadata={"help": "with --resume: accept settings that differ from the first launch (each change "
-                                 "is listed in the log and recorded); without it a changed setting is an error"}
+        default=False,
+        metadata={
+            "help": "with --resume: accept settings that differ from the first launch (each change "
+            "is listed in the log and recorded); without it a changed setting is an error"
+        },
     )
     keep_checkpoints: bool = field(
         default=False, metadata={"help": "keep the Trainer's checkpoint-* folders after a finished run"}
@@ -128,18 +166,19 @@ class RunArguments:
 class DNATrainingArguments(TrainingArguments):
     """TrainingArguments with defaults suited to these experiments; every field stays settable."""
 
-    output_dir: Optional[str] = field(
-        default=None, metadata={"help": "run folder (default: runs/<stage>/<task>/<model>-<init>-<tokenizer>-<mode>-seed<seed>)"}
+    output_dir: str | None = field(
+        default=None,
+        metadata={"help": "run folder (default: runs/<stage>/<task>/<model>-<init>-<tokenizer>-<mode>-seed<seed>)"},
     )
     eval_strategy: str = field(default="epoch", metadata={"help": "when to evaluate: no | steps | epoch"})
     save_strategy: str = field(default="epoch", metadata={"help": "when to checkpoint: no | steps | epoch | best"})
     logging_steps: float = field(default=50, metadata={"help": "log every N steps"})
     load_best_model_at_end: bool = field(default=True, metadata={"help": "select the best validation checkpoint"})
-    save_total_limit: Optional[int] = field(default=2, metadata={"help": "checkpoints kept while running"})
+    save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept while running"})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "train batch size per device"})
     per_device_eval_batch_size: int = field(default=64, metadata={"help": "eval batch size per device"})
-    report_to: Optional[str] = field(default="none", metadata={"help": "none | tensorboard | wandb | ..."})
-    ddp_find_unused_parameters: Optional[bool] = field(
+    report_to: str | None = field(default="none", metadata={"help": "none | tensorboard | wandb | ..."})
+    ddp_find_unused_parameters: bool | None = field(
         default=False, metadata={"help": "DDP: search for unused parameters (every model here uses all of its own)"}
     )
 
@@ -167,8 +206,10 @@ def _valid_keys() -> set[str]:
 def _unknown(key: str, where: str) -> ConfigError:
     close = difflib.get_close_matches(key, _valid_keys(), n=1)
     hint = f"; did you mean {'--' if where == 'command line' else ''}{close[0]}?" if close else ""
-    return ConfigError(f"unknown {'flag --' if where == 'command line' else 'config key '}{key}"
-                       f"{' in ' + where if where != 'command line' else ''}{hint} (see `python train.py --help`)")
+    return ConfigError(
+        f"unknown {'flag --' if where == 'command line' else 'config key '}{key}"
+        f"{' in ' + where if where != 'command line' else ''}{hint} (see `python train.py --help`)"
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[RunArguments, DNATrainingArguments, set[str]]:
@@ -225,18 +266,26 @@ def validate(run: RunArguments, targs: DNATrainingArguments) -> None:
     if run.tokenizer == "kmer" and not 1 <= run.kmer_k <= 8:
         raise ConfigError(f"kmer_k must be 1..8, got {run.kmer_k}")
     if run.init == "pretrained" and not run.pretrained:
-        raise ConfigError("init=pretrained needs `pretrained`: a folder saved by train.py, the DNABERT-2 layout, or a Hub id")
+        raise ConfigError(
+            "init=pretrained needs `pretrained`: a folder saved by train.py, the DNABERT-2 layout, or a Hub id"
+        )
     if run.init == "random" and run.pretrained:
         raise ConfigError("`pretrained` is set but init=random; set init: pretrained or drop `pretrained`")
     if run.stage == "finetune" and not run.task:
-        raise ConfigError("stage=finetune needs `task` (a registered task such as gue/prom_core_tata, or a dataset folder)")
+        raise ConfigError(
+            "stage=finetune needs `task` (a registered task such as gue/prom_core_tata, or a dataset folder)"
+        )
     if run.stage == "pretrain" and not entry.pretrainable:
-        raise ConfigError(f"model {run.model!r} has no masked-LM head and is not pretrained in this suite; fine-tune "
-                          "it from random init (stage=finetune, init=random)")
+        raise ConfigError(
+            f"model {run.model!r} has no masked-LM head and is not pretrained in this suite; fine-tune "
+            "it from random init (stage=finetune, init=random)"
+        )
     if run.stage == "pretrain":
         if sum(map(bool, (run.pretrain_fasta, run.pretrain_task, run.corpus))) != 1:
-            raise ConfigError("stage=pretrain needs exactly one of `corpus` (a registered corpus), `pretrain_fasta` "
-                              "(FASTA files) or `pretrain_task` (a task's train split)")
+            raise ConfigError(
+                "stage=pretrain needs exactly one of `corpus` (a registered corpus), `pretrain_fasta` "
+                "(FASTA files) or `pretrain_task` (a task's train split)"
+            )
         if run.corpus:
             CORPORA.get(run.corpus)
         if run.mode != "full":
@@ -265,10 +314,14 @@ def validate(run: RunArguments, targs: DNATrainingArguments) -> None:
 
 
 def default_output_dir(run: RunArguments, seed: int) -> str:
-    where = (run.task or "").replace("/", "_") if run.stage == "finetune" else (run.corpus_name or run.corpus or "corpus")
+    where = (
+        (run.task or "").replace("/", "_") if run.stage == "finetune" else (run.corpus_name or run.corpus or "corpus")
+    )
     init = "random" if run.init == "random" else "pre-" + Path(run.pretrained.rstrip("/")).name
     tok = run.tokenizer + (f"{run.kmer_k}{'o' if run.kmer_overlapping else 'n'}" if run.tokenizer == "kmer" else "")
-    return str(ROOT / "runs" / run.stage / where / f"{run.model}-{run.preset or 'default'}-{init}-{tok}-{run.mode}-seed{seed}")
+    return str(
+        ROOT / "runs" / run.stage / where / f"{run.model}-{run.preset or 'default'}-{init}-{tok}-{run.mode}-seed{seed}"
+    )
 
 
 def settings_of(run: RunArguments, targs: DNATrainingArguments) -> dict:

@@ -31,9 +31,11 @@ from __future__ import annotations
 import torch
 from transformers import DataCollatorForLanguageModeling
 
-KMER_SPAN_RULE = ("overlapping k-mers: centres drawn with q = 1 - (1 - p)^(1/k) at every position whose span can "
-                  "reach a real token; centre c masks tokens c-(k-1)//2 .. c+k//2 (DNABERT's span, Ji et al. 2021), "
-                  "clipped to real tokens, so each real token is masked with probability p; 80/10/10 per masked run")
+KMER_SPAN_RULE = (
+    "overlapping k-mers: centres drawn with q = 1 - (1 - p)^(1/k) at every position whose span can "
+    "reach a real token; centre c masks tokens c-(k-1)//2 .. c+k//2 (DNABERT's span, Ji et al. 2021), "
+    "clipped to real tokens, so each real token is masked with probability p; 80/10/10 per masked run"
+)
 
 
 def span_offsets(k: int) -> tuple[int, int]:
@@ -88,15 +90,21 @@ class DNAMaskingCollator(DataCollatorForLanguageModeling):
     def _real_tokens(self, inputs, special_tokens_mask):
         if special_tokens_mask is None:
             special_tokens_mask = torch.tensor(
-                [self.tokenizer.get_special_tokens_mask(row, already_has_special_tokens=True) for row in inputs.tolist()],
+                [
+                    self.tokenizer.get_special_tokens_mask(row, already_has_special_tokens=True)
+                    for row in inputs.tolist()
+                ],
                 dtype=torch.bool,
             )
         return special_tokens_mask.bool() | (inputs == self.tokenizer.pad_token_id)
 
     def describe(self) -> dict:
         """What the run record says about the masking."""
-        rule = KMER_SPAN_RULE if self.span_k is not None else (
-            "single tokens: each real token with probability p; 80% [MASK], 10% a random real token, 10% kept")
+        rule = (
+            KMER_SPAN_RULE
+            if self.span_k is not None
+            else ("single tokens: each real token with probability p; 80% [MASK], 10% a random real token, 10% kept")
+        )
         return {"mlm_probability": self.mlm_probability, "span_tokens": self.span_k or 1, "rule": rule}
 
     def torch_mask_tokens(self, inputs, special_tokens_mask=None, offset_mapping=None):
@@ -107,7 +115,9 @@ class DNAMaskingCollator(DataCollatorForLanguageModeling):
         prob = torch.full(labels.shape, self.mlm_probability).masked_fill_(special_tokens_mask, 0.0)
         masked = torch.bernoulli(prob, generator=self.generator).bool()
         labels[~masked] = -100
-        to_mask = torch.bernoulli(torch.full(labels.shape, self.mask_replace_prob), generator=self.generator).bool() & masked
+        to_mask = (
+            torch.bernoulli(torch.full(labels.shape, self.mask_replace_prob), generator=self.generator).bool() & masked
+        )
         inputs[to_mask] = self.tokenizer.mask_token_id
         rest = 1.0 - self.mask_replace_prob
         if rest > 0 and self.random_replace_prob > 0:

@@ -26,13 +26,17 @@ logger = transformers.logging.get_logger("dnalm_assess.train")
 TRANSFORMER_MAX_TOKENS = 8192
 
 
-
 def task_info(run: RunArguments, ds) -> dict:
     """Classes, problem type and primary metric: the registry's for a registered task, else from the data."""
     entry = TASKS.get(run.task) if run.task in TASKS else None
     if entry is not None:
-        return dict(num_labels=entry.num_labels, problem_type=entry.problem_type, metric=entry.metric,
-                    label_names=list(entry.label_names), entry=entry)
+        return dict(
+            num_labels=entry.num_labels,
+            problem_type=entry.problem_type,
+            metric=entry.metric,
+            label_names=list(entry.label_names),
+            entry=entry,
+        )
     feat = ds["train"].features["label"]
     if isinstance(feat, datasets.ClassLabel):
         num_labels, problem_type, names = feat.num_classes, "single_label_classification", feat.names
@@ -63,14 +67,16 @@ def check_two_classes(run: RunArguments, labels: list[int], names: list[str]) ->
     counts = Counter(int(label) for label in labels)
     if len(counts) >= 2:
         return
-    (label, n), = counts.items()
+    ((label, n),) = counts.items()
     name = f" ({names[label]!r})" if label < len(names) and names[label] != str(label) else ""
     where = _train_file(run.task) or f"the train split of task {run.task!r}"
     drawn = run.max_train_samples is not None
     cut = f" (the {n} drawn at random by --max_train_samples {run.max_train_samples})" if drawn else ""
     fix = "raise --max_train_samples (or leave it out) so that the sample holds more classes, or " if drawn else ""
-    raise ConfigError(f"{where}: all {n} training rows{cut} have label {label}{name}; a classifier needs at least "
-                      f"two classes to learn from. Fix: {fix}add rows of the other class(es) to the train split")
+    raise ConfigError(
+        f"{where}: all {n} training rows{cut} have label {label}{name}; a classifier needs at least "
+        f"two classes to learn from. Fix: {fix}add rows of the other class(es) to the train split"
+    )
 
 
 def _train_file(task: str) -> str | None:
@@ -88,15 +94,19 @@ def overlap_warnings(ds) -> dict[str, int]:
         n = sum(normalize_sequence(s) in train for s in ds[split]["sequence"])
         out[split] = n
         if n:
-            logger.warning(f"{n} of {len(ds[split])} {split} sequences also occur in the train split (exact "
-                           "duplicates after upper-casing): the task's splits are not disjoint")
+            logger.warning(
+                f"{n} of {len(ds[split])} {split} sequences also occur in the train split (exact "
+                "duplicates after upper-casing): the task's splits are not disjoint"
+            )
     return out
 
 
 def dataset_fingerprint(ds, label: bool = True) -> dict:
     out = {}
     for split in ds:
-        rows = (f"{s}\t{l}" for s, l in zip(ds[split]["sequence"], ds[split]["label"])) if label else ds[split]["sequence"]
+        rows = (
+            (f"{s}\t{l}" for s, l in zip(ds[split]["sequence"], ds[split]["label"])) if label else ds[split]["sequence"]
+        )
         out[split] = {"rows": len(ds[split]), "sha256": content_hash(rows)}
     return out
 
@@ -104,8 +114,12 @@ def dataset_fingerprint(ds, label: bool = True) -> dict:
 def token_lengths(ds, tok, targs: TrainingArguments) -> dict[str, list[int]]:
     """Tokens per sequence ([CLS] and [SEP] included) of every split, untruncated."""
     with targs.main_process_first(desc="counting tokens"):
-        counted = ds.map(lambda b: {"n_tokens": [len(x) for x in tok(b["sequence"])["input_ids"]]}, batched=True,
-                         remove_columns=ds["train"].column_names, desc="Counting tokens")
+        counted = ds.map(
+            lambda b: {"n_tokens": [len(x) for x in tok(b["sequence"])["input_ids"]]},
+            batched=True,
+            remove_columns=ds["train"].column_names,
+            desc="Counting tokens",
+        )
     return {split: counted[split]["n_tokens"] for split in counted}
 
 
@@ -117,10 +131,12 @@ def choose_max_length(run: RunArguments, lengths: dict[str, list[int]], model_na
     limit = TRANSFORMER_MAX_TOKENS if model_name == "dnabert2" else None
     if limit is not None and max_len > limit:
         split, row = next((s, i) for s, v in lengths.items() for i, n in enumerate(v) if n == longest)
-        raise ConfigError(f"the longest sequence ({split} row {row}) is {longest:,} tokens; {model_name} accepts at "
-                          f"most {limit:,} (attention memory grows with the square of the length). Set --max_length "
-                          f"<= {limit} to truncate (the count of truncated sequences is recorded), or cut the "
-                          "sequences into shorter windows before building the task")
+        raise ConfigError(
+            f"the longest sequence ({split} row {row}) is {longest:,} tokens; {model_name} accepts at "
+            f"most {limit:,} (attention memory grows with the square of the length). Set --max_length "
+            f"<= {limit} to truncate (the count of truncated sequences is recorded), or cut the "
+            "sequences into shorter windows before building the task"
+        )
     return max_len
 
 
@@ -128,8 +144,10 @@ def truncation_counts(lengths: dict[str, list[int]], max_len: int) -> dict[str, 
     out = {split: sum(n > max_len for n in v) for split, v in lengths.items()}
     for split, n in out.items():
         if n:
-            logger.warning(f"{n} of {len(lengths[split])} {split} sequences are longer than max_length={max_len} "
-                           "tokens and are truncated (recorded as dataset.truncated)")
+            logger.warning(
+                f"{n} of {len(lengths[split])} {split} sequences are longer than max_length={max_len} "
+                "tokens and are truncated (recorded as dataset.truncated)"
+            )
     return out
 
 
@@ -150,14 +168,21 @@ def pretraining_corpus(run: RunArguments, seed: int) -> tuple[list[str], list[st
     it, and the corpus record with what the windows hold (`windows`: counts, distinct bp, passes, species)."""
     where = dict(evaluate=run.leakage_tasks, shared_data=run.shared_data, data_dir=run.data_dir)
     if run.corpus:
-        corpus = CORPORA.get(run.corpus).build(run.corpus_scale, run.shared_data, run.corpus_fasta, seed=0,
-                                               evaluate=run.leakage_tasks, data_dir=run.data_dir)
+        corpus = CORPORA.get(run.corpus).build(
+            run.corpus_scale,
+            run.shared_data,
+            run.corpus_fasta,
+            seed=0,
+            evaluate=run.leakage_tasks,
+            data_dir=run.data_dir,
+        )
     elif run.pretrain_fasta:
         corpus = corpus_from_fasta(run.pretrain_fasta, name=run.corpus_name, **where)
     else:
         corpus = corpus_from_task(run.pretrain_task, name=run.corpus_name, **where)
-    train, held_out, windows = draw_windows(corpus, run.window_length, run.num_windows, run.eval_windows,
-                                            seed=seed, eval_fraction=run.eval_fraction)
+    train, held_out, windows = draw_windows(
+        corpus, run.window_length, run.num_windows, run.eval_windows, seed=seed, eval_fraction=run.eval_fraction
+    )
     info = {**corpus.record, "name": run.corpus_name or corpus.name, "windows": windows}
     return corpus.sequences, train, held_out, info
 
@@ -165,8 +190,12 @@ def pretraining_corpus(run: RunArguments, seed: int) -> tuple[list[str], list[st
 def dataset_info(run: RunArguments, entry, fingerprint: dict) -> dict:
     info = {"name": run.task or run.pretrain_task or "fasta", "fingerprint": fingerprint}
     if entry is not None:
-        info.update(hub_id=HUB_REPOS[entry.benchmark], config=entry.config_name, benchmark=entry.benchmark,
-                    pretty_name=f"{entry.benchmark.upper()} {entry.config_name}")
+        info.update(
+            hub_id=HUB_REPOS[entry.benchmark],
+            config=entry.config_name,
+            benchmark=entry.benchmark,
+            pretty_name=f"{entry.benchmark.upper()} {entry.config_name}",
+        )
     return info
 
 
@@ -181,15 +210,19 @@ def check_loadable(folder: str) -> None:
             try:
                 _check_safetensors_length(path / name)
             except (OSError, ValueError) as err:
-                raise ConfigError(f"{path / name} is damaged ({str(err).splitlines()[0]}); copy it again or point "
-                                  "`pretrained` at an intact folder") from None
+                raise ConfigError(
+                    f"{path / name} is damaged ({str(err).splitlines()[0]}); copy it again or point "
+                    "`pretrained` at an intact folder"
+                ) from None
     for name in ("tokenizer.json", "config.json", "tokenizer_config.json"):
         if (path / name).is_file():
             try:
                 json.loads((path / name).read_text())
             except ValueError as err:
-                raise ConfigError(f"{path / name} is damaged (not valid JSON: {err}); copy it again or point "
-                                  "`pretrained` at an intact folder") from None
+                raise ConfigError(
+                    f"{path / name} is damaged (not valid JSON: {err}); copy it again or point "
+                    "`pretrained` at an intact folder"
+                ) from None
 
 
 def _check_safetensors_length(path: Path) -> None:

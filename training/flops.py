@@ -84,19 +84,23 @@ TASKS = ("mlm", "classification", "backbone")
 CONVNOVA_STEM_KERNEL_SIZE = 9
 NUM_NUCLEOTIDE_CHANNELS = 5  # A C G T N: the one-hot input and the MLM scores of ConvNova and the U-Net
 
-_ARCHITECTURES = {"dnabert2": "dnabert2", "convnova": "convnova", "dna_unet": "unet", "unet": "unet",
-                  "basset": "basset", "deepsea": "deepsea"}
+_ARCHITECTURES = {
+    "dnabert2": "dnabert2",
+    "convnova": "convnova",
+    "dna_unet": "unet",
+    "unet": "unet",
+    "basset": "basset",
+    "deepsea": "deepsea",
+}
 FIXED_WINDOW = ("basset", "deepsea")  # no MLM head; cost independent of the sequence length
 CLASSIC_INPUT_CHANNELS = 4  # their one-hot is A C G T (N = 0.25 in each)
 
 
 def architecture(config: Any) -> str:
-    """"dnabert2", "convnova", "unet", "basset" or "deepsea", from `config.model_type`."""
+    """ "dnabert2", "convnova", "unet", "basset" or "deepsea", from `config.model_type`."""
     model_type = getattr(config, "model_type", None)
     if model_type not in _ARCHITECTURES:
-        raise ValueError(
-            f"no FLOP formula for model_type {model_type!r}; known: {', '.join(sorted(_ARCHITECTURES))}"
-        )
+        raise ValueError(f"no FLOP formula for model_type {model_type!r}; known: {', '.join(sorted(_ARCHITECTURES))}")
     return _ARCHITECTURES[model_type]
 
 
@@ -390,7 +394,7 @@ def forward_flops(
 
 
 def _length_counts(lengths: int | Iterable[int]) -> Counter:
-    if isinstance(lengths, int) or (hasattr(lengths, "ndim") and getattr(lengths, "ndim") == 0):
+    if isinstance(lengths, int) or (hasattr(lengths, "ndim") and lengths.ndim == 0):
         return Counter({int(lengths): 1})
     counts = Counter(int(n) for n in lengths)
     if not counts:
@@ -433,9 +437,7 @@ def train_flops(
     if epochs < 0 or backward_factor < 0:
         raise ValueError("epochs and backward_factor must be >= 0")
     counts = _length_counts(lengths)
-    sparse = (
-        task == "mlm" and architecture(config) == "dnabert2" and bool(getattr(config, "sparse_prediction", False))
-    )
+    sparse = task == "mlm" and architecture(config) == "dnabert2" and bool(getattr(config, "sparse_prediction", False))
     if sparse and not (0.0 < mlm_probability <= 1.0):
         raise ValueError(f"mlm_probability must be in (0, 1], got {mlm_probability}")
     total = 0.0

@@ -46,7 +46,7 @@ def mask_windows(token_ids: Sequence[Sequence[int]], collator, seed: int, batch_
     try:
         out = []
         for start in range(0, len(token_ids), batch_size):
-            chunk = [list(ids) for ids in token_ids[start:start + batch_size]]
+            chunk = [list(ids) for ids in token_ids[start : start + batch_size]]
             batch = collator.torch_call([{"input_ids": ids} for ids in chunk])
             for row, ids in enumerate(chunk):
                 n = len(ids)
@@ -74,7 +74,7 @@ def contexts(masked: list[tuple], radius: int, pad: int) -> tuple[np.ndarray, np
 
 def _middle(ctx: np.ndarray, radius: int) -> np.ndarray:
     mid = ctx.shape[1] // 2
-    return ctx[:, mid - radius: mid + radius + 1]
+    return ctx[:, mid - radius : mid + radius + 1]
 
 
 class ContextCounts:
@@ -98,7 +98,7 @@ class ContextCounts:
         both = np.concatenate([_middle(self.ctx, r), _middle(ctx, r)])
         _, ids = np.unique(both, axis=0, return_inverse=True)
         ids = ids.reshape(-1)
-        train_ids, query_ids = ids[: len(self.ctx)], ids[len(self.ctx):]
+        train_ids, query_ids = ids[: len(self.ctx)], ids[len(self.ctx) :]
         v = self.vocab_size
         total = np.bincount(train_ids, minlength=ids.max(initial=0) + 1).astype(float)
         pairs, pair_n = np.unique(train_ids * v + self.targets, return_counts=True)
@@ -125,8 +125,9 @@ def real_token_array(token_ids: Sequence[Sequence[int]], special_ids: set[int]) 
     return flat[~np.isin(flat, list(special_ids))]
 
 
-def unigram_probability(train_ids: Sequence[Sequence[int]], targets: np.ndarray, vocab_size: int,
-                        special_ids: set[int]) -> np.ndarray:
+def unigram_probability(
+    train_ids: Sequence[Sequence[int]], targets: np.ndarray, vocab_size: int, special_ids: set[int]
+) -> np.ndarray:
     """P(target) under the training windows' token distribution (real tokens, add-one smoothed over them)."""
     counts = np.bincount(real_token_array(train_ids, special_ids), minlength=vocab_size)[:vocab_size].astype(float)
     real = np.array([i not in special_ids for i in range(vocab_size)], float)
@@ -152,12 +153,12 @@ def model_loss(model, masked: list[tuple], pad: int, batch_size: int = 32) -> tu
     device = next(model.parameters()).device
     try:
         for start in range(0, len(masked), batch_size):
-            chunk = masked[start:start + batch_size]
+            chunk = masked[start : start + batch_size]
             width = max(len(x) for x, _ in chunk)
             ids = torch.full((len(chunk), width), pad, dtype=torch.long)
             labels = torch.full((len(chunk), width), IGNORE, dtype=torch.long)
             for i, (x, y) in enumerate(chunk):
-                ids[i, :len(x)], labels[i, :len(y)] = torch.from_numpy(x), torch.from_numpy(y)
+                ids[i, : len(x)], labels[i, : len(y)] = torch.from_numpy(x), torch.from_numpy(y)
             logits = model(input_ids=ids.to(device), attention_mask=(ids != pad).long().to(device)).logits
             picked = labels != IGNORE
             lp = torch.log_softmax(logits.float()[picked.to(device)], dim=-1)
@@ -168,8 +169,15 @@ def model_loss(model, masked: list[tuple], pad: int, batch_size: int = 32) -> tu
     return total / max(n, 1), n
 
 
-def heldout_losses(model, tokenizer, collator, train_ids: Sequence[Sequence[int]],
-                   eval_ids: Sequence[Sequence[int]], eval_bp: int, seed: int) -> dict:
+def heldout_losses(
+    model,
+    tokenizer,
+    collator,
+    train_ids: Sequence[Sequence[int]],
+    eval_ids: Sequence[Sequence[int]],
+    eval_bp: int,
+    seed: int,
+) -> dict:
     """The record's `pretraining_eval` entry: held-out loss of the model and of both baselines on one fixed
     masked copy of the held-out windows, the loss gaps, and bits per base pair."""
     pad = tokenizer.pad_token_id
@@ -187,16 +195,22 @@ def heldout_losses(model, tokenizer, collator, train_ids: Sequence[Sequence[int]
     }
     tokens_per_bp = len(real_token_array(eval_ids, special)) / max(eval_bp, 1)
     out = dict(losses)
-    out.update({
-        "masked_tokens": int(len(targets)),
-        "windows": len(eval_ids),
-        "tokens_per_bp": tokens_per_bp,
-        "context_model": {"radius": radius, "tuning_loss": tuning, "smoothing": "interpolated Witten-Bell",
-                          "reads": "k input tokens each side and the position's own input token"},
-        "gap_to_unigram": losses["heldout_loss"] - losses["unigram_loss"],
-        "gap_to_context_model": losses["heldout_loss"] - losses["context_model_loss"],
-        "bits_per_bp": {k: v / math.log(2) * tokens_per_bp for k, v in losses.items()},
-        "nominal": bool(losses["heldout_loss"] >= losses["context_model_loss"]),
-        "masking_seed": seed + 1,
-    })
+    out.update(
+        {
+            "masked_tokens": int(len(targets)),
+            "windows": len(eval_ids),
+            "tokens_per_bp": tokens_per_bp,
+            "context_model": {
+                "radius": radius,
+                "tuning_loss": tuning,
+                "smoothing": "interpolated Witten-Bell",
+                "reads": "k input tokens each side and the position's own input token",
+            },
+            "gap_to_unigram": losses["heldout_loss"] - losses["unigram_loss"],
+            "gap_to_context_model": losses["heldout_loss"] - losses["context_model_loss"],
+            "bits_per_bp": {k: v / math.log(2) * tokens_per_bp for k, v in losses.items()},
+            "nominal": bool(losses["heldout_loss"] >= losses["context_model_loss"]),
+            "masking_seed": seed + 1,
+        }
+    )
     return out

@@ -21,15 +21,48 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Fields every record has; the report and the tests check against this list.
 RECORD_FIELDS = (
-    "stage", "task", "model", "preset", "init", "pretrained_from", "tokenizer", "mode", "seed", "corpus",
-    "problem_type", "primary_metric", "metrics", "cost", "versions", "dataset", "config", "run_name",
-    "output_dir", "finished_at",
+    "stage",
+    "task",
+    "model",
+    "preset",
+    "init",
+    "pretrained_from",
+    "tokenizer",
+    "mode",
+    "seed",
+    "corpus",
+    "problem_type",
+    "primary_metric",
+    "metrics",
+    "cost",
+    "versions",
+    "dataset",
+    "config",
+    "run_name",
+    "output_dir",
+    "finished_at",
 )
 
 
-def build_record(*, run: dict, training: dict, seed: int, stage: str, preset: str, tokenizer: dict, corpus,
-                 problem_type: str, primary_metric: str, metrics: dict, dataset: dict, cost: dict,
-                 output_dir: Path, best_checkpoint, resume: dict, started_at: float | None = None) -> dict:
+def build_record(
+    *,
+    run: dict,
+    training: dict,
+    seed: int,
+    stage: str,
+    preset: str,
+    tokenizer: dict,
+    corpus,
+    problem_type: str,
+    primary_metric: str,
+    metrics: dict,
+    dataset: dict,
+    cost: dict,
+    output_dir: Path,
+    best_checkpoint,
+    resume: dict,
+    started_at: float | None = None,
+) -> dict:
     """The record of a finished run. `run` and `training` are the run's settings (no secrets). `started_at`
     (epoch seconds) is when this process took the run folder: after a resume, the last segment's start."""
     return {
@@ -63,10 +96,16 @@ def build_record(*, run: dict, training: dict, seed: int, stage: str, preset: st
 def git_commit(root: Path = ROOT) -> str | None:
     """The project's commit, with '-dirty' when the working tree has changes; None outside git."""
     try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("-dirty" if dirty else "")
@@ -90,8 +129,10 @@ def write_record(path: str | os.PathLike, record: dict) -> Path:
     if missing:
         raise ValueError(f"record is missing fields {missing}")
     if path.exists():
-        raise FileExistsError(f"{path} already exists; a finished run's record is never overwritten "
-                              "(choose another output_dir or move the old run away)")
+        raise FileExistsError(
+            f"{path} already exists; a finished run's record is never overwritten "
+            "(choose another output_dir or move the old run away)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".results.", suffix=".json.tmp", dir=path.parent)
     try:

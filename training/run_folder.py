@@ -45,9 +45,21 @@ EXIT_BAD_INPUT = 2  # refused before training: the message names the setting or 
 EXIT_INTERRUPTED = 75
 
 # Settings that may differ on --resume without changing what the run computes.
-RESUME_MAY_CHANGE = {"resume", "resume_with_changes", "keep_checkpoints", "disable_tqdm", "report_to", "output_dir",
-                     "logging_steps", "logging_first_step", "push_to_hub", "hub_model_id", "hub_private_repo",
-                     "dataloader_num_workers", "local_rank"}
+RESUME_MAY_CHANGE = {
+    "resume",
+    "resume_with_changes",
+    "keep_checkpoints",
+    "disable_tqdm",
+    "report_to",
+    "output_dir",
+    "logging_steps",
+    "logging_first_step",
+    "push_to_hub",
+    "hub_model_id",
+    "hub_private_repo",
+    "dataloader_num_workers",
+    "local_rank",
+}
 
 
 class RunFolderError(ValueError):
@@ -86,8 +98,10 @@ def claim(folder: str | os.PathLike) -> RunLock:
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as err:
-        raise RunFolderError(f"cannot write to the output folder {folder}: {err.strerror or err}; choose an "
-                             "output_dir you can write to (checked before any data or model is loaded)") from None
+        raise RunFolderError(
+            f"cannot write to the output folder {folder}: {err.strerror or err}; choose an "
+            "output_dir you can write to (checked before any data or model is loaded)"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:
@@ -95,8 +109,10 @@ def claim(folder: str | os.PathLike) -> RunLock:
         os.close(fd)
         if err.errno not in (errno.EAGAIN, errno.EACCES):
             raise
-        raise RunFolderError(f"{folder} is in use by another run ({holder}); one folder holds one run: wait for "
-                             "it to finish, or choose another output_dir") from None
+        raise RunFolderError(
+            f"{folder} is in use by another run ({holder}); one folder holds one run: wait for "
+            "it to finish, or choose another output_dir"
+        ) from None
     stale = _read_holder(fd)
     _write_holder(fd)
     return RunLock(folder, fd, created, took_over=None if stale == "unknown holder" else stale)
@@ -114,8 +130,11 @@ def _read_holder(fd: int) -> str:
 
 
 def _write_holder(fd: int) -> None:
-    info = {"pid": os.getpid(), "host": socket.gethostname(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(info).encode(), 0)
 
@@ -178,7 +197,9 @@ def changed_settings(before: dict, now: dict, ignore: set[str]) -> dict[str, tup
         for key in sorted(set(a) | set(b)):
             if key in ignore:
                 continue
-            if json.dumps(a.get(key), sort_keys=True, default=str) != json.dumps(b.get(key), sort_keys=True, default=str):
+            if json.dumps(a.get(key), sort_keys=True, default=str) != json.dumps(
+                b.get(key), sort_keys=True, default=str
+            ):
                 out[f"{section}.{key}"] = (a.get(key), b.get(key))
     return out
 
@@ -205,15 +226,18 @@ class Claim:
             self.lock.abandon() if nothing_written else self.lock.release()
 
 
-def claim_run_folder(folder: str | os.PathLike, settings: dict, *, resume: bool, accept_changes: bool,
-                     main_process: bool) -> Claim:
+def claim_run_folder(
+    folder: str | os.PathLike, settings: dict, *, resume: bool, accept_changes: bool, main_process: bool
+) -> Claim:
     """Lock `folder` (main process only), set half-written checkpoints aside, pick the newest complete one and,
     on `resume`, check `settings` against the first launch's. Refusals raise RunFolderError."""
     out = Path(folder)
     record_path = out / RECORD_NAME
     if record_path.exists():
-        raise RunFolderError(f"{record_path} exists: this run already finished. Its record is never overwritten; "
-                             "pick another output_dir (or move that folder away to redo the run)")
+        raise RunFolderError(
+            f"{record_path} exists: this run already finished. Its record is never overwritten; "
+            "pick another output_dir (or move that folder away to redo the run)"
+        )
     lock = claim(out) if main_process else None
     try:
         if lock is not None and lock.took_over:
@@ -222,11 +246,15 @@ def claim_run_folder(folder: str | os.PathLike, settings: dict, *, resume: bool,
         moved = []
         if incomplete and main_process:
             moved = set_aside(incomplete)
-            logger.warning(f"{out}: {len(moved)} half-written checkpoint(s) ({', '.join(c.name for c in incomplete)}) "
-                           f"cannot be resumed and were moved to {out / INCOMPLETE_DIR}")
+            logger.warning(
+                f"{out}: {len(moved)} half-written checkpoint(s) ({', '.join(c.name for c in incomplete)}) "
+                f"cannot be resumed and were moved to {out / INCOMPLETE_DIR}"
+            )
         if complete and not resume:
-            raise RunFolderError(f"{out} holds checkpoints of an unfinished run (newest complete: "
-                                 f"{complete[-1].name}); pass --resume to continue it, or choose another output_dir")
+            raise RunFolderError(
+                f"{out} holds checkpoints of an unfinished run (newest complete: "
+                f"{complete[-1].name}); pass --resume to continue it, or choose another output_dir"
+            )
         before = read_settings(out)
         if resume and complete and before is not None:
             changes = _resume_changes(before, settings, accept_changes)
@@ -249,9 +277,11 @@ def _resume_changes(before: dict, settings: dict, accept_changes: bool) -> dict:
     changes = changed_settings(before, settings, RESUME_MAY_CHANGE)
     if changes and not accept_changes:
         listed = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changes.items())
-        raise RunFolderError(f"--resume with settings that differ from the run's first launch ({listed}); resume "
-                             "with the original settings, or add --resume_with_changes to continue with the new "
-                             "ones (the changes are then recorded)")
+        raise RunFolderError(
+            f"--resume with settings that differ from the run's first launch ({listed}); resume "
+            "with the original settings, or add --resume_with_changes to continue with the new "
+            "ones (the changes are then recorded)"
+        )
     for k, (a, b) in changes.items():
         logger.warning(f"resuming with a changed setting (recorded): {k}: {a!r} -> {b!r}")
     return changes

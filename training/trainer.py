@@ -71,8 +71,11 @@ class DNATrainer(Trainer):
             warm = self.args.get_warmup_steps(num_training_steps)  # handles a fraction or a count
             pct = warm / max(num_training_steps, 1) if warm else 0.3  # 0.3: torch's default rise
             self.lr_scheduler = torch.optim.lr_scheduler.OneCycleLR(
-                optimizer or self.optimizer, max_lr=self.args.learning_rate, total_steps=max(num_training_steps, 1),
-                pct_start=min(max(pct, 1e-3), 0.99), anneal_strategy="cos",
+                optimizer or self.optimizer,
+                max_lr=self.args.learning_rate,
+                total_steps=max(num_training_steps, 1),
+                pct_start=min(max(pct, 1e-3), 0.99),
+                anneal_strategy="cos",
             )
             self._created_lr_scheduler = True
         return self.lr_scheduler
@@ -147,8 +150,10 @@ class StopOnSignal(TrainerCallback):
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is not threading.main_thread():
             # CPython lets only the main thread set handlers; the signals then keep their previous meaning
-            logger.warning("train.main runs outside the main thread: SIGTERM and SIGINT are not turned into a "
-                           "clean stop (run train.py in a process of its own for that)")
+            logger.warning(
+                "train.main runs outside the main thread: SIGTERM and SIGINT are not turned into a "
+                "clean stop (run train.py in a process of its own for that)"
+            )
             return self
         for sig in self.SIGNALS:
             self._previous[sig] = signal.signal(sig, self._note)
@@ -164,11 +169,17 @@ class StopOnSignal(TrainerCallback):
         # os.write, not print: a handler that prints while the interrupted code prints raises "reentrant call"
         if self.received is None:
             self.received = name
-            os.write(2, f"\ntrain.py: {name} received: stopping at the end of the current step with a complete "
-                        "checkpoint (a second signal does not interrupt the save)\n".encode())
+            os.write(
+                2,
+                f"\ntrain.py: {name} received: stopping at the end of the current step with a complete "
+                "checkpoint (a second signal does not interrupt the save)\n".encode(),
+            )
         else:
-            os.write(2, f"\ntrain.py: {name} received again: still stopping; the checkpoint being written is "
-                        "completed first\n".encode())
+            os.write(
+                2,
+                f"\ntrain.py: {name} received again: still stopping; the checkpoint being written is "
+                "completed first\n".encode(),
+            )
 
     def requested(self) -> bool:
         """Whether a signal reached any rank. Collective: every rank must call it at the same point."""
@@ -231,7 +242,9 @@ def metric_function(problem_type: str):
     def compute(p):
         logits = p.predictions[0] if isinstance(p.predictions, tuple) else p.predictions
         if problem_type == "regression":
-            return metric.compute(predictions=np.asarray(logits).reshape(-1), references=np.asarray(p.label_ids).reshape(-1))
+            return metric.compute(
+                predictions=np.asarray(logits).reshape(-1), references=np.asarray(p.label_ids).reshape(-1)
+            )
         return metric.compute(predictions=logits, references=p.label_ids)
 
     return compute

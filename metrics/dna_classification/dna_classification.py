@@ -14,14 +14,7 @@ import datasets
 import evaluate
 import numpy as np
 from scipy.special import expit, softmax
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    matthews_corrcoef,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, precision_score, recall_score, roc_auc_score
 
 _DESCRIPTION = "MCC, macro-F1, accuracy, macro precision/recall and AUROC for DNA sequence classification."
 _KWARGS = """
@@ -55,10 +48,7 @@ class DnaClassification(evaluate.Metric):
             )
         else:
             features = datasets.Features(
-                {
-                    "predictions": datasets.Sequence(datasets.Value("float32")),
-                    "references": datasets.Value("int32"),
-                }
+                {"predictions": datasets.Sequence(datasets.Value("float32")), "references": datasets.Value("int32")}
             )
         return evaluate.MetricInfo(
             description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS, features=features
