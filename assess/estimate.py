@@ -140,7 +140,8 @@ def _config(fields: dict):
     from dnalm_core.registry import MODELS
 
     entry = MODELS.get(fields["model"])
-    overrides = json.loads(fields["model_config"]) if fields.get("model_config") else {}
+    given = fields.get("model_config")  # a JSON string on the command line, a mapping in a spec
+    overrides = (json.loads(given) if isinstance(given, str) else dict(given)) if given else {}
     return entry.config(fields.get("preset"), **overrides)
 
 

@@ -147,3 +147,10 @@ def test_gpu_check_cpu_dry_path(tmp_path):
     gflop = float(by[("convnova tiny", "train step")].split("tokens/s, ")[1].split(" ms/step, ")[1].split(" GFLOP")[0])
     assert gflop * 1e9 == pytest.approx(2 * 3 * _counted_forward("convnova", "tiny", 40), rel=1e-3)
     assert "MATH: runs" in by[("dnabert2 tiny", "SDPA backend")]
+
+
+def test_model_config_from_a_spec_mapping_or_a_json_string():
+    # grid_paper.yaml gives Basset its 1,000 bp window as a YAML mapping; the command line gives JSON text
+    for given in ({"sequence_length": 1000}, '{"sequence_length": 1000}'):
+        config = est._config({"model": "basset", "preset": "paper", "model_config": given})
+        assert config.sequence_length == 1000
