@@ -485,6 +485,7 @@ def _tiny_spec(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_grid_restart_report_and_leaderboard(tmp_path):
     spec_path = _tiny_spec(tmp_path)
     spec = grid.load_spec(spec_path)
@@ -922,6 +923,7 @@ def _git(repo, *args):
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.slow
 def test_archive_commit_and_resume_on_a_new_machine(tmp_path, shared_data, capsys):
     repo = (tmp_path / "repo").resolve()
     repo.mkdir()

@@ -124,6 +124,7 @@ def test_spans_clip_to_real_tokens_and_runs_merge():
 # ------------------------------------------------------------------------------------ statistics, many batches
 
 
+@pytest.mark.slow
 def test_kmer_spans_hide_a_base_and_keep_bert_rates():
     tok = kmer_tokenizer(6, overlapping=True)
     col = DNAMaskingCollator(tok)

@@ -95,6 +95,7 @@ def test_water_fill_by_hand():
     }
 
 
+@pytest.mark.slow
 def test_human_corpus_sizes_and_leakage(shared_data, corpora, evaluated):
     human, _ = corpora
     r = human.record

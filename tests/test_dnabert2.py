@@ -704,6 +704,7 @@ print(type(model).__module__)
 """
 
 
+@pytest.mark.slow
 def test_saved_as_remote_code_loads_without_this_project(tmp_path):
     import subprocess
     import sys

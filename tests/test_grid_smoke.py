@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from standins import make_published_standin
 
@@ -16,6 +17,7 @@ from assess import spec as specmod
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_paper_grid_smoke_runs_every_distinct_arm(shared_data, tmp_path, monkeypatch):
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # the smoke folder lands here (and must be removed)
     spec = specmod.load_spec(ROOT / "configs" / "grid_paper.yaml")

@@ -130,6 +130,7 @@ def test_filter_matches_brute_force_on_real_subsets(shared_data):
     assert st.removed_sequences == sum(1 for i in want if len(corpus[i]) <= 1000)
 
 
+@pytest.mark.slow
 def test_measured_gue_overlaps(shared_data):
     """The two overlap facts quoted for GUE, recomputed (not hard-coded from elsewhere)."""
     core_test = _rows(shared_data, "prom_core_tata", "test")

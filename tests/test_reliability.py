@@ -90,6 +90,7 @@ def same_result(got: dict, ref: dict):
 # ---------------------------------------------------------------------------------- one run per folder
 
 
+@pytest.mark.slow
 def test_second_run_on_a_busy_folder_is_refused_naming_the_holder(tmp_path, capsys):
     out = tmp_path / "run"
     slow = ["--eval_steps", "100", "--save_steps", "100", "--logging_steps", "100"]
@@ -157,6 +158,7 @@ def resume(out, *extra):
     return r
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", [4, 8])
 def test_kill_minus_9_then_resume_gives_the_uninterrupted_result(tmp_path, reference, step):
     """Killed while training on after the step-4 (or step-8) checkpoint."""
@@ -167,6 +169,7 @@ def test_kill_minus_9_then_resume_gives_the_uninterrupted_result(tmp_path, refer
     same_result(finished(out), ref)
 
 
+@pytest.mark.slow
 def test_half_written_checkpoint_is_skipped_and_kept_aside(tmp_path, reference):
     """A kill during a save (or a full disk) leaves the newest checkpoint without its completion marker."""
     _, ref = reference
@@ -186,6 +189,7 @@ def test_half_written_checkpoint_is_skipped_and_kept_aside(tmp_path, reference):
     assert rec["resume"]["incomplete_checkpoints_set_aside"] == [str(kept[0])]
 
 
+@pytest.mark.slow
 def test_full_disk_during_a_save_then_resume(tmp_path, reference):
     """A file-size limit makes the first checkpoint's optimizer state fail to write (EFBIG, as a full disk
     gives ENOSPC): the run stops with a clear message, no record, and a resume finishes it correctly."""
@@ -205,6 +209,7 @@ def test_full_disk_during_a_save_then_resume(tmp_path, reference):
     same_result(finished(out), ref)
 
 
+@pytest.mark.slow
 def test_resume_from_the_final_checkpoint_trains_no_extra_step(tmp_path, reference):
     """Killed after the last checkpoint but before the record: resuming evaluates, it does not train on."""
     ref_out, ref = reference
@@ -216,6 +221,7 @@ def test_resume_from_the_final_checkpoint_trains_no_extra_step(tmp_path, referen
     same_result(rec, ref)
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_settings_unless_told(tmp_path, reference):
     out = tmp_path / "run"
     start_and_kill(out, 4)

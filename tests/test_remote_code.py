@@ -96,6 +96,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,preset,family", CASES)
 def test_saved_folders_load_without_the_package(tmp_path, shared_data, model, preset, family):
     torch.manual_seed(0)
@@ -192,6 +193,7 @@ def test_classifier_only_folders_load_without_the_package(tmp_path, model):
     np.testing.assert_allclose([d["score"] for d in got["classify"]], ref.softmax(-1).max(-1).values.numpy(), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_train_py_checkpoint_loads_without_the_package(tmp_path):
     """The folder train.py writes (and --push_to_hub uploads) is one of these folders."""
     out = tmp_path / "run"

@@ -683,6 +683,7 @@ def test_cli_hub_id_unreachable_fails_in_seconds(tmp_path):
 # ---------------------------------------------------------------------------------- imports, app, bundle
 
 
+@pytest.mark.slow
 def test_importing_the_suite_never_imports_gradio():
     code = (
         "import sys, modeling, data_scripts, training.records, assess.report, assess.leaderboard, "
@@ -694,6 +695,7 @@ def test_importing_the_suite_never_imports_gradio():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_app_builds_and_check_runs(cpu_board):
     need(have_gradio(), 'gradio is not installed (pip install -e ".[space]")')
     from space.app import X_FINETUNE, X_TOTAL, build_app, plot_frame
@@ -718,6 +720,7 @@ def test_app_builds_and_check_runs(cpu_board):
     assert re.search(rf"{len(cpu_board.snapshot())} runs, {len(cpu_board.arms())} arms", proc.stdout)
 
 
+@pytest.mark.slow
 def test_bundle_is_a_space_repo_that_runs_alone(tmp_path):
     need(have_gradio(), 'gradio is not installed (pip install -e ".[space]")')
     if not files_of(CPU):

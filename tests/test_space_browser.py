@@ -17,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # the committed CPU results; DNALM_SPACE_RESULTS points the tests at another leaderboard folder
 CPU = Path(os.environ.get("DNALM_SPACE_RESULTS") or ROOT / "reports" / "cpu" / "leaderboard")
+# every test here drives a real chromium: seconds each
+pytestmark = pytest.mark.slow
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 TIMEOUT_MS = 30_000
 

@@ -570,6 +570,7 @@ def test_overflowing_tokens_use_the_exact_pipeline():
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_published_bpe_ids_equal_tokenizers_on_all_gue_sequences(published, published_raw, gue_sequences):
     expected = [e.ids for e in published_raw.encode_batch(gue_sequences)]
     assert published(gue_sequences)["input_ids"] == expected
@@ -640,6 +641,7 @@ print("TRAINED", hashlib.sha256(tok.backend_tokenizer.to_str().encode()).hexdige
 """
 
 
+@pytest.mark.slow
 def test_train_bpe(gue_sequences, tmp_path):
     corpus = gue_sequences[:400] + ["NNNN" + gue_sequences[401][:50] + "NN" + gue_sequences[402][:30].lower()]
     tok = train_bpe(corpus, vocab_size=300, corpus_name="gue-sample")

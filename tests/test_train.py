@@ -70,6 +70,7 @@ CASES = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,family,mode", CASES)
 def test_finetune_matrix(model, family, mode, tmp_path, shared_data):
     args = [
@@ -155,6 +156,7 @@ FASTA_ARGS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,family", [("convnova", "char"), ("unet", "char"), ("dnabert2", "bpe")])
 def test_pretrain_then_finetune_uses_the_checkpoint(model, family, tmp_path, shared_data):
     fasta = shared_data / "genomes" / "A_thaliana_chloroplast_NC_000932.fa"
@@ -373,6 +375,7 @@ def _train_cmd(out, extra=()):
     ]
 
 
+@pytest.mark.slow
 def test_kill_and_resume_gives_the_same_test_metrics(tmp_path):
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     full = tmp_path / "full"
@@ -407,6 +410,7 @@ def test_kill_and_resume_gives_the_same_test_metrics(tmp_path):
     assert len(ref["cost"]["train_segments_seconds"]) == 1
 
 
+@pytest.mark.slow
 def test_two_process_ddp_writes_one_record(tmp_path):
     out = tmp_path / "ddp"
     cmd = [
@@ -429,6 +433,7 @@ def test_two_process_ddp_writes_one_record(tmp_path):
     assert np.isfinite(rec["metrics"]["test"]["mcc"])
 
 
+@pytest.mark.slow
 def test_pretrain_on_a_named_corpus_with_onecycle(tmp_path, shared_data):
     args = [a for a in FASTA_ARGS if a != "chloroplast"]
     args = args[: args.index("--corpus_name")]

@@ -228,6 +228,7 @@ def test_train_py_exit_75_is_interrupted_not_failed(tmp_path, capsys):
     assert not has_record(tmp_path / "runs" / RUN)
 
 
+@pytest.mark.slow
 def test_restart_waits_for_a_train_py_still_holding_its_folder_and_adopts_its_record(tmp_path, capsys):
     """A train.py left by a killed grid (one PR_SET_PDEATHSIG did not reach) still holds its folder: the restart
     waits for it instead of starting a second train.py (refused, exit 2), then takes its record as the run's."""

@@ -533,6 +533,7 @@ def test_bad_configs_raise(bad, message):
         UNetConfig(**{**TINY, **bad})
 
 
+@pytest.mark.slow
 def test_preset_learns_a_local_motif_task():
     """The presets' BatchNorm: the small U-Net learns a 101 bp task whose label is a planted 8 bp motif (as GUE's
     TF-binding tasks are), where its LayerNorm variant stayed at chance on mouse_0 and tf_2."""
