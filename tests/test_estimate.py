@@ -100,7 +100,7 @@ def test_grid_cpu_estimate_within_2x_of_its_records():
     spec["arms"] = {name: arm for name, arm in spec["arms"].items() if name in recorded}
     spec["comparisons"] = {}
     e = est.estimate(spec)
-    assert e["total"]["runs"] == len(records) == 972
+    assert e["total"]["runs"] == len(records) >= 972  # one estimated run per archived record
     hours = sum(r["cost"]["train_seconds"] + r["cost"]["eval_seconds"] for r in records) / 3600
     assert 0.5 * hours <= e["total"]["cpu_hours"] <= 2 * hours, (e["total"]["cpu_hours"], hours)
     flops = sum(r["cost"]["train_flops"] for r in records)
