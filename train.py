@@ -18,6 +18,7 @@ step, no record, the `--resume` command line, and exit code 75. See docs/trainin
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shlex
 import shutil
@@ -678,4 +679,12 @@ if __name__ == "__main__":
     # before and after, keeps a late second signal from turning the exit code (75 above all) into a kill
     for sig in StopOnSignal.SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
-    sys.exit(main())
+    code = main()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # A process group torn down by the interpreter's exit can abort a rank ("terminate called without an
+        # active exception", SIGABRT) and fail the launch after the run succeeded. Everything this rank writes
+        # is written by now: flush the streams and leave without that teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
