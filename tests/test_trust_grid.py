@@ -187,7 +187,10 @@ def _grid(path: Path, *args) -> subprocess.Popen:
 def test_kill_9_leaves_no_train_py_behind_and_the_restart_finishes(tmp_path):
     """Before: the killed grid's train.py trained on as an orphan and the restart failed (train.py exit 2: its
     folder was in use). Now the child dies with the grid, and the restart runs the run to its record."""
-    path = _spec(tmp_path, arms={"a": LONG_TINY})
+    # the grid is killed as soon as its train.py holds the folder, long before 200 steps; the restart runs the
+    # same settings (a changed setting would make the resumed run refuse, rightly, whenever the killed one got
+    # as far as writing its settings.json)
+    path = _spec(tmp_path, arms={"a": {**LONG_TINY, "max_steps": 200, "eval_steps": 100, "save_steps": 100}})
     out = tmp_path / "runs" / RUN
     first = _grid(path)
     child = _until(lambda: _holder(out), 120)
@@ -195,8 +198,7 @@ def test_kill_9_leaves_no_train_py_behind_and_the_restart_finishes(tmp_path):
     first.kill()  # SIGKILL: no handler runs
     first.communicate()
     assert _until(lambda: True if _holder(out) is None else None, 15), f"train.py {child} outlived its grid"
-    # the restart keeps the test short: 20 steps (the killed run left no checkpoint, so it starts afresh)
-    path = _spec(tmp_path, arms={"a": {**LONG_TINY, "max_steps": 20, "eval_steps": 10, "save_steps": 10}})
+    assert not has_record(out), "the run finished before the grid was killed"
     second = _grid(path)
     log = second.communicate(timeout=240)[0]
     assert second.returncode == 0, log
